@@ -1,0 +1,1 @@
+"""Benchmark harness: tasks, the method registry and the runner behind ``pnp-internal bench``."""

@@ -1,0 +1,1 @@
+"""Benchmark method families; importing this package registers all of them."""

@@ -1,0 +1,54 @@
+"""Shared fixtures: seeded generators, the device, and small real images from scikit-image."""
+
+import numpy as np
+import pytest
+import torch
+from skimage import data, transform
+
+torch.set_num_threads(2)
+
+
+def _to_tensor(img: np.ndarray) -> torch.Tensor:
+    img = np.asarray(img, dtype=np.float32)
+    if img.max() > 1.0:
+        img = img / 255.0
+    if img.ndim == 2:
+        img = img[None]
+    else:
+        img = img.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(img))[None]
+
+
+def real_image(name: str, size: int, gray: bool = False) -> torch.Tensor:
+    """A scikit-image test image resized to ``size x size``, shape (1, C, size, size)."""
+    img = getattr(data, name)()
+    if gray and img.ndim == 3:
+        img = img[..., :3].mean(axis=2)
+    h, w = img.shape[:2]
+    s = min(h, w)
+    img = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+    img = transform.resize(img.astype(np.float32) / (255.0 if img.max() > 1 else 1.0),
+                           (size, size), anti_aliasing=True)
+    return _to_tensor(np.clip(img, 0, 1))
+
+
+@pytest.fixture
+def rng():
+    return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture
+def device():
+    return torch.device("cpu")
+
+
+@pytest.fixture(scope="session")
+def astronaut():
+    """Colour astronaut, 64x64, (1, 3, 64, 64)."""
+    return real_image("astronaut", 64)
+
+
+@pytest.fixture(scope="session")
+def camera():
+    """Gray cameraman, 64x64, (1, 1, 64, 64)."""
+    return real_image("camera", 64, gray=True)
