@@ -1,0 +1,107 @@
+"""Image quality metrics with the protocols of the restoration literature.
+
+PSNR and SSIM are computed per image on all channels, or on the luminance (Y of BT.601 YCbCr,
+as the super-resolution papers do) with an optional border crop.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics.functional.image import structural_similarity_index_measure
+
+__all__ = ["psnr", "ssim", "rgb_to_y"]
+
+_Y_WEIGHTS = (65.481, 128.553, 24.966)
+
+
+def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
+    """Luminance of BT.601 YCbCr (MATLAB ``rgb2ycbcr``), in [16/255, 235/255].
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        RGB images ``(B, 3, H, W)`` in [0, 1].
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, 1, H, W)``.
+    """
+    _check_image(x, "x")
+    if x.shape[1] != 3:
+        raise ValueError(f"rgb_to_y: expected 3 channels, got x of shape {tuple(x.shape)}")
+    w = torch.tensor(_Y_WEIGHTS, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return ((x * w).sum(dim=1, keepdim=True) + 16.0) / 255.0
+
+
+def _prepare(x, ref, y_channel, border):
+    _check_image(x, "x")
+    _check_image(ref, "ref")
+    if x.shape != ref.shape:
+        raise ValueError(
+            f"x and ref must have the same shape, got {tuple(x.shape)} and {tuple(ref.shape)}"
+        )
+    if border < 0 or 2 * border >= min(x.shape[-2:]):
+        raise ValueError(f"border must be in [0, {min(x.shape[-2:]) // 2}), got {border}")
+    x, ref = x.float(), ref.float()
+    if y_channel and x.shape[1] == 3:
+        x, ref = rgb_to_y(x), rgb_to_y(ref)
+    if border:
+        x = x[..., border:-border, border:-border]
+        ref = ref[..., border:-border, border:-border]
+    return x, ref
+
+
+def psnr(x, ref, *, y_channel=False, border=0, data_range=1.0):
+    """Peak signal-to-noise ratio in dB, one value per image.
+
+    Parameters
+    ----------
+    x, ref : torch.Tensor
+        Estimate and reference, ``(B, C, H, W)`` in [0, ``data_range``].
+    y_channel : bool
+        Score the BT.601 luminance of RGB images (gray images are scored as they are).
+    border : int
+        Pixels removed on each side before scoring (the SR convention is the scale factor).
+    data_range : float
+        Peak value.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B,)`` PSNR values (``inf`` for identical images).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pnp_internal.metrics import psnr
+    >>> ref = torch.full((1, 1, 8, 8), 0.5)
+    >>> round(psnr(ref + 0.1, ref).item(), 2)
+    20.0
+    """
+    x, ref = _prepare(x, ref, y_channel, border)
+    mse = (x - ref).pow(2).flatten(1).mean(dim=1)
+    return 10.0 * torch.log10(data_range**2 / mse)
+
+
+def ssim(x, ref, *, y_channel=False, border=0, data_range=1.0):
+    """Structural similarity (Wang et al. 2004: Gaussian window 11, std 1.5), one value per image.
+
+    Multi-channel images are scored per channel and averaged. Parameters as :func:`psnr`.
+
+    References
+    ----------
+    .. [1] Z. Wang, A. C. Bovik, H. R. Sheikh, E. P. Simoncelli, "Image quality assessment:
+       from error visibility to structural similarity", IEEE TIP 2004.
+    """
+    x, ref = _prepare(x, ref, y_channel, border)
+    return structural_similarity_index_measure(
+        x, ref, data_range=data_range, kernel_size=11, sigma=1.5, reduction="none"
+    )
+
+
+def _check_image(x, name):
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 4:
+        raise ValueError(f"{name} must have shape (B, C, H, W), got {tuple(x.shape)}")
