@@ -1,0 +1,298 @@
+"""Training of the project's noise-level-conditioned CNN denoiser (``pnp-internal train-denoiser``).
+
+Random patches with the 8 flips/rotations, multi-scale resizing, sigma uniform in [0, 50/255] per
+patch, L1 (DRUNet) or L2 (DnCNN) loss, Adam with cosine decay, bf16 autocast + channels_last on
+CPU (float32 master weights). A checkpoint (model, optimizer, scheduler, step, random state) is
+written every few minutes and at the end; ``--resume`` continues from it. At each checkpoint the
+validation PSNR at sigma=25/255 on held-out training images (the last files of the first data
+folder, excluded from training) is printed, and the best weights so far are exported to ``--out``
+as fp16 safetensors with metadata.
+
+References
+----------
+K. Zhang et al., "Plug-and-Play Image Restoration with Deep Denoiser Prior", IEEE TPAMI, 2022.
+K. Zhang et al., "Beyond a Gaussian Denoiser: Residual Learning of Deep CNN for Image Denoising",
+IEEE TIP, 2017 (Train400, multi-scale augmentation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pnp_internal.priors.cnn import SIGMA_MAX, CNNDenoiser
+
+__all__ = ["main", "build_parser", "load_folder", "train"]
+
+_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+def _list_images(d: Path) -> list[Path]:
+    if not d.is_dir():
+        raise ValueError(f"--data {str(d)!r} is not a folder; give folders of training images")
+    files = sorted(p for p in d.iterdir() if p.suffix.lower() in _EXTS)
+    if not files:
+        raise ValueError(f"--data {str(d)!r} holds no images ({', '.join(sorted(_EXTS))})")
+    return files
+
+
+def _read(path: Path, channels: int) -> torch.Tensor:
+    from PIL import Image
+    with Image.open(path) as im:
+        im = im.convert("L" if channels == 1 else "RGB")
+        a = np.asarray(im, dtype=np.uint8)
+    if a.ndim == 2:
+        a = a[None]
+    else:
+        a = a.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
+def _resize(img: torch.Tensor, scale: float) -> torch.Tensor:
+    if scale == 1.0:
+        return img
+    x = img[None].float()
+    h, w = x.shape[-2:]
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    x = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8)[0]
+
+
+def default_scales(files: list[Path]) -> tuple[float, ...]:
+    """Colour JPEGs (Sun-Hays 80) are downscaled by 2 and 3; small PNGs use DnCNN's scales."""
+    if any(p.suffix.lower() in {".jpg", ".jpeg"} for p in files):
+        return (1 / 2, 1 / 3)
+    return (1.0, 0.9, 0.8, 0.7)
+
+
+def load_folder(dirs, channels: int, *, scales=None, n_val: int = 8, patch: int = 64):
+    """Preload training images (uint8, every scale) and the held-out validation images.
+
+    The last ``n_val`` files of the first folder are held out for validation (at the first scale,
+    centre-cropped to at most 128x128) and excluded from training.
+    """
+    files = [_list_images(Path(d)) for d in dirs]
+    first = files[0]
+    if n_val and len(first) <= n_val:
+        raise ValueError(f"the first --data folder has {len(first)} images; need more than "
+                         f"{n_val} (the last {n_val} are held out for validation)")
+    val_files = first[-n_val:] if n_val else []
+    train_files = first[: len(first) - n_val] + [p for fs in files[1:] for p in fs]
+    if scales is None:
+        scales = default_scales(train_files)
+    train = []
+    for p in train_files:
+        img = _read(p, channels)
+        for s in scales:
+            r = _resize(img, s)
+            if min(r.shape[-2:]) >= patch:
+                train.append(r)
+    if not train:
+        raise ValueError(f"no training image is at least {patch}x{patch} after resizing; "
+                         "lower --patch")
+    val = []
+    for p in val_files:
+        r = _resize(_read(p, channels), scales[0])
+        h, w = r.shape[-2:]
+        c = min(128, h, w) // 8 * 8
+        t, l = (h - c) // 2, (w - c) // 2
+        val.append(r[:, t:t + c, l:l + c].float().div(255.0))
+    desc = (f"{len(train_files)} images from {', '.join(str(d) for d in dirs)} at scales "
+            f"{[round(s, 3) for s in scales]} ({len(train)} resized copies); validation: "
+            f"{len(val_files)} held-out files of the first folder "
+            f"({', '.join(p.name for p in val_files)})")
+    return train, val, desc
+
+
+def _batch(images, batch: int, patch: int, gen: torch.Generator) -> torch.Tensor:
+    idx = torch.randint(len(images), (batch,), generator=gen).tolist()
+    out = []
+    for i in idx:
+        img = images[i]
+        h, w = img.shape[-2:]
+        t = int(torch.randint(h - patch + 1, (1,), generator=gen))
+        l = int(torch.randint(w - patch + 1, (1,), generator=gen))
+        p = img[:, t:t + patch, l:l + patch]
+        k = int(torch.randint(8, (1,), generator=gen))
+        if k >= 4:
+            p = p.flip(-1)
+        out.append(torch.rot90(p, k % 4, dims=(-2, -1)))
+    return torch.stack(out).float().div_(255.0)
+
+
+@torch.no_grad()
+def validate(model: CNNDenoiser, val, *, sigma: float = 25 / 255, seed: int = 1234) -> float:
+    """Mean PSNR (dB) at ``sigma`` on the validation images, fixed noise."""
+    if not val:
+        return float("nan")
+    was = model.training
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    dev = next(model.parameters()).device
+    ps = []
+    for x in val:
+        x = x[None]
+        y = x + sigma * torch.randn(x.shape, generator=gen)
+        xh = model(y.to(dev), sigma).cpu().clamp(0, 1)
+        mse = float(((xh - x) ** 2).mean())
+        ps.append(10 * math.log10(1.0 / max(mse, 1e-12)))
+    model.train(was)
+    return float(np.mean(ps))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pnp-internal train-denoiser",
+        description="Train the noise-level-conditioned CNN denoiser (DRUNet-lite).")
+    p.add_argument("--data", nargs="+", required=True, help="folder(s) of training images")
+    p.add_argument("--channels", type=int, choices=(1, 3), required=True)
+    p.add_argument("--out", required=True, help="safetensors file for the best weights")
+    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--patch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr-min", type=float, default=1e-6)
+    p.add_argument("--loss", choices=("l1", "l2"), default="l1")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    p.add_argument("--checkpoint", default=None,
+                   help="private checkpoint path (default: OUT with suffix .ckpt.pt)")
+    p.add_argument("--checkpoint-every", type=float, default=300.0, help="seconds")
+    p.add_argument("--val", default=None,
+                   help="folder of validation images (default: last 8 files of the first --data)")
+    p.add_argument("--n-val", type=int, default=8)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-bf16", action="store_true", help="train in float32 (no autocast)")
+    p.add_argument("--nc", type=int, nargs=4, default=(32, 64, 128, 256))
+    p.add_argument("--nb", type=int, default=2)
+    return p
+
+
+def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
+    """Run the training described by the parsed ``args``; returns a summary dict."""
+    from tqdm import tqdm
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda given but CUDA is not available; use --device cpu")
+    for name in ("steps", "batch", "patch"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    out = Path(args.out)
+    ckpt_path = Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt.pt")
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+
+    train_imgs, val, desc = load_folder(args.data, args.channels, patch=args.patch,
+                                        n_val=0 if args.val else args.n_val)
+    if args.val:
+        val = [x.float() for x in load_folder([args.val], args.channels, n_val=0,
+                                              scales=(1.0,), patch=8)[0]]
+        val = [v[:, :128, :128].float().div(255.0) for v in val[: args.n_val]]
+        desc += f"; validation folder {args.val}"
+
+    model = CNNDenoiser(args.channels, nc=tuple(args.nc), nb=args.nb, device=dev)
+    model.train()
+    model.net.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    lr_floor = min(args.lr_min / args.lr, 1.0)
+
+    def cosine(i: int) -> float:  # closed form, so a resume with another --steps re-plans the decay
+        return lr_floor + (1 - lr_floor) * 0.5 * (1 + math.cos(math.pi * min(i, args.steps) / args.steps))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine)
+    step, best, history = 0, -float("inf"), []
+    if args.resume:
+        if not ckpt_path.is_file():
+            raise OSError(f"--resume given but no checkpoint at {ckpt_path}")
+        ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        model.net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        for g in opt.param_groups:  # apply the closed-form schedule for this run's --steps
+            g["lr"] = args.lr * cosine(sched.last_epoch)
+        step, best, history = ck["step"], ck["best"], ck.get("history", [])
+        gen.set_state(ck["gen"])
+        torch.set_rng_state(ck["torch_rng"])
+        print(f"resumed from {ckpt_path} at step {step} (best val {best:.2f} dB)", flush=True)
+    command = "pnp-internal train-denoiser " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    print(f"data: {desc}", flush=True)
+
+    def checkpoint():
+        nonlocal best
+        v = validate(model, val)
+        history.append((step, v))
+        improved = v > best
+        if improved:
+            best = v
+            model.save(out, metadata={
+                "training_command": command, "steps": str(step), "data": desc,
+                "val_psnr_sigma25": f"{v:.3f}", "loss": args.loss, "batch": str(args.batch),
+                "patch": str(args.patch), "sigma_range": f"[0, {SIGMA_MAX:.6f}]"})
+        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
+        torch.save({"model": model.net.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(), "step": step, "best": best,
+                    "history": history, "gen": gen.get_state(),
+                    "torch_rng": torch.get_rng_state(), "config": model.config}, tmp)
+        tmp.replace(ckpt_path)
+        tqdm.write(f"[step {step}] val PSNR(sigma=25) {v:.3f} dB (best {best:.3f})"
+                   f"{' -> exported ' + str(out) if improved else ''}; lr {sched.get_last_lr()[0]:.2e}")
+        sys.stdout.flush()
+
+    use_bf16 = not args.no_bf16
+    bar = tqdm(total=args.steps, initial=step, mininterval=30, dynamic_ncols=False, ncols=100)
+    last_ck = time.monotonic()
+    run_loss = None
+    while step < args.steps:
+        x = _batch(train_imgs, args.batch, args.patch, gen)
+        sig = torch.rand(args.batch, 1, 1, 1, generator=gen) * SIGMA_MAX
+        y = x + sig * torch.randn(x.shape, generator=gen)
+        x, y, sig = x.to(dev), y.to(dev), sig.to(dev)
+        y = y.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
+            xh = model.forward_net(y, sig)
+        xh = xh.float()
+        loss = (xh - x).abs().mean() if args.loss == "l1" else ((xh - x) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        lv = float(loss.detach())
+        run_loss = lv if run_loss is None else 0.99 * run_loss + 0.01 * lv
+        bar.update(1)
+        bar.set_postfix(loss=f"{run_loss:.4f}", refresh=False)
+        if time.monotonic() - last_ck > args.checkpoint_every:
+            checkpoint()
+            last_ck = time.monotonic()
+    bar.close()
+    if not history or history[-1][0] != step:
+        checkpoint()
+    return {"steps": step, "best_val_psnr": best, "out": str(out), "checkpoint": str(ckpt_path)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point: ``pnp-internal train-denoiser ...``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    res = train(args, argv)
+    print(json.dumps(res), flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
