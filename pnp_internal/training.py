@@ -49,7 +49,7 @@ def _read(path: Path, channels: int) -> torch.Tensor:
     from PIL import Image
     with Image.open(path) as im:
         im = im.convert("L" if channels == 1 else "RGB")
-        a = np.asarray(im, dtype=np.uint8)
+        a = np.array(im, dtype=np.uint8)
     if a.ndim == 2:
         a = a[None]
     else:

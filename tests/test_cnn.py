@@ -1,0 +1,148 @@
+"""The project's CNN denoiser: shipped weights denoise real images, loaders, bad inputs."""
+
+import math
+import warnings
+
+import pytest
+import torch
+from deepinv.models import DRUNet, DnCNN
+
+from conftest import real_image
+from pnp_internal.priors import TV, CNNDenoiser, available, load_denoiser, pretrained
+from pnp_internal.priors.cnn import SIGMA_MAX
+
+SIGMA = 25 / 255
+
+
+def psnr(a, b):
+    return 10 * math.log10(1.0 / float(((a.clamp(0, 1) - b) ** 2).mean()))
+
+
+def small(channels=3, seed=0):
+    torch.manual_seed(seed)
+    return CNNDenoiser(channels, nc=(8, 16, 32, 64), nb=1).eval()
+
+
+def test_weights_are_shipped():
+    assert {"drunet-lite-color", "drunet-lite-gray"} <= set(available())
+
+
+@pytest.mark.parametrize("name", available())
+def test_shipped_weights_denoise_real_image(name):
+    gray = "gray" in name
+    x = real_image("camera" if gray else "astronaut", 96, gray=gray)
+    y = x + SIGMA * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    model = pretrained(name)
+    assert model.metadata["format"] == "pnp_internal-denoiser-v1"
+    for key in ("architecture", "training_command", "steps", "data", "val_psnr_sigma25"):
+        assert key in model.metadata
+    assert next(model.parameters()).dtype == torch.float32
+    xh = model(y, SIGMA)
+    p_cnn, p_noisy = psnr(xh, x), psnr(y, x)
+    p_tv = psnr(TV()(y, SIGMA), x)
+    assert p_cnn > p_noisy + 6, (p_cnn, p_noisy)
+    assert p_cnn > p_tv, (p_cnn, p_tv)
+
+
+def test_unknown_name_lists_available():
+    with pytest.raises(ValueError, match="available: .*drunet-lite"):
+        pretrained("no-such-model")
+
+
+def test_matches_deepinv_drunet_and_any_size(tmp_path):
+    """A deepinv DRUNet state dict loads and gives deepinv's output; odd sizes are padded."""
+    torch.manual_seed(1)
+    ref = DRUNet(3, 3, nc=(8, 16, 32, 64), nb=1, pretrained=None).eval()
+    torch.save(ref.state_dict(), tmp_path / "drunet.pth")
+    model = load_denoiser(tmp_path / "drunet.pth")
+    assert isinstance(model, CNNDenoiser) and model.config["nc"] == [8, 16, 32, 64]
+    x = torch.rand(2, 3, 32, 40)
+    with torch.no_grad():
+        expected = ref(x, 0.1)
+    torch.testing.assert_close(model(x, 0.1), expected, atol=1e-5, rtol=1e-5)
+    sig = torch.tensor([0.05, 0.1])  # per-image sigma
+    torch.testing.assert_close(model(x, sig)[1:], expected[1:], atol=1e-5, rtol=1e-5)
+    odd = torch.rand(1, 3, 37, 45)
+    out = model(odd, 0.1)
+    assert out.shape == odd.shape and torch.isfinite(out).all()
+    # padding is local: the crop-back of a padded run equals the run on the padded image
+    padded = torch.nn.functional.pad(odd, (0, 3, 0, 3), mode="reflect")
+    torch.testing.assert_close(out, model(padded, 0.1)[..., :37, :45])
+
+
+def test_loads_deepinv_dncnn(tmp_path):
+    torch.manual_seed(2)
+    ref = DnCNN(1, 1, depth=4, nf=8, pretrained=None).eval()
+    torch.save({"state_dict": ref.state_dict()}, tmp_path / "dncnn.pt")
+    model = load_denoiser(tmp_path / "dncnn.pt")
+    x = torch.rand(1, 1, 20, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, 0.1), ref(x))
+
+
+def test_safetensors_roundtrip_fp16(tmp_path):
+    m = small(1)
+    m.save(tmp_path / "m.safetensors", metadata={"steps": 3})
+    back = load_denoiser(tmp_path / "m.safetensors")
+    assert back.metadata["steps"] == "3"
+    x = real_image("camera", 32, gray=True)
+    torch.testing.assert_close(back(x, 0.1), m(x, 0.1), atol=2e-3, rtol=0)
+    with pytest.raises(ValueError, match="1-channel model, expected channels=3"):
+        load_denoiser(tmp_path / "m.safetensors", channels=3)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_denoiser(tmp_path / "missing.safetensors")
+    (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file at all")
+    with pytest.raises(ValueError, match="not a valid safetensors"):
+        load_denoiser(tmp_path / "bad.safetensors")
+    (tmp_path / "bad.pth").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="weights_only"):
+        load_denoiser(tmp_path / "bad.pth")
+    sd = DRUNet(3, 3, nc=(8, 16, 32, 64), nb=1, pretrained=None).state_dict()
+    sd.pop("m_tail.weight")
+    torch.save(sd, tmp_path / "missing_key.pth")
+    with pytest.raises(ValueError, match="missing keys .*m_tail"):
+        load_denoiser(tmp_path / "missing_key.pth")
+    torch.save({"foo.weight": torch.zeros(3)}, tmp_path / "other.pth")
+    with pytest.raises(ValueError, match="unrecognised state dict"):
+        load_denoiser(tmp_path / "other.pth")
+    # architecture metadata says nb=2 but the tensors are for nb=1
+    from safetensors.torch import save_file
+    m = small(3)
+    save_file({k: v.contiguous() for k, v in m.net.state_dict().items()},
+              str(tmp_path / "lie.safetensors"),
+              metadata={"architecture": '{"arch": "drunet", "channels": 3, '
+                                        '"nc": [8, 16, 32, 64], "nb": 2}'})
+    with pytest.raises(ValueError, match="does not match"):
+        load_denoiser(tmp_path / "lie.safetensors")
+
+
+def test_bad_inputs_and_sigma_warning():
+    m = small(3)
+    with pytest.raises(ValueError, match="RGBA.*x\\[:, :3\\]"):
+        m(torch.rand(1, 4, 16, 16), 0.1)
+    with pytest.raises(ValueError, match="2 channels.*x\\[:, :1\\]"):
+        m(torch.rand(1, 2, 16, 16), 0.1)
+    with pytest.raises(ValueError, match="gray model"):
+        m(torch.rand(1, 1, 16, 16), 0.1)
+    with pytest.raises(ValueError, match="sigma"):
+        m(torch.rand(1, 3, 16, 16), -0.1)
+    with pytest.raises(ValueError, match="shape"):
+        m(torch.rand(2, 3, 16, 16), torch.tensor([0.1, 0.1, 0.1]))
+    with pytest.warns(RuntimeWarning, match="above the trained range"):
+        out = m(torch.rand(1, 3, 16, 16), 2 * SIGMA_MAX)
+    assert torch.isfinite(out).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m(torch.rand(1, 3, 16, 16), 2 * SIGMA_MAX)  # warned once per instance only
+
+
+def test_gradients_flow_when_input_requires_grad():
+    m = small(1)
+    x = torch.rand(1, 1, 16, 16, requires_grad=True)
+    m(x, 0.1).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    with torch.no_grad():
+        assert not m(torch.rand(1, 1, 16, 16), 0.1).requires_grad
