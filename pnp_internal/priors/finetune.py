@@ -1,0 +1,268 @@
+"""The fine-tuning loop shared by the image-adapted priors (ImageAdapted, GainTuning, SURE).
+
+One loop, three guards:
+
+- **speed on CPU**: the model is moved to ``channels_last`` and the loss is computed under
+  ``torch.autocast(dtype=torch.bfloat16)`` (float32 master weights, Adam), unless the caller asks
+  for float32 (SURE's finite-difference divergence needs it);
+- **over-fitting**: a self-supervised hold-out loss (computed by the caller on data not used for
+  training, with fixed noise so that it is deterministic) is checked every ``check_every`` steps;
+  the best weights seen are kept, training stops after ``patience`` checks without improvement,
+  and the *initial* weights count as a candidate, so that the result is never worse than the
+  start on the hold-out;
+- **NaN**: a non-finite loss or weight stops the loop, restores the last good weights and warns.
+
+References
+----------
+T. Tirer, R. Giryes, "Super-Resolution via Image-Adapted Denoising CNNs: Incorporating External
+and Internal Learning", IEEE SPL 26(7), 2019 (fine-tuning settings).
+L. Prechelt, "Early Stopping - But When?", in Neural Networks: Tricks of the Trade, 1998.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+
+__all__ = ["FinetuneReport", "finetune", "trainable_parameters", "check_tunable"]
+
+
+@dataclass
+class FinetuneReport:
+    """What one call of :func:`finetune` did.
+
+    Attributes
+    ----------
+    steps : int
+        Optimiser steps performed.
+    best_step : int
+        Step whose weights were kept (0 = the initial weights).
+    holdout : list of (int, float)
+        ``(step, hold-out loss)`` at every check, the first one at step 0.
+    train_loss : list of float
+        Training loss of every step.
+    kept_initial : bool
+        True when no step beat the initial weights on the hold-out (initial weights restored).
+    stopped : str
+        Why the loop ended: ``"steps"``, ``"early-stop"``, ``"time"`` or ``"nan"``.
+    seconds : float
+        Wall time of the loop.
+    """
+
+    steps: int = 0
+    best_step: int = 0
+    holdout: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
+    kept_initial: bool = True
+    stopped: str = "steps"
+    seconds: float = 0.0
+
+    @property
+    def holdout_gain(self) -> float:
+        """Relative decrease of the hold-out loss from the start to the kept weights."""
+        if not self.holdout:
+            return 0.0
+        first = self.holdout[0][1]
+        best = min(v for _, v in self.holdout)
+        return (first - best) / abs(first) if first else 0.0
+
+
+def check_tunable(model, *, who: str) -> list[nn.Parameter]:
+    """Return the parameters of ``model`` or raise a clear error if it has none.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a :class:`torch.nn.Module` or has no floating-point parameters
+        (e.g. BM3D, TV, a plain function).
+    """
+    params = [p for p in model.parameters() if p.is_floating_point()] \
+        if isinstance(model, nn.Module) else []
+    if not params:
+        raise TypeError(
+            f"{who} needs a denoiser with trainable weights (a torch.nn.Module with parameters, "
+            f"e.g. priors.pretrained('drunet-lite-color')), got {type(model).__name__} which has "
+            "none (BM3D, TV and plain functions cannot be fine-tuned)")
+    return params
+
+
+def _modules_with_weights(model: nn.Module) -> list[nn.Module]:
+    """Leaf modules that own parameters, in registration (= forward, for U-Nets) order."""
+    return [m for m in model.modules()
+            if not list(m.children()) and any(True for _ in m.parameters(recurse=False))]
+
+
+def trainable_parameters(model: nn.Module, train: str = "all", *, last_k: int = 4
+                         ) -> list[nn.Parameter]:
+    """Select which parameters of ``model`` are trained and freeze the others.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The (copied) denoiser.
+    train : {"all", "last"}
+        ``"all"``: every parameter. ``"last"``: only the ``last_k`` leaf modules with weights,
+        in registration order (for DRUNet: the tail convolution and the last residual blocks).
+    last_k : int
+        Number of leaf modules trained when ``train="last"``.
+
+    Returns
+    -------
+    list of torch.nn.Parameter
+        The parameters to optimise (``requires_grad`` is set accordingly on all parameters).
+    """
+    params = check_tunable(model, who="fine-tuning")
+    if train == "all":
+        chosen = params
+    elif train == "last":
+        if isinstance(last_k, bool) or not isinstance(last_k, int) or last_k < 1:
+            raise ValueError(f"last_k must be an int >= 1, got {last_k!r}")
+        leaves = _modules_with_weights(model)
+        chosen = [p for m in leaves[-last_k:] for p in m.parameters(recurse=False)]
+    else:
+        raise ValueError(f"train must be 'all' or 'last' here, got {train!r}")
+    ids = {id(p) for p in chosen}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in ids)
+    return chosen
+
+
+def _snapshot(params: Iterable[nn.Parameter]) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in params]
+
+
+def _restore(params: list[nn.Parameter], saved: list[torch.Tensor]) -> None:
+    with torch.no_grad():
+        for p, s in zip(params, saved):
+            p.copy_(s)
+
+
+def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
+             sample: Callable[[int], object], *, steps: int, lr: float,
+             holdout_loss: Callable[[], float] | None = None, check_every: int = 10,
+             patience: int = 3, max_seconds: float | None = None, bf16: bool = True,
+             weight_decay: float = 0.0) -> FinetuneReport:
+    """Fine-tune ``params`` of ``model`` with Adam, early stopping and a NaN guard.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The module that owns ``params`` (put in ``train()`` mode during the loop, ``eval()``
+        after, ``channels_last``).
+    params : list of torch.nn.Parameter
+        The parameters to optimise; the others must already have ``requires_grad=False``.
+    loss_fn : callable
+        ``loss_fn(batch) -> scalar tensor``; called under bf16 autocast when ``bf16``.
+    sample : callable
+        ``sample(step) -> batch``: the training batch of step ``step`` (seeded by the caller).
+    steps : int
+        Maximum number of Adam steps.
+    lr : float
+        Adam learning rate.
+    holdout_loss : callable, optional
+        ``holdout_loss() -> float``, deterministic, on data not used for training. Checked at
+        step 0 and every ``check_every`` steps; the weights with the lowest value are kept.
+        ``None``: no early stopping, the last weights are kept.
+    check_every, patience : int
+        Hold-out check period, and checks without improvement before stopping.
+    max_seconds : float, optional
+        Wall-time budget; the loop stops (after a final hold-out check) when it is exceeded.
+    bf16 : bool
+        Use bf16 autocast for the loss (float32 otherwise).
+    weight_decay : float
+        Adam weight decay (0, as in the IDBP-CNN-IA code).
+
+    Returns
+    -------
+    FinetuneReport
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    if not params:
+        raise ValueError("nothing to fine-tune: params is empty")
+    t0 = time.perf_counter()
+    report = FinetuneReport()
+    device_type = params[0].device.type
+    amp = torch.autocast(device_type, dtype=torch.bfloat16) if bf16 else nullcontext()
+    model.to(memory_format=torch.channels_last)
+    old_bf16 = getattr(model, "bf16", None)
+    if old_bf16 is not None and bf16:
+        model.bf16 = True  # the CNN wrapper's own inner autocast must not switch bf16 off
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+    def check(step: int) -> bool:
+        """Hold-out check; returns True when the loop should stop (early stop)."""
+        model.eval()
+        with torch.no_grad(), (torch.autocast(device_type, dtype=torch.bfloat16)
+                               if bf16 else nullcontext()):
+            value = float(holdout_loss())
+        model.train()
+        report.holdout.append((step, value))
+        best = min(v for _, v in report.holdout[:-1]) if len(report.holdout) > 1 else math.inf
+        if math.isfinite(value) and value < best:
+            nonlocal saved
+            saved = _snapshot(params)
+            report.best_step = step
+            return False
+        since = step - report.best_step
+        return since >= patience * check_every
+
+    saved = _snapshot(params)
+    model.train()
+    try:
+        if holdout_loss is not None:
+            check(0)
+        for step in range(1, steps + 1):
+            batch = sample(step)
+            with amp:
+                loss = loss_fn(batch)
+            loss = loss.float()
+            if not torch.isfinite(loss):
+                warnings.warn(f"fine-tuning loss became {float(loss)} at step {step}; stopped "
+                              "and kept the last good weights", RuntimeWarning, stacklevel=2)
+                _restore(params, saved)
+                report.stopped = "nan"
+                break
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            report.steps = step
+            report.train_loss.append(float(loss.detach()))
+            if not all(torch.isfinite(p).all() for p in params):
+                warnings.warn(f"fine-tuned weights became non-finite at step {step}; stopped "
+                              "and kept the last good weights", RuntimeWarning, stacklevel=2)
+                _restore(params, saved)
+                report.stopped = "nan"
+                break
+            if holdout_loss is None:
+                saved = _snapshot(params)
+                report.best_step = step
+            out_of_time = max_seconds is not None and time.perf_counter() - t0 > max_seconds
+            if holdout_loss is not None and (step % check_every == 0 or step == steps
+                                             or out_of_time):
+                if check(step):
+                    report.stopped = "early-stop"
+                    break
+            if out_of_time:
+                report.stopped = "time"
+                break
+        if holdout_loss is not None and report.stopped != "nan":
+            _restore(params, saved)
+    finally:
+        model.eval()
+        for p in params:
+            p.grad = None
+        if old_bf16 is not None:
+            model.bf16 = old_bf16
+    report.kept_initial = report.best_step == 0
+    report.seconds = time.perf_counter() - t0
+    return report
