@@ -1,0 +1,117 @@
+"""The pretrained CNN as a PnP prior, plain and adapted to the image: benchmark methods.
+
+==================  ==========================================================================
+name                what
+==================  ==========================================================================
+cnn-idbp/hqs/admm   the solver (task defaults of :func:`classical.make_solver`) with the shipped
+                    DRUNet-lite, not adapted
+ia-idbp/hqs/admm    the same with :class:`~pnp_internal.priors.ImageAdapted` adapted before the
+                    iterations (IDBP-CNN-IA, Tirer & Giryes 2019), settings of :data:`IA_SETTINGS`
+ia-idbp-during      IDBP, the copy re-adapted on the current estimate every 10 iterations
+gt-idbp             IDBP with :class:`~pnp_internal.priors.GainTuning` (SURE) re-tuned on the
+                    denoiser's input every 10 iterations
+cnn-sure            denoising: the whole CNN fine-tuned on y with SURE (Metzler et al. 2018)
+cnn-gaintuning      denoising: GainTuning with SURE on y (Mohan et al. 2021)
+==================  ==========================================================================
+
+``cnn`` (plain denoising) is registered in :mod:`.cnn`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+
+from ..registry import register
+from .classical import PNP_KINDS, make_solver
+
+#: ImageAdapted options per task kind (see ``benchmarks/RESULTS.md`` for the measurements).
+IA_SETTINGS = {
+    "sr": dict(steps=24, batch_size=16, lr=3e-4, train="all"),
+    "deblur": dict(steps=16, batch_size=16, lr=1e-4, train="all"),
+    "inpaint": dict(steps=16, batch_size=16, lr=1e-4, train="all"),
+    "cs": dict(steps=16, batch_size=16, lr=1e-4, train="all"),
+}
+#: GainTuning / SURE options for plain denoising.
+GT_SETTINGS = dict(steps=12, lr=2e-3, batch_size=4, crop=64)
+SURE_SETTINGS = dict(steps=12, lr=1e-5, batch_size=4, crop=64)
+
+
+@lru_cache(maxsize=2)
+def _cnn(channels: int):
+    from ...priors import pretrained
+
+    return pretrained("drunet-lite-gray" if channels == 1 else "drunet-lite-color")
+
+
+def _base(problem):
+    return _cnn(problem.img_shape[0])
+
+
+def _plain(solver_name):
+    def run(problem):
+        solver, x0 = make_solver(_base(problem), solver_name, problem)
+        return solver.solve(problem.y, problem.operator, x0=x0).x
+
+    return run
+
+
+def _adapted(solver_name, when="before"):
+    def run(problem):
+        from ...priors import ImageAdapted
+
+        opts = dict(IA_SETTINGS[problem.kind])
+        if when != "before":
+            opts.update(adapt_every=10, steps=opts["steps"] // 2)
+        prior = ImageAdapted(_base(problem), when=when, seed=problem.seed, **opts)
+        solver, x0 = make_solver(prior, solver_name, problem)
+        return solver.solve(problem.y, problem.operator, x0=x0).x
+
+    return run
+
+
+def _gaintuned(solver_name):
+    def run(problem):
+        from ...priors import GainTuning
+
+        prior = GainTuning(_base(problem), adapt_every=10, seed=problem.seed, **GT_SETTINGS)
+        solver, x0 = make_solver(prior, solver_name, problem)
+        return solver.solve(problem.y, problem.operator, x0=x0).x
+
+    return run
+
+
+def _self_tuned(kind):
+    def run(problem):
+        from ...priors import GainTuning, SUREFineTuned
+
+        if kind == "gt":
+            prior = GainTuning(_base(problem), seed=problem.seed, **GT_SETTINGS)
+        else:
+            prior = SUREFineTuned(_base(problem), seed=problem.seed, **SURE_SETTINGS)
+        prior.fit(problem.y, problem.noise_std)
+        with torch.no_grad():
+            return prior(problem.y, problem.noise_std).clamp(0, 1)
+
+    return run
+
+
+for _s in ("idbp", "hqs", "admm"):
+    register(f"cnn-{_s}", kinds=PNP_KINDS,
+             description=f"{_s.upper()} with the shipped DRUNet-lite, not adapted")(_plain(_s))
+    register(f"ia-{_s}", kinds=PNP_KINDS,
+             description=f"{_s.upper()} with DRUNet-lite fine-tuned on the image before the "
+                         "iterations (IDBP-CNN-IA)")(_adapted(_s))
+register("ia-idbp-during", kinds=PNP_KINDS,
+         description="IDBP, DRUNet-lite re-adapted on the current estimate every 10 "
+                     "iterations")(_adapted("idbp", when="during"))
+register("gt-idbp", kinds=PNP_KINDS,
+         description="IDBP with GainTuning (SURE on the denoiser's input) every 10 "
+                     "iterations")(_gaintuned("idbp"))
+register("cnn-gaintuning", kinds=("denoise",),
+         description="DRUNet-lite with per-channel gains tuned on y by SURE (GainTuning)"
+         )(_self_tuned("gt"))
+register("cnn-sure", kinds=("denoise",),
+         description="DRUNet-lite fully fine-tuned on y by SURE (Metzler et al.)"
+         )(_self_tuned("sure"))
