@@ -227,7 +227,7 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
                 loss = loss_fn(batch)
             loss = loss.float()
             if not torch.isfinite(loss):
-                warnings.warn(f"fine-tuning loss became {float(loss)} at step {step}; stopped "
+                warnings.warn(f"fine-tuning loss became {float(loss.detach())} at step {step}; stopped "
                               "and kept the last good weights", RuntimeWarning, stacklevel=2)
                 _restore(params, saved)
                 report.stopped = "nan"

@@ -1,0 +1,147 @@
+"""ImageAdapted (IDBP-CNN-IA), the fine-tuning loop and its guards, SURE."""
+
+import warnings
+
+import pytest
+import torch
+from deepinv.models import DnCNN
+
+from conftest import real_image
+from pnp_internal.priors import AdaptContext, ImageAdapted
+from pnp_internal.priors.finetune import finetune
+from pnp_internal.priors.sure import sure_loss
+
+
+def _tiny_net(channels=1):
+    torch.manual_seed(0)
+    return DnCNN(channels, channels, depth=3, nf=8, pretrained=None)
+
+
+def _sr_problem(x, factor=2):
+    from pnp_internal.operators import Downsampling
+
+    op = Downsampling(factor, img_shape=tuple(x.shape[1:]))
+    return op, op.A(x)
+
+
+def _state(m):
+    return {k: v.detach().clone() for k, v in m.state_dict().items()}
+
+
+def test_adapts_only_the_copy_and_is_reproducible():
+    x = real_image("astronaut", 48, gray=True)
+    op, y = _sr_problem(x)
+    net = _tiny_net()
+    before = _state(net)
+    ctx = AdaptContext(y, op, op.A_adjoint(y), 0.05, 0, seed=3)
+    a = ImageAdapted(net, steps=3, batch_size=4, crop=16, holdout=0.0, seed=1)
+    b = ImageAdapted(net, steps=3, batch_size=4, crop=16, holdout=0.0, seed=1)
+    a.adapt(ctx)
+    b.adapt(ctx)
+    after = _state(net)
+    assert all(torch.equal(before[k], after[k]) for k in before), "shared model was modified"
+    sa, sb = _state(a.model), _state(b.model)
+    assert any(not torch.equal(sa[k], before[k]) for k in before), "copy did not change"
+    assert all(torch.equal(sa[k], sb[k]) for k in sa), "same seed gave different weights"
+    assert all(not p.requires_grad for p in a.model.parameters())
+    # SR default: trained at sigma_ft = (s+1)/255, used only at or below sigma_ft + 1/255
+    assert a.switch_sigma == pytest.approx(4 / 255)
+    z = op.A_adjoint(y)
+    assert torch.equal(a(z, 0.2), net(z, 0.2))            # above the switch: the original
+    assert not torch.equal(a(z, 3 / 255), net(z, 3 / 255))  # below: the adapted copy
+
+
+def test_train_last_k_changes_only_last_layers():
+    x = real_image("camera", 48, gray=True)
+    op, y = _sr_problem(x)
+    net = _tiny_net()
+    before = _state(net)
+    a = ImageAdapted(net, steps=2, batch_size=2, crop=16, holdout=0.0, train="last", last_k=1)
+    a.adapt(AdaptContext(y, op, op.A_adjoint(y), 0.05, 0, seed=0))
+    changed = [k for k, v in _state(a.model).items() if not torch.equal(v, before[k])]
+    assert changed and all(k.startswith("out_conv") for k in changed), changed
+
+
+def test_bad_inputs_have_clear_errors():
+    from pnp_internal.priors import BM3D
+
+    with pytest.raises(TypeError, match="trainable weights"):
+        ImageAdapted(BM3D())
+    with pytest.raises(ValueError, match="when must be"):
+        ImageAdapted(_tiny_net(), when="after")
+
+    class Odd(torch.nn.Module):
+        def A(self, x):
+            return x
+
+    a = ImageAdapted(_tiny_net(), steps=1)
+    x = torch.rand(1, 1, 32, 32)
+    with pytest.raises(ValueError, match="x_init="):
+        a.adapt(AdaptContext(x, Odd(), x, 0.05, 0, seed=0))
+    # with x_init= the same operator is accepted
+    b = ImageAdapted(_tiny_net(), steps=1, batch_size=2, crop=16, x_init=x)
+    b.adapt(AdaptContext(x, Odd(), x, 0.05, 0, seed=0))
+    assert b.reports[0].steps == 1
+
+
+def test_nan_loss_keeps_last_good_weights():
+    w = torch.nn.Parameter(torch.ones(3))
+    model = torch.nn.Module()
+    model.w = w
+
+    def loss_fn(step):
+        return (w ** 2).sum() if step < 3 else w.sum() * float("nan")
+
+    with pytest.warns(RuntimeWarning, match="kept the last good weights"):
+        rep = finetune(model, [w], loss_fn, lambda s: s, steps=10, lr=0.1, bf16=False)
+    assert rep.stopped == "nan" and rep.steps == 2
+    assert torch.isfinite(w).all() and (w < 1).all()
+
+
+def test_holdout_keeps_initial_weights_when_it_only_gets_worse():
+    w = torch.nn.Parameter(torch.zeros(2))
+    model = torch.nn.Module()
+    model.w = w
+    rep = finetune(model, [w], lambda s: -w.sum(), lambda s: s, steps=8, lr=0.1,
+                   holdout_loss=lambda: float((w ** 2).sum()), check_every=2, patience=2,
+                   bf16=False)
+    assert rep.kept_initial and rep.stopped == "early-stop"
+    assert torch.equal(w.detach(), torch.zeros(2))
+
+
+def test_sure_matches_true_mse_without_the_clean_image():
+    x = real_image("astronaut", 96, gray=True)
+    sigma = 0.1
+    z = x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+
+    def shrink(v, s):  # a linear denoiser, D(v) = 0.8 v + 0.2 * mean
+        return 0.8 * v + 0.2 * v.mean()
+
+    g = torch.Generator().manual_seed(1)
+    est = float(sure_loss(shrink, z, sigma, tau=1e-3, generator=g))
+    true = float((shrink(z, sigma) - x).pow(2).mean())
+    assert est == pytest.approx(true, rel=0.1, abs=2e-4)
+
+
+@pytest.mark.skipif("drunet-lite-gray" not in __import__("pnp_internal.priors",
+                                                         fromlist=["available"]).available(),
+                    reason="shipped weights drunet-lite-gray not present")
+def test_adaptation_improves_sr_x2_on_a_textured_image():
+    from pnp_internal.metrics import psnr
+    from pnp_internal.priors import pretrained
+    from pnp_internal.solvers import IDBP, schedules
+
+    x = real_image("brick", 96, gray=True)
+    op, y = _sr_problem(x)
+    x0 = torch.nn.functional.interpolate(y, scale_factor=2, mode="bicubic", align_corners=False)
+    net = pretrained("drunet-lite-gray")
+
+    def run(prior):
+        solver = IDBP(prior, max_iter=12, schedule=schedules.IDBPDecay.for_scale(2), seed=0)
+        return solver.solve(y, op, x0=x0).x
+
+    plain = psnr(run(net), x, border=2)
+    prior = ImageAdapted(net, steps=12, batch_size=8, crop=(24, 32), check_every=4, seed=0)
+    adapted = psnr(run(prior), x, border=2)
+    assert prior.reports and prior.reports[0].steps > 0
+    assert adapted > plain + 0.05, (plain, adapted)

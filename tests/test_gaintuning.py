@@ -1,0 +1,86 @@
+"""GainTuning: only per-channel gains move, the network function starts unchanged, SURE helps."""
+
+import pytest
+import torch
+from deepinv.models import DnCNN
+
+from conftest import real_image
+from pnp_internal.priors import AdaptContext, GainTuning
+from pnp_internal.priors.gaintuning import attach_gains
+
+
+def _tiny_net():
+    torch.manual_seed(0)
+    return DnCNN(1, 1, depth=3, nf=8, pretrained=None)
+
+
+def _noisy(size=48, sigma=0.1):
+    x = real_image("camera", size, gray=True)
+    return x, x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+
+
+def test_unit_gains_do_not_change_the_network():
+    net = _tiny_net()
+    z = torch.rand(1, 1, 24, 24)
+    with torch.no_grad():
+        ref = net(z, 0.1)
+        gains = attach_gains(net)
+        assert len(gains) == 3 and len(attach_gains(net)) == 3  # idempotent
+        assert torch.allclose(net(z, 0.1), ref)
+        gains[0][0] = 2.0
+        assert not torch.allclose(net(z, 0.1), ref)
+
+
+@pytest.mark.parametrize("loss", ["sure", "noise2self"])
+def test_only_gains_are_trained_on_the_copy(loss):
+    net = _tiny_net()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    _, y = _noisy()
+    gt = GainTuning(net, loss=loss, steps=3, batch_size=2, crop=16, holdout=0.0, lr=0.05)
+    gt.fit(y, 0.1)
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
+    tuned = gt.model.state_dict()
+    for k, v in tuned.items():
+        if k.endswith("gain"):
+            continue
+        assert torch.equal(v, before[k]), f"weight {k} moved"
+    assert any(not torch.equal(g, torch.ones_like(g)) for g in gt.gains), "gains did not move"
+
+
+def test_same_seed_same_gains_and_inside_solver_tunes_on_its_input():
+    net = _tiny_net()
+    _, y = _noisy()
+    a = GainTuning(net, steps=2, batch_size=2, crop=16, seed=4)
+    b = GainTuning(net, steps=2, batch_size=2, crop=16, seed=4)
+    a.fit(y, 0.1)
+    b.fit(y, 0.1)
+    assert all(torch.equal(p, q) for p, q in zip(a.gains, b.gains))
+    c = GainTuning(net, steps=2, batch_size=2, crop=16, seed=4)
+    c.adapt(AdaptContext(y, None, y, 0.1, 0, seed=0))
+    assert not c.reports  # tuning waits for the denoiser's own input
+    with torch.no_grad():
+        c(y, 0.1)
+    assert len(c.reports) == 1
+
+
+def test_sure_gaintuning_improves_a_mis_scaled_denoiser():
+    # a denoiser whose output is 10% too dark: gains alone can fix it, and SURE sees it
+    x, y = _noisy(64, 0.1)
+
+    class Dim(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False)
+            with torch.no_grad():
+                self.conv.weight.fill_(0.9 / 9)
+
+        def forward(self, v, sigma):
+            return self.conv(v)
+
+    gt = GainTuning(Dim(), steps=30, lr=0.02, batch_size=4, crop=32, check_every=5,
+                    patience=3)
+    gt.fit(y, 0.1)
+    with torch.no_grad():
+        before = float((Dim()(y, 0.1) - x).pow(2).mean())
+        after = float((gt(y, 0.1) - x).pow(2).mean())
+    assert after < 0.8 * before, (before, after)
