@@ -1,0 +1,318 @@
+"""ZSSR: "zero-shot" super-resolution, a small CNN trained on the LR image alone.
+
+References
+----------
+.. [1] A. Shocher, N. Cohen, M. Irani, "Zero-Shot" Super-Resolution using Deep Internal
+   Learning, CVPR 2018. https://arxiv.org/abs/1712.06087
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .base import Result
+from .zssr_data import PairSampler, Resampler, dihedral, father_scales
+
+MIN_LR_SIZE = 16
+
+
+class _Net(nn.Module):
+    """``depth`` 3x3 conv layers of ``width`` channels with ReLUs, residual over the input."""
+
+    def __init__(self, channels, width, depth, generator):
+        super().__init__()
+        sizes = [channels] + [width] * (depth - 1) + [channels]
+        convs = [nn.Conv2d(a, b, 3, padding=1) for a, b in zip(sizes[:-1], sizes[1:])]
+        for conv in convs:
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu", generator=generator)
+            nn.init.zeros_(conv.bias)
+        convs[-1].weight.data.mul_(0.1)
+        layers = []
+        for conv in convs[:-1]:
+            layers += [conv, nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(*layers, convs[-1])
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class ZSSR:
+    r"""Zero-shot super-resolution [1]_: learn the LR->HR map from the LR image itself.
+
+    Parameters
+    ----------
+    max_iter : int
+        Cap on training iterations (the paper: 3000).
+    min_iter : int
+        Iterations between two learning-rate decisions (the paper: 256).
+    lr : float
+        Initial Adam learning rate (1e-3).
+    lr_min : float
+        Training stops once the learning rate has been divided down to this value (1e-6).
+    crop : int
+        Side of the father crops (the paper: 128); smaller fathers are used whole.
+    test_every : int
+        Period of the reconstruction-error test (full LR son -> LR image) that feeds the
+        learning-rate policy (the paper: 50); the policy is checked every ``1.2 * test_every``.
+    slope_window : int
+        Iterations covered by the linear fit of the reconstruction errors (the paper: 256).
+    slope_ratio : float
+        Divide the learning rate by 10 when ``-slope_ratio * slope < std(slope)`` (1.5).
+    n_scales : int
+        Number of father sizes, from 1 down to 0.5 of the LR image (scale augmentation).
+    ensemble : bool
+        Geometric self-ensemble: median over the 8 flips/rotations.
+    back_projection : int or bool
+        Iterative back-projection steps ``x += U(y - D x)`` (``U`` cubic, ``D`` the operator's
+        kernel); ``True`` means 10 (the paper), ``False`` / 0 none.
+    gradual : bool
+        For factors 4, 6, 8, ...: first super-resolve by 2 (with the cubic x2 kernel) and add
+        that output to the fathers of the final stage (about twice the time).
+    noise_std : float
+        Std of Gaussian noise added to the sons (for noisy LR images, on the [0, 1] scale).
+    width, depth : int
+        Network size (the paper: 64 channels, 8 layers).
+    seed : int or None
+        Seed of the initialisation and of the pair sampling.
+    device : str or torch.device or None
+        Where to train (default: ``y``'s device).
+    progress : bool
+        Show a tqdm bar.
+
+    Notes
+    -----
+    Training pairs are crops of the LR image ``y`` (the "fathers", also taken from versions of
+    ``y`` scaled by ``n_scales`` factors in [0.5, 1]) and of their "sons" ``D(father)``, with
+    ``D`` the operator's own kernel and decimation, interpolated back to the father's size; crops
+    are drawn with probability proportional to the gradient magnitude and flipped/rotated at
+    random. The CNN ``x = u + r_theta(u)`` (``u`` the cubic interpolation) is fitted with the L1
+    loss and Adam. Learning-rate policy: every ``test_every`` iterations the MSE of
+    ``net(up(D y))`` against ``y`` is recorded; a line is fitted to the errors of the last
+    ``slope_window`` iterations and, when its slope is not clearly negative
+    (``-slope_ratio * slope < std``, ``std`` the standard error of the slope), the learning rate
+    is divided by 10 (at most once per ``min_iter`` iterations); training ends when it reaches
+    ``lr_min``. The output is the median of the 8 transformed predictions (each back-projected)
+    and is back-projected again. Training runs under bf16 autocast with channels_last on CPU;
+    inference and back-projection in float32.
+
+    History: ``"seconds"``, ``"residual"`` (training L1 loss), ``"lr"`` and, when ``x_true`` is
+    given, ``"psnr"`` of the plain (no ensemble, no back-projection) prediction, evaluated every
+    ``test_every`` iterations and carried forward in between. ``callback(iteration, history)``
+    is called after every iteration; returning ``True`` stops the training.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from deepinv.physics import Downsampling
+    >>> op = Downsampling(img_size=(1, 64, 64), factor=2, filter="bicubic")
+    >>> y = op.A(torch.rand(1, 1, 64, 64))
+    >>> res = ZSSR(max_iter=20, ensemble=False, seed=0).solve(y, op)
+    >>> res.x.shape
+    torch.Size([1, 1, 64, 64])
+    """
+
+    def __init__(self, *, max_iter=3000, min_iter=256, lr=1e-3, lr_min=1e-6, crop=128,
+                 test_every=50, slope_window=256, slope_ratio=1.5, n_scales=6, ensemble=True,
+                 back_projection=10, gradual=False, noise_std=0.0, width=64, depth=8,
+                 seed=None, device=None, progress=False):
+        for name, val, lo in [("max_iter", max_iter, 1), ("min_iter", min_iter, 1),
+                              ("crop", crop, 8), ("test_every", test_every, 1),
+                              ("slope_window", slope_window, 1), ("n_scales", n_scales, 1),
+                              ("width", width, 1), ("depth", depth, 2)]:
+            if not isinstance(val, int) or isinstance(val, bool) or val < lo:
+                raise ValueError(f"{name} must be an integer >= {lo}, got {val!r}")
+        if not 0 < lr_min <= lr:
+            raise ValueError(f"need 0 < lr_min <= lr, got lr={lr!r}, lr_min={lr_min!r}")
+        if noise_std < 0:
+            raise ValueError(f"noise_std must be >= 0, got {noise_std!r}")
+        if isinstance(back_projection, bool):
+            back_projection = 10 if back_projection else 0
+        if not isinstance(back_projection, int) or back_projection < 0:
+            raise ValueError(f"back_projection must be an int >= 0 or a bool, got "
+                             f"{back_projection!r}")
+        self.max_iter, self.min_iter, self.lr, self.lr_min = max_iter, min_iter, lr, lr_min
+        self.crop, self.test_every, self.slope_window = crop, test_every, slope_window
+        self.slope_ratio, self.n_scales, self.ensemble = slope_ratio, n_scales, ensemble
+        self.back_projection, self.gradual, self.noise_std = back_projection, gradual, noise_std
+        self.width, self.depth, self.seed = width, depth, seed
+        self.device, self.progress = device, progress
+
+    # ------------------------------------------------------------------ public
+    def solve(self, y, operator, x0=None, x_true=None, callback=None) -> Result:
+        """Super-resolve ``y`` (B, C, h, w) for the downsampling ``operator``.
+
+        Returns a :class:`Result` whose ``x`` has the operator's image shape (``factor`` times
+        the size of ``y``). Images of a batch are handled one after the other, each with its
+        own network.
+        """
+        if x0 is not None:
+            raise ValueError("ZSSR starts from the interpolation of y; pass x0=None.")
+        if not isinstance(y, torch.Tensor) or y.dim() != 4:
+            raise ValueError(f"y must be a (B, C, h, w) tensor, got "
+                             f"{getattr(y, 'shape', type(y))}")
+        img_shape = self._img_shape(y, operator)
+        device = torch.device(self.device) if self.device is not None else y.device
+        rs = Resampler(operator, img_shape)
+        if x_true is not None and tuple(x_true.shape[1:]) != img_shape:
+            raise ValueError(f"x_true must have shape (B, *{img_shape}), got "
+                             f"{tuple(x_true.shape)}")
+        gen = torch.Generator().manual_seed(
+            self.seed if self.seed is not None else int(torch.randint(2**31, (1,))))
+        outs, n_iter, conv, hist, msg = [], 0, True, {}, ""
+        for b in range(y.shape[0]):
+            ref = None if x_true is None else x_true[b:b + 1].to(device)
+            x, res = self._one(y[b:b + 1].to(device).float(), rs, img_shape, ref, gen, callback)
+            outs.append(x)
+            n_iter, conv, msg = max(n_iter, res.n_iter), conv and res.converged, res.message
+            hist = res.history if b == 0 else hist
+        return Result(torch.cat(outs).to(y.device), n_iter, conv, hist, msg)
+
+    # ---------------------------------------------------------------- internals
+    def _img_shape(self, y, operator):
+        factor = getattr(operator, "factor", None)
+        if not isinstance(factor, int) or factor < 1:
+            raise ValueError(
+                f"operator must be a downsampling (operators.Downsampling or "
+                f"deepinv.physics.Downsampling) with an integer `factor`; got "
+                f"{type(operator).__name__}.")
+        _, c, h, w = y.shape
+        if min(h, w) < max(MIN_LR_SIZE, 4 * factor):
+            raise ValueError(
+                f"the LR image y is {h}x{w}; ZSSR needs at least "
+                f"{max(MIN_LR_SIZE, 4 * factor)} pixels per side at factor {factor} to make "
+                f"training pairs. Use a larger image (or plain bicubic upscaling).")
+        shape = getattr(operator, "img_shape", None) or getattr(operator, "imsize", None)
+        shape = (c, h * factor, w * factor) if shape is None else tuple(shape)[-3:]
+        with torch.no_grad():
+            try:
+                meas = tuple(operator.A(torch.zeros((1,) + shape)).shape)
+            except Exception as err:  # the operator's own shape check
+                raise ValueError(f"operator.A rejects an image of shape {shape}: {err}") from err
+        if meas[1:] != (c, h, w):
+            raise ValueError(
+                f"factor {factor} on the operator's image shape {shape} gives LR images of "
+                f"shape {meas[1:]}, but y has shape {(c, h, w)}; build the operator with "
+                f"img_shape=({c}, {h * factor}, {w * factor}) or pass the y it produced.")
+        return shape
+
+    def _one(self, y, rs, img_shape, x_true, gen, callback):
+        """Train on one LR image (1, C, h, w) and return (x, Result of the training)."""
+        f, fathers = rs.factor, []
+        if self.gradual and f > 2 and f % 2 == 0:
+            from deepinv.physics import Downsampling
+
+            c, h, w = y.shape[1:]
+            mid = Downsampling(img_size=(c, 2 * h, 2 * w), factor=2, filter="bicubic",
+                               padding="circular")
+            rs_mid = Resampler(mid, (c, 2 * h, 2 * w))
+            net, _ = self._train(y, rs_mid, (c, 2 * h, 2 * w), [], None, gen, None)
+            fathers = [self._infer(net, y, rs_mid, (2 * h, 2 * w))]
+        net, res = self._train(y, rs, img_shape, fathers, x_true, gen, callback)
+        return self._infer(net, y, rs, img_shape[-2:]), res
+
+    def _train(self, y, rs, img_shape, fathers, x_true, gen, callback):
+        c = y.shape[1]
+        dev = y.device
+        net = _Net(c, self.width, self.depth, gen).to(dev).to(memory_format=torch.channels_last)
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr, fused=True)
+        sampler = PairSampler(y, rs, crop=self.crop, scales=father_scales(self.n_scales),
+                              extra_fathers=fathers, noise_std=self.noise_std, generator=gen)
+        son_up = rs.up(rs.down(y), y.shape[-2:])
+        up_y = rs.up(y, img_shape[-2:]) if x_true is not None else None
+        amp = dict(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cpu")
+        hist = {"seconds": [], "residual": [], "lr": []}
+        if x_true is not None:
+            hist["psnr"] = []
+        steps, errs, lr, last_change, psnr = [], [], self.lr, 0, float("nan")
+        converged, message = False, f"reached max_iter={self.max_iter}"
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=self.max_iter, desc="ZSSR", leave=False)
+        t0 = time.perf_counter()
+        it = 0
+        while it < self.max_iter:
+            inp, tgt = sampler.sample()
+            with torch.autocast(**amp):
+                out = net(inp.contiguous(memory_format=torch.channels_last))
+            loss = (out.float() - tgt).abs().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            it += 1
+            if not torch.isfinite(loss):
+                warnings.warn("ZSSR: non-finite training loss, training stopped", stacklevel=3)
+                message = "stopped on a non-finite loss"
+                break
+            if it % self.test_every == 0:
+                with torch.no_grad(), torch.autocast(**amp):
+                    rec = net(son_up.contiguous(memory_format=torch.channels_last)).float()
+                steps.append(it)
+                errs.append(float((rec.clamp(0, 1) - y).square().mean()))
+                if x_true is not None:
+                    psnr = _psnr(self._predict(net, up_y), x_true)
+            hist["seconds"].append(time.perf_counter() - t0)
+            hist["residual"].append(loss.item())
+            hist["lr"].append(lr)
+            if x_true is not None:
+                hist["psnr"].append(psnr)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.0e}")
+            if callback is not None and callback(it, hist):
+                message, converged = "stopped by the callback", True
+                break
+            check = max(1, round(1.2 * self.test_every))
+            if it % check == 0 and it - last_change > self.min_iter:
+                n = max(3, self.slope_window // self.test_every)
+                if len(errs) >= n and self._plateau(steps[-n:], errs[-n:]):
+                    lr /= 10
+                    last_change = it
+                    if lr <= self.lr_min * (1 + 1e-6):
+                        converged, message = True, f"learning rate reached lr_min after {it}"
+                        break
+                    for group in opt.param_groups:
+                        group["lr"] = lr
+        if bar is not None:
+            bar.close()
+        net.eval()
+        return net, Result(None, it, converged, hist, message)
+
+    def _plateau(self, steps, errs):
+        """The paper's rule: a linear fit whose slope is small against its standard error."""
+        (slope, _), cov = np.polyfit(np.asarray(steps, float), np.asarray(errs, float), 1,
+                                     cov=True)
+        return -self.slope_ratio * slope < np.sqrt(max(cov[0, 0], 0.0))
+
+    @torch.no_grad()
+    def _predict(self, net, u):
+        return net(u.contiguous(memory_format=torch.channels_last)).float()
+
+    @torch.no_grad()
+    def _infer(self, net, y, rs, size):
+        """Self-ensemble (median of 8 flips/rotations) and back-projection, in float32."""
+        u = rs.up(y, size)
+        ks = range(8) if self.ensemble else [0]
+        outs = []
+        for k in ks:
+            x = dihedral(self._predict(net, dihedral(u, k)), k, inverse=True)
+            outs.append(self._back_project(x, y, rs))
+        x = torch.stack(outs).sort(0).values
+        x = x[(len(outs) - 1) // 2:len(outs) // 2 + 1].mean(0)  # numpy's median
+        return self._back_project(x, y, rs)
+
+    def _back_project(self, x, y, rs):
+        x = x.clamp(0, 1)
+        for _ in range(self.back_projection):
+            x = (x + rs.up(y - rs.down(x), x.shape[-2:])).clamp(0, 1)
+        return x
+
+
+def _psnr(x, ref):
+    mse = float((x.clamp(0, 1) - ref).square().mean())
+    return 10 * np.log10(1.0 / max(mse, 1e-20))

@@ -1,0 +1,258 @@
+"""Training pairs for ZSSR, made from the low-resolution image alone.
+
+Three pieces, all working at any image size:
+
+* :class:`Resampler` - the operator's own downscaler (its kernel and decimation, read from the
+  operator by probing it with impulses, so a bicubic, Gaussian or user kernel all work) and the
+  matching cubic upscaler (aligned with the operator's sampling grid).
+* :class:`PairSampler` - "HR father" crops of the LR image (and of smaller versions of it, scale
+  augmentation), their "LR sons" made by the operator's kernel and interpolated back to the
+  father's size, crops drawn with probability proportional to the gradient magnitude, and the 8
+  flips/rotations.
+
+References
+----------
+.. [1] A. Shocher, N. Cohen, M. Irani, "Zero-Shot" Super-Resolution using Deep Internal
+   Learning, CVPR 2018.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+_PADDINGS = {"circular": "circular", "reflect": "reflect", "replicate": "replicate",
+             "constant": "constant", "zeros": "constant"}
+
+
+def _cubic(t: torch.Tensor, a: float = -0.5) -> torch.Tensor:
+    """Keys' cubic convolution kernel (``a = -0.5``, as MATLAB's ``imresize``)."""
+    t = t.abs()
+    near = ((a + 2) * t - (a + 3)) * t * t + 1
+    far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+    return torch.where(t <= 1, near, torch.where(t < 2, far, torch.zeros_like(t)))
+
+
+def interp_matrix(n_in: int, n_out: int, factor: float, offset: float = None) -> torch.Tensor:
+    """Dense 1-D cubic interpolation matrix ``(n_out, n_in)``, float64.
+
+    Low-resolution sample ``k`` sits at high-resolution coordinate ``factor * k + offset``
+    (``offset = (factor - 1) / 2`` is the usual pixel-centre convention); the borders are
+    extended symmetrically, as MATLAB's ``imresize`` does.
+    """
+    if offset is None:
+        offset = (factor - 1) / 2
+    u = (torch.arange(n_out, dtype=torch.float64) - offset) / factor
+    taps = torch.floor(u)[:, None] - 1 + torch.arange(4, dtype=torch.float64)[None]
+    w = _cubic(u[:, None] - taps)
+    idx = taps.long() % (2 * n_in)
+    idx = torch.where(idx >= n_in, 2 * n_in - 1 - idx, idx)
+    rows = torch.arange(n_out)[:, None].expand_as(idx)
+    m = torch.zeros(n_out, n_in, dtype=torch.float64)
+    m.index_put_((rows.reshape(-1), idx.reshape(-1)), w.reshape(-1), accumulate=True)
+    return m / m.sum(1, keepdim=True)
+
+
+def resize(x: torch.Tensor, size: tuple, *, factor: float = None, offset: float = None):
+    """Cubic resize of ``x`` (B, C, H, W) to ``size`` (H', W') with separable matrices."""
+    h, w = x.shape[-2:]
+    fh = size[0] / h if factor is None else factor
+    fw = size[1] / w if factor is None else factor
+    mh = interp_matrix(h, size[0], fh, offset).to(x)
+    mw = interp_matrix(w, size[1], fw, offset).to(x)
+    return torch.einsum("bchw,Hh,Ww->bcHW", x, mh, mw)
+
+
+class Resampler:
+    """The downscaler of a kernel-and-decimation operator, usable at any image size.
+
+    The operator's footprint ``g`` (``y[k] = sum_d g[d] x[f k + d]``) is read by applying
+    ``operator.A`` to ``f * f`` impulses; ``down`` then re-applies it (same padding) to images
+    of any size, and ``up`` is the cubic interpolation on the same sampling grid (LR pixel ``k``
+    at HR coordinate ``f k + c``, ``c`` the footprint's centre of mass).
+
+    Parameters
+    ----------
+    operator : deepinv.physics.LinearPhysics
+        A downsampling operator with an integer attribute ``factor``.
+    img_shape : tuple of int
+        The operator's HR image shape ``(C, H, W)``.
+    """
+
+    def __init__(self, operator, img_shape: tuple):
+        factor = getattr(operator, "factor", None)
+        if isinstance(factor, torch.Tensor) and factor.numel() == 1:
+            factor = factor.item()
+        if isinstance(factor, float) and factor.is_integer():
+            factor = int(factor)
+        if not isinstance(factor, int) or isinstance(factor, bool) or factor < 1:
+            raise ValueError(
+                f"operator must be a downsampling (operators.Downsampling or "
+                f"deepinv.physics.Downsampling) with an integer `factor`; got "
+                f"{type(operator).__name__} with factor={factor!r}. Build one with "
+                f"operators.Downsampling(factor, img_shape=...).")
+        padding = str(getattr(operator, "padding", "circular"))
+        if padding not in _PADDINGS:
+            raise ValueError(f"operator padding must be one of {sorted(_PADDINGS)}, got "
+                             f"{padding!r}; rebuild the operator with padding='circular'.")
+        self.factor, self.padding = factor, _PADDINGS[padding]
+        self.kernel, self.pad, self.offset = self._probe(operator, img_shape)
+
+    def _probe(self, operator, img_shape):
+        c, h, w = img_shape
+        f = self.factor
+        p0, q0 = f * (h // f // 2), f * (w // f // 2)
+        delta = torch.zeros(f * f, c, h, w)
+        phases = [(r, s) for r in range(f) for s in range(f)]
+        for i, (r, s) in enumerate(phases):
+            delta[i, :, p0 + r, q0 + s] = 1.0
+        dev = _device_of(operator)
+        with torch.no_grad():
+            resp = operator.A(delta.to(dev)).detach().cpu().double()[:, 0]
+        radius_h, radius_w = min(p0 - 1, h - p0 - f), min(q0 - 1, w - q0 - f)
+        rh, rw = max(1, min(radius_h, 16 * f + 16)), max(1, min(radius_w, 16 * f + 16))
+        g = torch.zeros(2 * rh + 1, 2 * rw + 1, dtype=torch.float64)
+        kh, kw = resp.shape[-2:]
+        # y[k] = g[p0 + r - f k]: scatter every response sample to its offset d
+        for i, (r, s) in enumerate(phases):
+            dh = p0 + r - f * torch.arange(kh)
+            dw = q0 + s - f * torch.arange(kw)
+            mh, mw = dh.abs() <= rh, dw.abs() <= rw
+            g[(dh[mh] + rh)[:, None], (dw[mw] + rw)[None]] = resp[i][mh][:, mw]
+        tiny = 1e-7 * g.abs().max()
+        rows = torch.nonzero(g.abs().amax(1) > tiny).flatten()
+        cols = torch.nonzero(g.abs().amax(0) > tiny).flatten()
+        if g.abs().max() == 0 or len(rows) == 0:
+            raise ValueError("operator.A maps impulses to zero: it is not a downsampling with "
+                             "a kernel; use operators.Downsampling.")
+        g = g[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        top, left = int(rh - rows[0]), int(rw - cols[0])
+        pad = (left, g.shape[1] - 1 - left, top, g.shape[0] - 1 - top)
+        total = g.sum()
+        off_h = float((g.sum(1) * (torch.arange(g.shape[0]) - top)).sum() / total)
+        off_w = float((g.sum(0) * (torch.arange(g.shape[1]) - left)).sum() / total)
+        self._check(operator, img_shape, g.float(), pad)
+        return g.float(), pad, (round(off_h, 6), round(off_w, 6))
+
+    def _check(self, operator, img_shape, g, pad):
+        x = torch.rand((1,) + tuple(img_shape), generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            ref = operator.A(x.to(_device_of(operator))).detach().cpu()
+        self.kernel, self.pad = g, pad
+        got = self.down(x)
+        if got.shape[:2] == ref.shape[:2] and all(
+                0 <= a - b <= 1 for a, b in zip(got.shape[-2:], ref.shape[-2:])):
+            got = got[..., :ref.shape[-2], :ref.shape[-1]]  # decimation offset: one sample less
+        if got.shape != ref.shape or (got - ref).abs().max() > 1e-4 * max(1.0, ref.abs().max()):
+            raise ValueError(
+                f"operator {type(operator).__name__} does not act as a shift-invariant kernel "
+                f"followed by decimation by {self.factor}; ZSSR needs such a downsampling "
+                f"operator (operators.Downsampling or deepinv.physics.Downsampling).")
+
+    def down(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the operator's kernel and decimation to ``x`` of any size (B, C, H, W)."""
+        b, c, h, w = x.shape
+        k = self.kernel.to(x)
+        xp = x.reshape(b * c, 1, h, w)
+        if any(p >= s for p, s in zip(self.pad, (w, w, h, h))):
+            mode = "replicate"  # too small for circular/reflect padding: extend the border
+        else:
+            mode = self.padding
+        xp = F.pad(xp, self.pad, mode=mode)
+        y = F.conv2d(xp, k[None, None], stride=self.factor)
+        return y.reshape(b, c, *y.shape[-2:])
+
+    def up(self, y: torch.Tensor, size: tuple, factor: int = None) -> torch.Tensor:
+        """Cubic upscaling of ``y`` to ``size`` on the operator's sampling grid."""
+        f = self.factor if factor is None else factor
+        mh = interp_matrix(y.shape[-2], size[0], f, self.offset[0] * f / self.factor).to(y)
+        mw = interp_matrix(y.shape[-1], size[1], f, self.offset[1] * f / self.factor).to(y)
+        return torch.einsum("bchw,Hh,Ww->bcHW", y, mh, mw)
+
+
+def _device_of(module) -> torch.device:
+    """Device of an operator's buffers (CPU when it has none)."""
+    if isinstance(module, torch.nn.Module):
+        for t in module.buffers():
+            return t.device
+    return torch.device("cpu")
+
+
+def dihedral(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
+    """The ``k``-th (0..7) of the 8 flips/rotations of ``x`` (or its inverse)."""
+    if not inverse:
+        x = x.flip(-1) if k >= 4 else x
+        return torch.rot90(x, k % 4, dims=(-2, -1))
+    x = torch.rot90(x, -(k % 4), dims=(-2, -1))
+    return x.flip(-1) if k >= 4 else x
+
+
+class PairSampler:
+    """Random (interpolated son, father) crop pairs from one LR image.
+
+    Parameters
+    ----------
+    y : torch.Tensor
+        The LR image ``(1, C, h, w)``.
+    resampler : Resampler
+        Gives the downscaler (sons) and the upscaler (network input).
+    crop : int
+        Side of the father crops (smaller fathers are used whole).
+    scales : sequence of float
+        Sizes of the fathers relative to ``y`` (scale augmentation), e.g. ``1.0 ... 0.5``.
+    extra_fathers : list of torch.Tensor
+        Further fathers (e.g. an intermediate output of gradual SR).
+    noise_std : float
+        Std of Gaussian noise added to the sons (for noisy LR inputs).
+    generator : torch.Generator
+        Source of all randomness.
+    """
+
+    def __init__(self, y, resampler, *, crop, scales, extra_fathers=(), noise_std=0.0,
+                 generator):
+        self.rs, self.crop, self.noise_std, self.gen = resampler, crop, noise_std, generator
+        h, w = y.shape[-2:]
+        fathers = []
+        for s in scales:
+            size = (max(2, round(h * s)), max(2, round(w * s)))
+            fathers.append(y if size == (h, w) else
+                           F.interpolate(y, size=size, mode="bicubic", antialias=True,
+                                         align_corners=False).clamp(0, 1))
+        fathers += list(extra_fathers)
+        self.levels = []
+        for fa in fathers:
+            son = resampler.down(fa)
+            gray = fa.mean(1, keepdim=True)
+            gx = F.pad(gray.diff(dim=-1), (0, 1, 0, 0), mode="replicate")
+            gy = F.pad(gray.diff(dim=-2), (0, 0, 0, 1), mode="replicate")
+            grad = (gx.square() + gy.square()).sqrt()[0, 0].cpu()
+            self.levels.append((fa, son, resampler.up(son, fa.shape[-2:]), grad))
+
+    def sample(self):
+        """One augmented pair ``(input, target)``, each ``(1, C, c, c)``."""
+        g = self.gen
+        father, son, interp, grad = self.levels[
+            int(torch.randint(len(self.levels), (1,), generator=g))]
+        h, w = father.shape[-2:]
+        ch, cw = min(self.crop, h), min(self.crop, w)
+        # crop centre drawn with probability ~ gradient magnitude (1% of the mean as a floor)
+        valid = grad[ch // 2:h - (ch - ch // 2) + 1, cw // 2:w - (cw - cw // 2) + 1]
+        prob = (valid + 0.01 * valid.mean() + 1e-12).flatten()
+        idx = int(torch.multinomial(prob, 1, generator=g))
+        top, left = divmod(idx, valid.shape[1])
+        if self.noise_std > 0:
+            noise = torch.randn(son.shape, generator=g) * self.noise_std
+            interp = interp + self.rs.up(noise.to(son), father.shape[-2:])
+        inp = interp[..., top:top + ch, left:left + cw]
+        tgt = father[..., top:top + ch, left:left + cw]
+        k = int(torch.randint(8, (1,), generator=g))
+        return dihedral(inp, k), dihedral(tgt, k)
+
+
+def father_scales(n: int, smallest: float = 0.5) -> list:
+    """``n`` father sizes from 1 down to ``smallest`` (geometric)."""
+    if n <= 1:
+        return [1.0]
+    return [math.exp(math.log(smallest) * i / (n - 1)) for i in range(n)]

@@ -1,0 +1,137 @@
+"""ZSSR: beats bicubic on a real image, exact output shape, back-projection, determinism, errors."""
+
+import pytest
+import torch
+from conftest import real_image
+
+from pnp_internal import operators
+from pnp_internal.solvers import ZSSR, Result
+from pnp_internal.solvers.zssr_data import PairSampler, Resampler, dihedral
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Many small convolutions: one thread is faster on a shared, loaded CPU."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _psnr(x, ref, border=2):
+    d = (x.clamp(0, 1) - ref)[..., border:-border, border:-border]
+    return float(10 * torch.log10(1 / d.square().mean()))
+
+
+def _problem(name="camera", size=64, gray=True, factor=2, kernel="bicubic"):
+    x = real_image(name, size, gray=gray)
+    op = operators.Downsampling(factor, img_shape=tuple(x.shape[1:]), kernel=kernel)
+    return x, op, op.A(x)
+
+
+SMALL = dict(crop=32, min_iter=48, test_every=16, slope_window=64)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    x, op, y = _problem()
+    res = ZSSR(max_iter=160, seed=0, **SMALL).solve(y, op, x_true=x)
+    return x, op, y, res
+
+
+def test_beats_bicubic_and_shape(trained):
+    x, op, y, res = trained
+    assert res.x.shape == (1, 1, 2 * y.shape[-2], 2 * y.shape[-1]) == x.shape
+    bicubic = Resampler(op, tuple(x.shape[1:])).up(y, x.shape[-2:])
+    gain = _psnr(res.x, x) - _psnr(bicubic, x)
+    assert gain > 1.0, f"ZSSR only {gain:.2f} dB over bicubic"
+
+
+def test_back_projection_matches_y(trained):
+    x, op, y, res = trained
+    assert float((op.A(res.x) - y).abs().max()) < 2e-3
+    # the back-projection alone reduces the misfit of a poor estimate a lot
+    rs = Resampler(op, tuple(x.shape[1:]))
+    x0 = torch.nn.functional.avg_pool2d(rs.up(y, x.shape[-2:]), 3, 1, 1)
+    solver = ZSSR(back_projection=10)
+    before = float((op.A(x0) - y).norm())
+    after = float((op.A(solver._back_project(x0, y, rs)) - y).norm())
+    assert after < 0.05 * before
+
+
+def test_history_contract(trained):
+    _, _, _, res = trained
+    assert isinstance(res, Result) and 0 < res.n_iter <= 160
+    for key in ("seconds", "residual", "lr", "psnr"):
+        assert len(res.history[key]) == res.n_iter
+    s = res.history["seconds"]
+    assert all(b >= a for a, b in zip(s, s[1:]))
+    # the training loss goes down
+    r = res.history["residual"]
+    assert sum(r[-20:]) < sum(r[:20])
+
+
+def test_same_seed_same_output_colour():
+    x, op, y = _problem("astronaut", 48, gray=False)
+    kw = dict(max_iter=12, ensemble=False, crop=24, seed=3)
+    a = ZSSR(**kw).solve(y, op).x
+    b = ZSSR(**kw).solve(y, op).x
+    c = ZSSR(**(kw | {"seed": 4})).solve(y, op).x
+    assert a.shape == (1, 3, 48, 48)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_callback_stops_and_lr_policy():
+    x, op, y = _problem(size=48)
+    res = ZSSR(max_iter=100, ensemble=False, seed=0, crop=24).solve(
+        y, op, callback=lambda it, hist: it >= 5)
+    assert res.n_iter == 5 and "callback" in res.message
+    solver = ZSSR()
+    steps = [0, 50, 100, 150, 200, 250]
+    assert not solver._plateau(steps, [1.0, 0.8, 0.6, 0.45, 0.3, 0.2])   # still improving
+    assert solver._plateau(steps, [0.30, 0.31, 0.29, 0.30, 0.31, 0.30])  # flat: divide lr
+
+
+@pytest.mark.parametrize("kernel,shape", [("gaussian", (3, 40, 46)), ("bicubic", (1, 45, 51))])
+def test_resampler_reproduces_operator(kernel, shape):
+    """The sons are made by the operator's own kernel, at any size (not divisible too)."""
+    k = operators.kernels.gaussian(1.6, size=7) if kernel == "gaussian" else kernel
+    op = operators.Downsampling(2, img_shape=shape, kernel=k)
+    rs = Resampler(op, shape)
+    x = torch.rand((2,) + shape, generator=torch.Generator().manual_seed(0))
+    ref = op.A(x)
+    assert torch.allclose(rs.down(x)[..., :ref.shape[-2], :ref.shape[-1]], ref, atol=1e-5)
+    assert rs.down(torch.rand(1, shape[0], 21, 19)).shape[-2:] == (11, 10)
+
+
+def test_pair_sampler_and_dihedral():
+    x, op, y = _problem(size=64)
+    rs = Resampler(op, tuple(x.shape[1:]))
+    sampler = PairSampler(y, rs, crop=16, scales=[1.0, 0.7], generator=torch.Generator())
+    inp, tgt = sampler.sample()
+    assert inp.shape == tgt.shape == (1, 1, 16, 16)
+    for k in range(8):
+        assert torch.equal(dihedral(dihedral(x, k), k, inverse=True), x)
+
+
+def test_gaussian_kernel_beats_bicubic():
+    """Kernel-aware SR: with the true (Gaussian) kernel ZSSR undoes the extra blur."""
+    x, op, y = _problem("camera", 64, kernel=operators.kernels.gaussian(1.6, size=7))
+    res = ZSSR(max_iter=100, seed=0, ensemble=False, **SMALL).solve(y, op)
+    bicubic = Resampler(op, tuple(x.shape[1:])).up(y, x.shape[-2:])
+    assert _psnr(res.x, x) > _psnr(bicubic, x) + 1.0
+
+
+def test_bad_inputs():
+    x, op, y = _problem(size=64)
+    with pytest.raises(ValueError, match="downsampling"):
+        ZSSR().solve(y, operators.Blur(operators.kernels.gaussian(1.0, size=5),
+                                       img_shape=(1, 32, 32)))
+    with pytest.raises(ValueError, match="at least 16"):
+        small = operators.Downsampling(2, img_shape=(1, 24, 24))
+        ZSSR().solve(small.A(torch.rand(1, 1, 24, 24)), small)
+    with pytest.raises(ValueError, match="img_shape"):
+        ZSSR().solve(torch.rand(1, 1, 20, 20), op)  # op expects a 32x32 y
+    with pytest.raises(ValueError, match="max_iter"):
+        ZSSR(max_iter=0)
