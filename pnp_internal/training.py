@@ -175,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-bf16", action="store_true", help="train in float32 (no autocast)")
     p.add_argument("--nc", type=int, nargs=4, default=(32, 64, 128, 256))
     p.add_argument("--nb", type=int, default=2)
+    p.add_argument("--no-residual", action="store_true",
+                   help="plain DRUNet output instead of the global residual x + net(x)")
     return p
 
 
@@ -203,7 +205,8 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         val = [v[:, :128, :128].float().div(255.0) for v in val[: args.n_val]]
         desc += f"; validation folder {args.val}"
 
-    model = CNNDenoiser(args.channels, nc=tuple(args.nc), nb=args.nb, device=dev)
+    model = CNNDenoiser(args.channels, nc=tuple(args.nc), nb=args.nb,
+                        residual=not args.no_residual, device=dev)
     model.train()
     model.net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)

@@ -18,9 +18,9 @@ def psnr(a, b):
     return 10 * math.log10(1.0 / float(((a.clamp(0, 1) - b) ** 2).mean()))
 
 
-def small(channels=3, seed=0):
+def small(channels=3, seed=0, residual=False):
     torch.manual_seed(seed)
-    return CNNDenoiser(channels, nc=(8, 16, 32, 64), nb=1).eval()
+    return CNNDenoiser(channels, nc=(8, 16, 32, 64), nb=1, residual=residual).eval()
 
 
 def test_weights_are_shipped():
@@ -81,10 +81,14 @@ def test_loads_deepinv_dncnn(tmp_path):
 
 
 def test_safetensors_roundtrip_fp16(tmp_path):
-    m = small(1)
+    m = small(1, residual=True)
     m.save(tmp_path / "m.safetensors", metadata={"steps": 3})
     back = load_denoiser(tmp_path / "m.safetensors")
-    assert back.metadata["steps"] == "3"
+    assert back.metadata["steps"] == "3" and back.residual
+    plain = CNNDenoiser(1, nc=(8, 16, 32, 64), nb=1)
+    plain.net.load_state_dict(m.net.state_dict())
+    x = torch.rand(1, 1, 16, 16)
+    torch.testing.assert_close(m(x, 0.1), x + plain.eval()(x, 0.1))  # global residual
     x = real_image("camera", 32, gray=True)
     torch.testing.assert_close(back(x, 0.1), m(x, 0.1), atol=2e-3, rtol=0)
     with pytest.raises(ValueError, match="1-channel model, expected channels=3"):
