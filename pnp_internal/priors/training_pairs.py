@@ -98,8 +98,8 @@ class PairSampler:
         Noise level of the synthetic noise ([0, 1] scale): fixed, or a range sampled
         log-uniformly per crop.
     crop : int or tuple of int
-        Crop side(s); one is drawn per batch (crops of a batch share a size). Crops larger
-        than a source are shrunk to fit.
+        Crop side(s); one is drawn per batch (crops of a batch share a size). Sizes larger
+        than the smallest source are dropped (crops are never resized).
     batch_size : int
         Crops per batch.
     scales : tuple of float
@@ -159,6 +159,9 @@ class PairSampler:
                 else:
                     hold = s
             self.sources.append(_Source([_resize(train[None], sc)[0] for sc in scales], hold))
+        fit = min(min(t.shape[-2:]) for src in self.sources for t in src.train)
+        ok = tuple(c for c in crops if c <= fit)
+        self.crops = ok or (max(fit - fit % 8, min(fit, 8)),)  # never upsample a crop
         self.channels = self.sources[0].train[0].shape[0]
         self._holdout = self._make_holdout(holdout_crops) if holdout > 0 else None
 
@@ -188,14 +191,10 @@ class PairSampler:
         for _ in range(self.batch_size):
             src = self.sources[int(torch.randint(len(self.sources), (1,), generator=g))]
             img = src.train[int(torch.randint(len(src.train), (1,), generator=g))]
-            cc = min(c, img.shape[-2], img.shape[-1])
-            i = int(torch.randint(img.shape[-2] - cc + 1, (1,), generator=g))
-            j = int(torch.randint(img.shape[-1] - cc + 1, (1,), generator=g))
-            patch = _dihedral(img[:, i:i + cc, j:j + cc], int(torch.randint(8, (1,), generator=g)))
-            if cc != c:
-                patch = F.interpolate(patch[None], size=(c, c), mode="bicubic",
-                                      align_corners=False)[0].clamp(0, 1)
-            clean.append(patch)
+            i = int(torch.randint(img.shape[-2] - c + 1, (1,), generator=g))
+            j = int(torch.randint(img.shape[-1] - c + 1, (1,), generator=g))
+            clean.append(_dihedral(img[:, i:i + c, j:j + c],
+                                   int(torch.randint(8, (1,), generator=g))))
         clean = torch.stack(clean).contiguous(memory_format=torch.channels_last)
         sigma = self._sigmas(self.batch_size, g)
         noise = torch.randn(clean.shape, generator=g)
@@ -205,18 +204,13 @@ class PairSampler:
 
     def _make_holdout(self, n_max: int):
         g = torch.Generator().manual_seed(987_654 + (0 if self.seed is None else int(self.seed)))
-        c = min(self.crops)
+        c = min(min(self.crops), *(min(src.hold.shape[-2:]) for src in self.sources))
         tiles = []
         for src in self.sources:
             h = src.hold
-            cc = min(c, h.shape[-2], h.shape[-1])
-            for i in range(0, h.shape[-2] - cc + 1, cc):
-                for j in range(0, h.shape[-1] - cc + 1, cc):
-                    t = h[:, i:i + cc, j:j + cc]
-                    if cc != c:
-                        t = F.interpolate(t[None], size=(c, c), mode="bicubic",
-                                          align_corners=False)[0].clamp(0, 1)
-                    tiles.append(t)
+            for i in range(0, h.shape[-2] - c + 1, c):
+                for j in range(0, h.shape[-1] - c + 1, c):
+                    tiles.append(h[:, i:i + c, j:j + c])
         if len(tiles) > n_max:
             idx = torch.randperm(len(tiles), generator=g)[:n_max].sort().values
             tiles = [tiles[int(k)] for k in idx]
