@@ -1,0 +1,11 @@
+"""Priors: denoisers ``D(x, sigma)`` with an optional adaptation hook (see ``priors.base``)."""
+
+from .base import AdaptContext, Prior, as_prior
+from .classical import BM3D, TV, Identity
+from .cnn import CNNDenoiser, available, load_denoiser, pretrained
+from .adapted import ImageAdapted
+from .gaintuning import GainTuning
+from .sure import SUREFineTuned
+from .dip import DIPDenoiser
+from .self2self import Self2Self
+from . import nets

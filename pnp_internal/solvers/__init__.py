@@ -1,0 +1,9 @@
+"""Iterative plug-and-play solvers and direct internal methods, all returning :class:`Result`."""
+
+from .base import Result, Solver, SolverState
+from .idbp import IDBP
+from .admm import ADMM
+from .hqs import HQS
+from . import schedules
+from .zssr import ZSSR
+from .dip import DIP
