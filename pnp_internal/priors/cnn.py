@@ -166,6 +166,7 @@ class CNNDenoiser(_Base):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         save_file(sd, str(tmp), metadata=meta)
+        tmp.chmod(0o644)
         tmp.replace(path)
 
 
