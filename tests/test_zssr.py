@@ -135,3 +135,11 @@ def test_bad_inputs():
         ZSSR().solve(torch.rand(1, 1, 20, 20), op)  # op expects a 32x32 y
     with pytest.raises(ValueError, match="max_iter"):
         ZSSR(max_iter=0)
+
+
+def test_gradual_x4_shape_and_consistency():
+    """Gradual SR (x2 stage, then x4 with the x2 output among the fathers)."""
+    x, op, y = _problem(size=64, factor=4)
+    res = ZSSR(max_iter=10, ensemble=False, gradual=True, seed=0, crop=16).solve(y, op)
+    assert res.x.shape == x.shape
+    assert float((op.A(res.x) - y).abs().max()) < 2e-2

@@ -108,9 +108,9 @@ class ZSSR:
     Examples
     --------
     >>> import torch
-    >>> from deepinv.physics import Downsampling
-    >>> op = Downsampling(img_size=(1, 64, 64), factor=2, filter="bicubic")
-    >>> y = op.A(torch.rand(1, 1, 64, 64))
+    >>> from pnp_internal.operators import Downsampling
+    >>> op = Downsampling(2, img_shape=(1, 64, 64), kernel="bicubic")
+    >>> y = op.A(torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0)))
     >>> res = ZSSR(max_iter=20, ensemble=False, seed=0).solve(y, op)
     >>> res.x.shape
     torch.Size([1, 1, 64, 64])
@@ -204,11 +204,10 @@ class ZSSR:
         """Train on one LR image (1, C, h, w) and return (x, Result of the training)."""
         f, fathers = rs.factor, []
         if self.gradual and f > 2 and f % 2 == 0:
-            from deepinv.physics import Downsampling
+            from ..operators import Downsampling
 
             c, h, w = y.shape[1:]
-            mid = Downsampling(img_size=(c, 2 * h, 2 * w), factor=2, filter="bicubic",
-                               padding="circular")
+            mid = Downsampling(2, img_shape=(c, 2 * h, 2 * w), kernel="bicubic")
             rs_mid = Resampler(mid, (c, 2 * h, 2 * w))
             net, _ = self._train(y, rs_mid, (c, 2 * h, 2 * w), [], None, gen, None)
             fathers = [self._infer(net, y, rs_mid, (2 * h, 2 * w))]
