@@ -1,0 +1,130 @@
+"""Benchmark harness: runner JSON contract, seeded degradations, name errors, suite report."""
+
+import json
+
+import pytest
+import torch
+
+from pnp_internal import io
+from pnp_internal.bench import registry, suite
+from pnp_internal.bench.runner import main, run_task
+from pnp_internal.bench.tasks import TASKS, get_task, image_seed
+
+
+@pytest.fixture
+def folder(tmp_path, astronaut, camera):
+    """Two small images: a colour one (48x48) and a gray one (45x45, odd for the SR modcrop)."""
+    d = tmp_path / "imgs"
+    io.write_image(d / "a_astronaut.png", astronaut[..., 8:56, 8:56])
+    io.write_image(d / "b_camera.png", camera[..., 10:55, 10:55])
+    return d
+
+
+def _recorder(monkeypatch, name, store, channels=None):
+    """Register a method that records the y it is given and returns A^+ y."""
+
+    def run(problem):
+        store.append((problem.y.clone(), problem.seed, problem.img_shape))
+        return problem.operator.A_dagger(problem.y)
+
+    method = registry.Method(name, run, frozenset(registry.KINDS), "records y", channels)
+    registry.known_methods()  # make sure the families are registered first
+    monkeypatch.setitem(registry.METHODS, name, method)
+
+
+def test_tiny_run_writes_the_contract_json(folder, tmp_path, capsys):
+    out = tmp_path / "res.json"
+    code = main(["denoise-s25", "--images", str(folder), "--methods", "pseudo-inverse,tv",
+                 "--out", str(out), "--seed", "3", "--quiet"])
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert {"task", "settings", "rows", "mean"} <= set(data)
+    assert data["task"] == "denoise-s25" and data["settings"]["seed"] == 3
+    assert len(data["rows"]) == 4
+    for row in data["rows"]:
+        assert {"image", "method", "psnr", "ssim", "seconds"} <= set(row)
+        assert row["seconds"] >= 0
+    mean = data["mean"]
+    assert set(mean) == {"pseudo-inverse", "tv"}
+    for m in mean.values():
+        assert {"psnr", "ssim", "seconds"} <= set(m)
+    # y itself at sigma 25/255 is about 20 dB (a bit more after clipping); TV gains several dB
+    assert 19.0 < mean["pseudo-inverse"]["psnr"] < 23.0
+    assert mean["tv"]["psnr"] > mean["pseudo-inverse"]["psnr"] + 3.0
+    assert mean["tv"]["ssim"] > mean["pseudo-inverse"]["ssim"]
+    table = capsys.readouterr().out
+    assert "| tv |" in table and "| pseudo-inverse |" in table
+
+
+def test_same_seed_same_y_for_every_method(folder, monkeypatch):
+    seen_a, seen_b, seen_c = [], [], []
+    _recorder(monkeypatch, "rec-a", seen_a)
+    _recorder(monkeypatch, "rec-b", seen_b)
+    run_task("inpaint-50", folder, ["rec-a", "rec-b"], seed=7, log=None)
+    assert len(seen_a) == len(seen_b) == 2
+    for (ya, sa, _), (yb, sb, _) in zip(seen_a, seen_b):
+        assert torch.equal(ya, yb) and sa == sb
+    assert seen_a[0][1] == image_seed(7, "a_astronaut.png")
+    # the same seed again gives the same y; another seed a different mask
+    run_task("inpaint-50", folder, ["rec-a"], seed=7, log=None)
+    assert torch.equal(seen_a[2][0], seen_a[0][0])
+    _recorder(monkeypatch, "rec-c", seen_c)
+    run_task("inpaint-50", folder, ["rec-c"], seed=8, log=None)
+    assert not torch.equal(seen_c[0][0], seen_a[0][0])
+
+
+def test_unknown_names_list_the_known_ones(folder, capsys):
+    with pytest.raises(ValueError, match="known methods:.*pseudo-inverse"):
+        run_task("denoise-s15", folder, ["no-such-method"], log=None)
+    with pytest.raises(ValueError, match="known tasks:.*deblur-gauss1.6"):
+        get_task("deblur-nope")
+    assert main(["deblur-nope", "--images", str(folder), "--methods", "tv"]) == 2
+    assert "known tasks" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="do not apply to task 'denoise-s15'.*methods for denoise"):
+        run_task("denoise-s15", folder, ["bicubic"], log=None)
+
+
+def test_sr_modcrop_y_channel_and_bicubic_beats_nothing(folder):
+    res = run_task("sr-x3", folder, ["bicubic"], log=None)
+    assert res["settings"]["scoring"]["y_channel"] is True
+    assert res["settings"]["scoring"]["border"] == 3
+    # the 45x45 gray image is already a multiple of 3; the 48x48 one too: no modcrop note
+    assert res["settings"]["notes"] == []
+    assert res["mean"]["bicubic"]["psnr"] > 20.0
+    res2 = run_task("sr-x2", folder, ["bicubic"], log=None)
+    assert any("modcrop 45x45 -> 44x44" in n for n in res2["settings"]["notes"])
+
+
+def test_colour_only_method_on_gray_image_is_converted_with_a_note(folder, monkeypatch):
+    seen, lines = [], []
+    _recorder(monkeypatch, "rec-rgb", seen, channels=3)
+    res = run_task("denoise-s15", folder, ["rec-rgb"], log=lines.append)
+    assert [s[2][0] for s in seen] == [3, 3]
+    assert any("b_camera.png / rec-rgb: gray image replicated" in n
+               for n in res["settings"]["notes"])
+    assert any("note:" in line for line in lines)
+
+
+def test_tasks_cover_the_contract():
+    assert set(TASKS) == {"denoise-s15", "denoise-s25", "denoise-s50", "deblur-gauss1.6",
+                          "deblur-levin", "sr-x2", "sr-x3", "sr-x4", "inpaint-50", "cs-25"}
+    assert get_task("deblur-gauss1.6").noise_std == pytest.approx(2.55 / 255)
+    x = torch.rand(1, 3, 16, 16)
+    gray, notes = get_task("cs-25").prepare(x)
+    assert gray.shape == (1, 1, 16, 16) and notes
+
+
+def test_suite_skips_unregistered_methods_and_renders_all_results(folder, tmp_path):
+    lines = []
+    entry = suite.Entry("denoise-s15", "imgs", None, 1, "tv not-a-method bicubic")
+    [(e, methods)] = suite.plan([entry], log=lines.append)
+    assert methods == ["tv"]
+    assert "not-a-method (not registered)" in lines[0] and "bicubic (not for denoise)" in lines[0]
+    written = suite.run_suite([entry], data_root=tmp_path, out_dir=tmp_path / "bench",
+                              log=lambda *a: None)
+    extra = run_task("denoise-s15", folder, ["pseudo-inverse"], limit=1, log=None)
+    (tmp_path / "bench" / "results" / "long_run.json").write_text(json.dumps(extra))
+    md = suite.write_results_md(tmp_path / "bench").read_text()
+    assert written[0].name == "quick_denoise-s15_imgs.json"
+    assert "`quick_denoise-s15_imgs.json`" in md and "`long_run.json`" in md
+    assert "| tv |" in md and "| pseudo-inverse |" in md and "Quick suite: 1 runs" in md
