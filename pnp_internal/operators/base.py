@@ -115,8 +115,8 @@ def cg(apply: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, *,
     (semi-)definite.
 
     Each batch element (dim 0) has its own step sizes; the loop stops when every element
-    reaches ``||b - apply(x)|| <= tol ||b||`` or after ``max_iter`` iterations. It runs in the
-    dtype of ``b`` (float32 or float64). Started from zero on a singular system, it converges to
+    reaches ``||b - apply(x)|| <= tol ||b||`` (``tol`` is raised to ``4 eps`` of the dtype) or
+    after ``max_iter`` iterations. It runs in the dtype of ``b`` (float32 or float64). Started from zero on a singular system, it converges to
     the minimum-norm solution.
 
     References
@@ -125,6 +125,8 @@ def cg(apply: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, *,
        systems", J. Res. Nat. Bur. Standards 49(6), 1952.
     """
     dims = tuple(range(1, b.ndim))
+    # below a few machine epsilons the recursive residual is meaningless
+    tol = max(float(tol), 4 * torch.finfo(b.dtype).eps)
 
     def dot(u, v):
         return (u * v).sum(dims, keepdim=True)
@@ -301,8 +303,9 @@ class Operator(LinearPhysics):
         Closed form ``A^T (A A^T)^+ y`` when available: singular values below ``rcond`` times
         the largest one are treated as zero (a truncated-SVD pseudo-inverse, as
         ``numpy.linalg.pinv(M, rcond)``), which keeps it stable for blurs whose spectrum
-        nearly vanishes. Otherwise conjugate gradients on the normal equations
-        ``A^T A x = A^T y`` from zero, whose iteration cap acts as the regularisation.
+        nearly vanishes. Otherwise conjugate gradients from zero, whose iteration cap acts as
+        the regularisation: on ``A A^T u = y``, ``x = A^T u`` when there are fewer
+        measurements than unknowns, else on the normal equations ``A^T A x = A^T y``.
         """
         _check_method(method)
         self.check_measurement(y, "y")
@@ -310,8 +313,12 @@ class Operator(LinearPhysics):
             u = self._closed_solve_AAt(y, 0.0, rcond)
             if u is not None:
                 return self._At(u)
-        return cg(lambda v: self._At(self._A(v)), self._At(y),
-                  max_iter=max_iter or self.max_iter, tol=tol or self.tol)
+        opts = dict(max_iter=max_iter or self.max_iter, tol=tol or self.tol)
+        if math.prod(self.meas_shape) < math.prod(self.img_shape):
+            # fewer measurements than unknowns: CG on A A^T u = y (better conditioned),
+            # x = A^T u is the minimum-norm solution
+            return self._At(cg(lambda v: self._A(self._At(v)), y, **opts))
+        return cg(lambda v: self._At(self._A(v)), self._At(y), **opts)
 
     # ----------------------------------------------------------------- measurements
     def measure(self, x: torch.Tensor, *, noise_std: float = 0.0, seed: int | None = None,

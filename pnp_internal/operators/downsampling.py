@@ -137,13 +137,17 @@ class Downsampling(ConvMixin, Operator):
         self._setup_conv(k, (h, w), padding)
         self._closed = padding == "circular" and h % s == 0 and w % s == 0
         if self._closed:
-            # full |K|^2 on the HR grid (from the exact kernel, not the float32 copy)
-            grid = torch.zeros((h, w), dtype=torch.float64)
-            grid[:kh, :kw] = k
-            grid = torch.roll(grid, shifts=(-(kh // 2), -(kw // 2)), dims=(0, 1))
-            k2 = torch.fft.fft2(grid).abs().square()
+            # full |K|^2 on the HR grid, from the stored (float32) half spectrum so that the
+            # closed form is exactly consistent with A
+            k2h = torch.view_as_complex(self._spec.double()).abs().square()
+            k2 = torch.empty((h, w), dtype=torch.float64)
+            k2[:, : w // 2 + 1] = k2h
+            if w // 2 + 1 < w:
+                cols = w - torch.arange(w // 2 + 1, w)
+                k2[:, w // 2 + 1:] = k2h[(-torch.arange(h)) % h][:, cols]
             d = k2.reshape(s, h // s, s, w // s).mean(dim=(0, 2))
-            self.register_buffer("_d", d[:, : (w // s) // 2 + 1].to(torch.float32).contiguous())
+            # kept in float64 (cast to the input's dtype on use)
+            self.register_buffer("_d", d[:, : (w // s) // 2 + 1].contiguous())
 
     def _A(self, x):
         s, o = self.factor, self.offset
@@ -162,7 +166,7 @@ class Downsampling(ConvMixin, Operator):
     def _closed_solve_AAt(self, r, eps, rcond):
         if not self._closed:
             return None
-        d = self._d
+        d = self._d.to(r.dtype)
         if eps > 0:
             den = d + eps
         else:

@@ -134,15 +134,16 @@ def motion(length: float, angle: float = 0.0) -> torch.Tensor:
 def _from_mat(path: Path, key, index) -> np.ndarray:
     import scipy.io
 
-    try:
-        data = scipy.io.loadmat(str(path))
-        arrays = {k: v for k, v in data.items() if not k.startswith("__")}
-        h5 = None
-    except NotImplementedError:  # MATLAB v7.3 = HDF5
-        import h5py
+    import h5py
 
-        h5 = h5py.File(str(path), "r")
-        arrays = {k: h5[k] for k in h5.keys() if not k.startswith("#")}
+    h5 = None
+    try:
+        if h5py.is_hdf5(str(path)):  # MATLAB v7.3 files are HDF5
+            h5 = h5py.File(str(path), "r")
+            arrays = {k: h5[k] for k in h5.keys() if not k.startswith("#")}
+        else:
+            data = scipy.io.loadmat(str(path))
+            arrays = {k: v for k, v in data.items() if not k.startswith("__")}
     except Exception as exc:
         raise OSError(f"cannot read the MATLAB file {str(path)!r}: {exc}") from exc
     try:
