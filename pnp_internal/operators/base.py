@@ -57,6 +57,8 @@ def as_shape(shape, *, name: str = "img_shape", ndim: int | None = 3) -> tuple[i
 
 def check_finite(t: torch.Tensor, name: str) -> None:
     """Raise ``ValueError`` if ``t`` holds NaN or Inf."""
+    if bool(torch.isfinite(t.sum())):  # fast path: NaN/Inf propagate through the sum
+        return
     if not bool(torch.isfinite(t).all()):
         n_bad = int((~torch.isfinite(t)).sum())
         raise ValueError(f"{name} holds {n_bad} NaN/Inf value(s); expected finite values")

@@ -73,12 +73,15 @@ class Downsampling(ConvMixin, Operator):
         ceil(W'/factor))`` with ``(H', W')`` the blurred size (``(H, W)`` except for
         ``padding="valid"``).
     kernel : {"bicubic", "gaussian"} or array
-        ``"bicubic"``: MATLAB ``imresize`` antialiased bicubic (equal to it up to float
-        rounding away from the borders, see :func:`matlab_bicubic_kernel`);
+        ``"bicubic"``: MATLAB ``imresize(x, 1/factor)`` antialiased bicubic, equal to it up
+        to float rounding away from the borders (MATLAB extends the image symmetrically; see
+        :func:`matlab_bicubic_kernel`), low-resolution pixel ``i`` centred at HR coordinate
+        ``factor * i + (factor - 1) / 2``;
         ``"gaussian"``: Gaussian of standard deviation ``factor / 2`` pixels on
         ``2 * ceil(1.5 * factor) + 1`` taps (for the "Gaussian x3, 7x7, std 1.6" setting of
         the SR literature pass ``kernels.gaussian(1.6, size=7)``); or a 2-D array used as
-        given (centred at ``size // 2``).
+        given (centred at ``size // 2``). For the last two, LR pixel ``i`` is HR pixel
+        ``factor * i`` of the blurred image.
     padding : {"circular", "reflect", "replicate", "valid"}
         Boundary model of the blur.
     max_iter, tol : int, float
@@ -174,5 +177,6 @@ class Downsampling(ConvMixin, Operator):
         return torch.fft.irfft2(torch.fft.rfft2(r) / den, s=r.shape[-2:])
 
     def extra_repr(self) -> str:
-        return (f"factor={self.factor}, kernel={self.kernel_name!r}, padding={self.padding!r}, "
+        return (f"factor={self.factor}, kernel={self.kernel_name!r}, offset={self.offset}, "
+                f"padding={self.padding!r}, "
                 + super().extra_repr())
