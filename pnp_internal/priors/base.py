@@ -175,7 +175,7 @@ class FunctionPrior(Prior):
 
     @property
     def name(self) -> str:
-        return getattr(self.fn, "__qualname__", None) or type(self.fn).__name__
+        return getattr(self.fn, "__name__", None) or type(self.fn).__name__
 
     def forward(self, x, sigma, **kwargs):
         return self.fn(x, sigma)

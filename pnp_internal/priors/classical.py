@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .base import Prior
 
@@ -46,24 +47,18 @@ class Identity(Prior):
 
 
 def _grad(x):
-    """Forward differences with Neumann boundary: (dx, dy), last row/column zero."""
-    dx = torch.zeros_like(x)
-    dy = torch.zeros_like(x)
-    dx[..., :, :-1] = x[..., :, 1:] - x[..., :, :-1]
-    dy[..., :-1, :] = x[..., 1:, :] - x[..., :-1, :]
-    return dx, dy
+    """Forward differences with Neumann boundary, stacked: ``(2, *x.shape)`` = (d/dx, d/dy);
+    the last column of d/dx and the last row of d/dy are zero."""
+    dx = F.pad(torch.diff(x, dim=-1), (0, 1))
+    dy = F.pad(torch.diff(x, dim=-2), (0, 0, 0, 1))
+    return torch.stack((dx, dy))
 
 
-def _div(px, py):
-    """Discrete divergence, the negative adjoint of :func:`_grad`."""
-    d = torch.zeros_like(px)
-    d[..., :, 0] = px[..., :, 0]
-    d[..., :, 1:-1] = px[..., :, 1:-1] - px[..., :, :-2]
-    d[..., :, -1] = -px[..., :, -2]
-    d[..., 0, :] += py[..., 0, :]
-    d[..., 1:-1, :] += py[..., 1:-1, :] - py[..., :-2, :]
-    d[..., -1, :] += -py[..., -2, :]
-    return d
+def _div(p):
+    """Discrete divergence, ``-grad^T``, of a field ``p = (px, py)`` whose last column of ``px``
+    and last row of ``py`` are zero (as every field built from :func:`_grad` is)."""
+    px, py = p[0], p[1]
+    return px - F.pad(px[..., :-1], (1, 0)) + py - F.pad(py[..., :-1, :], (0, 0, 1, 0))
 
 
 def tv_prox(z: torch.Tensor, lam: torch.Tensor, n_iter: int = 50) -> torch.Tensor:
@@ -85,22 +80,17 @@ def tv_prox(z: torch.Tensor, lam: torch.Tensor, n_iter: int = 50) -> torch.Tenso
         Number of dual iterations.
     """
     lam = lam.to(dtype=z.dtype, device=z.device)
-    safe = lam.clamp_min(1e-12)
-    px = torch.zeros_like(z)
-    py = torch.zeros_like(z)
-    qx, qy = px, py
+    step = 1.0 / (8.0 * lam.clamp_min(1e-12))
+    p = torch.zeros((2, *z.shape), dtype=z.dtype, device=z.device)
+    q = p
     t = 1.0
     for _ in range(n_iter):
-        gx, gy = _grad(z + lam * _div(qx, qy))
-        nx = qx + gx / (8.0 * safe)
-        ny = qy + gy / (8.0 * safe)
-        norm = torch.sqrt(nx * nx + ny * ny).clamp_min(1.0)
-        nx, ny = nx / norm, ny / norm
+        p_new = q + step * _grad(z + lam * _div(q))        # gradient step on the dual
+        p_new = p_new / torch.linalg.vector_norm(p_new, dim=0).clamp_min(1.0)  # |p_i| <= 1
         t_next = (1.0 + (1.0 + 4.0 * t * t) ** 0.5) / 2.0
-        w = (t - 1.0) / t_next
-        qx, qy = nx + w * (nx - px), ny + w * (ny - py)
-        px, py, t = nx, ny, t_next
-    return z + lam * _div(px, py)
+        q = p_new + ((t - 1.0) / t_next) * (p_new - p)     # Nesterov momentum
+        p, t = p_new, t_next
+    return z + lam * _div(p)
 
 
 class TV(Prior):

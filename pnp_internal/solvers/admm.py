@@ -40,7 +40,7 @@ class ADMM(Solver):
         :class:`~pnp_internal.solvers.schedules.DPIR` (a continuation: :math:`\rho_k` grows as
         :math:`\sigma_k` decays, as in Chan et al.); ``Constant(sigma, gamma)`` gives classical
         PnP-ADMM.
-    tol, progress, seed, divergence_factor
+    tol, progress, seed, divergence_factor, init
         See :class:`~pnp_internal.solvers.base.Solver`.
 
     References
@@ -64,12 +64,13 @@ class ADMM(Solver):
 
     def __init__(self, prior, *, noise_std: float = 0.0, max_iter: int = 20, schedule=None,
                  tol: float = 1e-5, progress: bool = False, seed: int | None = 0,
-                 divergence_factor: float = 100.0):
+                 divergence_factor: float = 100.0, init: str = "auto"):
         if prior is None:
             raise TypeError("ADMM needs a prior (a Prior, a deepinv Denoiser or f(x, sigma))")
         super().__init__(prior, noise_std=noise_std, max_iter=max_iter,
                          schedule=DPIR() if schedule is None else schedule, tol=tol,
-                         progress=progress, seed=seed, divergence_factor=divergence_factor)
+                         progress=progress, seed=seed, divergence_factor=divergence_factor,
+                         init=init)
         check_penalties("ADMM", self.schedule, max_iter, self.noise_std)
 
     def setup(self, it):

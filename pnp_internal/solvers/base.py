@@ -141,6 +141,13 @@ class Solver:
     divergence_factor : float
         Divergence guard: the run stops when the relative data residual exceeds
         ``divergence_factor * max(best residual so far, 0.01)`` or the estimate has NaN/Inf.
+    init : {"auto", "dagger", "tikhonov"}
+        Initial estimate when ``solve`` gets no ``x0``: ``"dagger"`` is ``operator.A_dagger(y)``;
+        ``"tikhonov"`` the regularised pseudo-inverse
+        :math:`A^\top(AA^\top + \varepsilon I)^{-1}y` with :math:`\varepsilon =` ``noise_std``
+        (bounded noise amplification); ``"auto"`` (default) is ``"dagger"`` for noiseless
+        ``y`` and ``"tikhonov"`` otherwise (the exact pseudo-inverse of a noisy blur is mostly
+        amplified noise, which a PnP loop with a decaying sigma cannot remove).
 
     Notes
     -----
@@ -156,7 +163,8 @@ class Solver:
 
     def __init__(self, prior=None, *, noise_std: float = 0.0, max_iter: int = 30,
                  schedule=None, tol: float = 1e-5, progress: bool = False,
-                 seed: int | None = 0, divergence_factor: float = 100.0):
+                 seed: int | None = 0, divergence_factor: float = 100.0,
+                 init: str = "auto"):
         from ..priors.base import as_prior
 
         _check_nonneg("noise_std", noise_std)
@@ -173,6 +181,9 @@ class Solver:
         self.progress = bool(progress)
         self.seed = seed
         self.divergence_factor = float(divergence_factor)
+        if init not in ("auto", "dagger", "tikhonov"):
+            raise ValueError(f"init must be 'auto', 'dagger' or 'tikhonov', got {init!r}")
+        self.init = init
         if schedule is not None:  # validate early: a bad schedule fails at construction
             schedules.resolve(schedule, max_iter, self.noise_std)
 
@@ -211,6 +222,17 @@ class Solver:
 
     # -- the loop ------------------------------------------------------------------------------
 
+    def initial_estimate(self, y: torch.Tensor, operator) -> torch.Tensor:
+        """The initial estimate used without ``x0`` (see the ``init`` option)."""
+        init = self.init
+        if init == "auto":
+            init = "dagger" if self.noise_std == 0 else "tikhonov"
+        if init == "dagger":
+            return operator.A_dagger(y)
+        from ..operators.base import solve_AAt
+
+        return operator.A_adjoint(solve_AAt(operator, y, max(self.noise_std, 1e-6)))
+
     def _initial(self, y, operator, x0):
         if not isinstance(y, torch.Tensor):
             raise TypeError(f"y must be a torch.Tensor, got {type(y).__name__}")
@@ -226,7 +248,7 @@ class Solver:
                 "made by this operator")
         if x0 is None:
             try:
-                x0 = operator.A_dagger(y)
+                x0 = self.initial_estimate(y, operator)
             except (RuntimeError, ValueError) as err:
                 raise ValueError(
                     f"y of shape {tuple(y.shape)} does not fit {type(operator).__name__} "

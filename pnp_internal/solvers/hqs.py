@@ -45,7 +45,7 @@ class HQS(Solver):
         Number of iterations (DPIR: 8 for deblurring, 24 for super-resolution).
     schedule : schedule object, optional
         Denoiser levels and penalties; default :class:`~pnp_internal.solvers.schedules.DPIR`.
-    tol, progress, seed, divergence_factor
+    tol, progress, seed, divergence_factor, init
         See :class:`~pnp_internal.solvers.base.Solver`.
 
     References
@@ -67,12 +67,13 @@ class HQS(Solver):
 
     def __init__(self, prior, *, noise_std: float = 0.0, max_iter: int = 8, schedule=None,
                  tol: float = 1e-5, progress: bool = False, seed: int | None = 0,
-                 divergence_factor: float = 100.0):
+                 divergence_factor: float = 100.0, init: str = "auto"):
         if prior is None:
             raise TypeError("HQS needs a prior (a Prior, a deepinv Denoiser or f(x, sigma))")
         super().__init__(prior, noise_std=noise_std, max_iter=max_iter,
                          schedule=DPIR() if schedule is None else schedule, tol=tol,
-                         progress=progress, seed=seed, divergence_factor=divergence_factor)
+                         progress=progress, seed=seed, divergence_factor=divergence_factor,
+                         init=init)
         check_penalties("HQS", self.schedule, max_iter, self.noise_std)
 
     def step(self, it, k, sigma, gamma):

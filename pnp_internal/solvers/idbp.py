@@ -21,63 +21,16 @@ import math
 
 import torch
 
+from ..operators.base import solve_AAt as shared_solve_AAt
 from .base import Solver
 from .schedules import IDBPDecay
 
 
-def _cg_AAt(operator, r: torch.Tensor, eps: float, *, max_iter: int = 100,
-            tol: float = 1e-6) -> torch.Tensor:
-    """Batched conjugate gradients for ``(A A^T + eps I) z = r`` (one system per batch item)."""
-
-    def apply(v):
-        return operator.A(operator.A_adjoint(v)) + eps * v
-
-    def dot(a, b):
-        return (a * b).flatten(1).sum(dim=1).view(-1, *([1] * (a.ndim - 1)))
-
-    z = torch.zeros_like(r)
-    res = r.clone()
-    p = res.clone()
-    rr = dot(res, res)
-    stop = (tol ** 2) * rr.clamp_min(1e-30)
-    for _ in range(max_iter):
-        ap = apply(p)
-        alpha = rr / dot(p, ap).clamp_min(1e-30)
-        z = z + alpha * p
-        res = res - alpha * ap
-        rr_new = dot(res, res)
-        if bool((rr_new <= stop).all()):
-            break
-        p = res + (rr_new / rr.clamp_min(1e-30)) * p
-        rr = rr_new
-    return z
-
-
 def solve_AAt(operator, r: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
-    """``(A A^T + eps I)^{-1} r`` for any linear operator.
-
-    Uses :func:`pnp_internal.operators.base.solve_AAt` (closed forms for the project's
-    operators, CG otherwise). Without that module (or for operators it rejects), falls back to
-    the SVD form of deepinv's ``DecomposablePhysics`` (e.g. ``Inpainting``, ``Denoising``) and
-    to batched conjugate gradients (100 iterations, tolerance 1e-6, as the IDBP authors).
-    """
-    try:
-        from ..operators.base import solve_AAt as shared
-    except ImportError:  # operators not available: local fallback
-        shared = None
-    if shared is not None:
-        return shared(operator, r, eps)
-    from deepinv.physics import DecomposablePhysics
-
-    if isinstance(operator, DecomposablePhysics) and type(operator).__name__ in (
-            "Inpainting", "Denoising", "Demosaicing"):
-        mask = operator.mask
-        d = (mask * mask if isinstance(mask, float) else (mask.conj() * mask).real) + eps
-        z = operator.U_adjoint(r)
-        if isinstance(d, float):
-            return operator.U(z / d) if d > 0 else torch.zeros_like(r)
-        return operator.U(torch.where(d > 0, z / torch.where(d > 0, d, 1.0), 0.0))
-    return _cg_AAt(operator, r, eps)
+    """``(A A^T + eps I)^{-1} r``: :func:`pnp_internal.operators.base.solve_AAt` (closed form
+    for the project's operators and deepinv's mask-type physics, CG with 100 iterations and
+    tolerance 1e-6, as the IDBP authors, otherwise)."""
+    return shared_solve_AAt(operator, r, eps, max_iter=100, tol=1e-6)
 
 
 class IDBP(Solver):
@@ -95,11 +48,14 @@ class IDBP(Solver):
         Denoiser levels; default ``IDBPDecay()`` (:math:`\delta` log-spaced from 24/255 to 2/255,
         the authors' setting for x2 super-resolution; use ``IDBPDecay.for_scale(s)`` for factor
         ``s``). Penalties ``gamma`` of the schedule are ignored unless ``eps="schedule"``.
-    eps : float or "schedule"
-        Regulariser :math:`\varepsilon` of the back-projection. ``"schedule"`` uses
+    eps : float, "auto" or "schedule"
+        Regulariser :math:`\varepsilon` of the back-projection. ``"auto"`` (default): 0 for
+        noiseless ``y`` (exact projection, the authors' choice for ideal kernels) and
+        ``noise_std`` otherwise (bounds the noise amplification of ill-conditioned operators
+        such as blurs). ``"schedule"`` uses
         :math:`\varepsilon_k = 1 / \gamma_k` from the schedule, which makes IDBP coincide with
         HQS (see Notes).
-    tol, progress, seed, divergence_factor
+    tol, progress, seed, divergence_factor, init
         See :class:`~pnp_internal.solvers.base.Solver`.
 
     Notes
@@ -132,19 +88,20 @@ class IDBP(Solver):
     """
 
     def __init__(self, prior, *, noise_std: float = 0.0, max_iter: int = 30, schedule=None,
-                 eps: float | str = 0.0, tol: float = 1e-5, progress: bool = False,
-                 seed: int | None = 0, divergence_factor: float = 100.0):
+                 eps: float | str = "auto", tol: float = 1e-5, progress: bool = False,
+                 seed: int | None = 0, divergence_factor: float = 100.0, init: str = "auto"):
         if prior is None:
             raise TypeError("IDBP needs a prior (a Prior, a deepinv Denoiser or f(x, sigma))")
         if isinstance(eps, str):
-            if eps != "schedule":
-                raise ValueError(f"eps must be a number >= 0 or 'schedule', got {eps!r}")
+            if eps not in ("auto", "schedule"):
+                raise ValueError(f"eps must be a number >= 0, 'auto' or 'schedule', got {eps!r}")
         elif isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0 \
                 or not math.isfinite(eps):
-            raise ValueError(f"eps must be a finite number >= 0 or 'schedule', got {eps!r}")
+            raise ValueError(f"eps must be a finite number >= 0, 'auto' or 'schedule', got {eps!r}")
         super().__init__(prior, noise_std=noise_std, max_iter=max_iter,
                          schedule=IDBPDecay() if schedule is None else schedule, tol=tol,
-                         progress=progress, seed=seed, divergence_factor=divergence_factor)
+                         progress=progress, seed=seed, divergence_factor=divergence_factor,
+                         init=init)
         self.eps = eps
 
     def back_project(self, operator, x: torch.Tensor, y: torch.Tensor, eps: float):
@@ -152,7 +109,11 @@ class IDBP(Solver):
         return x + operator.A_adjoint(solve_AAt(operator, y - operator.A(x), eps))
 
     def step(self, it, k, sigma, gamma):
-        eps = (1.0 / gamma if gamma and math.isfinite(gamma) else 0.0) \
-            if self.eps == "schedule" else float(self.eps)
+        if self.eps == "schedule":
+            eps = 1.0 / gamma if gamma and math.isfinite(gamma) else 0.0
+        elif self.eps == "auto":
+            eps = self.noise_std
+        else:
+            eps = float(self.eps)
         x_tilde = self.back_project(it.operator, it.x, it.y, eps)   # x~ = x + A^T(AA^T+eI)^-1(y-Ax)
         it.x = self.denoise(x_tilde, sigma)                         # x  = D(x~, sigma_n + delta_k)
