@@ -206,7 +206,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         desc += f"; validation folder {args.val}"
 
     model = CNNDenoiser(args.channels, nc=tuple(args.nc), nb=args.nb,
-                        residual=not args.no_residual, device=dev)
+                        residual=not args.no_residual, device=dev, bf16=False)
     model.train()
     model.net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)

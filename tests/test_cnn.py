@@ -56,6 +56,7 @@ def test_matches_deepinv_drunet_and_any_size(tmp_path):
     torch.save(ref.state_dict(), tmp_path / "drunet.pth")
     model = load_denoiser(tmp_path / "drunet.pth")
     assert isinstance(model, CNNDenoiser) and model.config["nc"] == [8, 16, 32, 64]
+    model.bf16 = False  # exact float32 comparison
     x = torch.rand(2, 3, 32, 40)
     with torch.no_grad():
         expected = ref(x, 0.1)
@@ -75,6 +76,7 @@ def test_loads_deepinv_dncnn(tmp_path):
     ref = DnCNN(1, 1, depth=4, nf=8, pretrained=None).eval()
     torch.save({"state_dict": ref.state_dict()}, tmp_path / "dncnn.pt")
     model = load_denoiser(tmp_path / "dncnn.pt")
+    assert model.config == {"arch": "dncnn", "channels": 1, "depth": 4, "nf": 8, "bias": True}
     x = torch.rand(1, 1, 20, 24)
     with torch.no_grad():
         torch.testing.assert_close(model(x, 0.1), ref(x))
@@ -82,10 +84,12 @@ def test_loads_deepinv_dncnn(tmp_path):
 
 def test_safetensors_roundtrip_fp16(tmp_path):
     m = small(1, residual=True)
+    m.bf16 = False
     m.save(tmp_path / "m.safetensors", metadata={"steps": 3})
     back = load_denoiser(tmp_path / "m.safetensors")
+    back.bf16 = False
     assert back.metadata["steps"] == "3" and back.residual
-    plain = CNNDenoiser(1, nc=(8, 16, 32, 64), nb=1)
+    plain = CNNDenoiser(1, nc=(8, 16, 32, 64), nb=1, bf16=False)
     plain.net.load_state_dict(m.net.state_dict())
     x = torch.rand(1, 1, 16, 16)
     torch.testing.assert_close(m(x, 0.1), x + plain.eval()(x, 0.1))  # global residual
@@ -150,3 +154,17 @@ def test_gradients_flow_when_input_requires_grad():
     assert x.grad is not None and x.grad.abs().sum() > 0
     with torch.no_grad():
         assert not m(torch.rand(1, 1, 16, 16), 0.1).requires_grad
+
+
+def test_bf16_inference_close_to_float32():
+    m = small(3, residual=True)
+    x = real_image("astronaut", 40)
+    m.bf16 = False
+    ref = m(x, 0.1)
+    m.bf16 = True
+    assert (m(x, 0.1) - ref).abs().max() < 2e-2
+    m.bf16 = None  # auto: calls that need gradients stay in float32
+    xg = x.clone().requires_grad_(True)
+    out = m(xg, 0.1)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out.detach(), ref)

@@ -41,6 +41,15 @@ _STRIDE = 8  # three stride-2 downsamplings
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
+def _native_bf16(device: torch.device) -> bool:
+    if device.type != "cpu":
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - older/other builds
+        return False
+
+
 class CNNDenoiser(_Base):
     r"""Noise-level-conditioned residual U-Net denoiser (DRUNet-lite).
 
@@ -57,8 +66,10 @@ class CNNDenoiser(_Base):
     residual : bool
         Predict the noise and subtract it (global skip ``x + net(x)``, residual learning as in
         DnCNN), which trains much faster on a small budget; ``False`` is deepinv's DRUNet.
-    bf16 : bool
-        Run inference under bfloat16 autocast (faster on CPUs with native bf16, ~0.05 dB lower).
+    bf16 : bool or None
+        Run under bfloat16 autocast. ``None`` (default): only for calls without gradients on a
+        CPU with native bf16 (AVX512-BF16/AMX), where it halves the time (0.24 vs 0.48 CPU-s for
+        256x256 colour on one core) for < 0.02 dB PSNR; calls that need gradients use float32.
 
     Notes
     -----
@@ -72,7 +83,8 @@ class CNNDenoiser(_Base):
     """
 
     def __init__(self, channels: int = 3, *, nc: tuple = (32, 64, 128, 256), nb: int = 2,
-                 residual: bool = False, device: str | torch.device = "cpu", bf16: bool = False):
+                 residual: bool = False, device: str | torch.device = "cpu",
+                 bf16: bool | None = None):
         super().__init__()
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 (gray) or 3 (colour), got {channels!r}")
@@ -82,7 +94,7 @@ class CNNDenoiser(_Base):
         self.residual = bool(residual)
         self.net = DRUNet(in_channels=channels, out_channels=channels, nc=tuple(nc), nb=nb,
                           pretrained=None)
-        self.bf16 = bool(bf16)
+        self.bf16 = None if bf16 is None else bool(bf16)
         self.metadata: dict = {}
         self._warned_sigma = False
         self.to(device)
@@ -140,15 +152,15 @@ class CNNDenoiser(_Base):
         dtype = x.dtype
         h, w = x.shape[-2:]
         ph, pw = (-h) % _STRIDE, (-w) % _STRIDE
-        ctx = torch.enable_grad() if torch.is_grad_enabled() and self.training else torch.no_grad()
-        if torch.is_grad_enabled() and x.requires_grad:
-            ctx = torch.enable_grad()  # allow gradients through the denoiser when asked
-        with ctx:
+        # gradients flow (in float32) in training mode or when x requires grad; else no_grad
+        grads = torch.is_grad_enabled() and (self.training or x.requires_grad)
+        bf16 = self.bf16 if self.bf16 is not None else (not grads and _native_bf16(x.device))
+        with torch.enable_grad() if grads else torch.no_grad():
             xin = x.float()
             if ph or pw:
                 mode = "reflect" if (h > ph and w > pw) else "replicate"
                 xin = F.pad(xin, (0, pw, 0, ph), mode=mode)
-            with torch.autocast(xin.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            with torch.autocast(xin.device.type, dtype=torch.bfloat16, enabled=bf16):
                 out = self.forward_net(xin, s)
             out = out[..., :h, :w].float()
         return out.to(dtype)
