@@ -57,7 +57,8 @@ def default_settings(operator, noise_std: float = 0.0, solver: str | None = None
     end = max(noise_std, 2.0 / 255)
     # per kind: the default solver, then each solver's options
     table = {
-        "denoise": ("idbp", dict(idbp=dict(max_iter=1, schedule=Constant()),
+        "denoise": ("idbp", dict(idbp=dict(max_iter=1, schedule=Constant(), eps=0.0,
+                                           init="dagger"),
                                  hqs=dict(max_iter=1, schedule=Constant(gamma=1e6)),
                                  admm=dict(max_iter=1, schedule=Constant(gamma=1e6)))),
         "blur": ("hqs", dict(hqs=dict(max_iter=8, schedule=DPIR()),
