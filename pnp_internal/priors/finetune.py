@@ -54,6 +54,8 @@ class FinetuneReport:
         Why the loop ended: ``"steps"``, ``"early-stop"``, ``"time"`` or ``"nan"``.
     seconds : float
         Wall time of the loop.
+    cpu_seconds : float
+        Process CPU time of the loop (all threads; fairer than wall time on a shared machine).
     """
 
     steps: int = 0
@@ -63,6 +65,7 @@ class FinetuneReport:
     kept_initial: bool = True
     stopped: str = "steps"
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     @property
     def holdout_gain(self) -> float:
@@ -189,7 +192,7 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
     if not params:
         raise ValueError("nothing to fine-tune: params is empty")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     report = FinetuneReport()
     device_type = params[0].device.type
     amp = torch.autocast(device_type, dtype=torch.bfloat16) if bf16 else nullcontext()
@@ -265,4 +268,5 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
             model.bf16 = old_bf16
     report.kept_initial = report.best_step == 0
     report.seconds = time.perf_counter() - t0
+    report.cpu_seconds = time.process_time() - c0
     return report
