@@ -52,11 +52,12 @@ class ADMM(Solver):
 
     Examples
     --------
-    >>> import torch, deepinv as dinv
+    >>> import torch
     >>> from pnp_internal.solvers import ADMM
     >>> from pnp_internal.priors import TV
     >>> x = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0))
-    >>> op = dinv.physics.BlurFFT(img_size=(1, 32, 32), filter=dinv.physics.blur.gaussian_blur(1.0))
+    >>> from pnp_internal import operators
+    >>> op = operators.Blur(operators.kernels.gaussian(1.0), img_shape=(1, 32, 32))
     >>> res = ADMM(TV(), noise_std=0.01, max_iter=10).solve(op.A(x), op)
     >>> res.x.shape
     torch.Size([1, 1, 32, 32])
