@@ -1,7 +1,7 @@
 """ZSSR bicubic super-resolution of one Set5 image, trained on the LR image alone.
 
 Run: ``.venv/bin/python examples/zssr_sr.py [--image PATH] [--scale 2] [--kernel bicubic|gaussian]
-[--full]``. By default it uses the budget setting (``zssr-fast``: crops 64, <= 1000 iterations,
+[--full]``. By default it uses the budget setting (``zssr-fast``: crops 96, <= 800 iterations,
 a few minutes on 2 CPU cores); ``--full`` uses the paper's settings (crops 128, <= 3000).
 Prints the PSNR (Y channel, border = scale) of bicubic upscaling and of ZSSR, and the time.
 ``--kernel gaussian`` degrades with a 7x7 Gaussian kernel of std 1.6 instead of bicubic: ZSSR,

@@ -18,9 +18,11 @@ from ..registry import METHODS, register
 ZSSR_SETTINGS = dict(max_iter=3000, min_iter=256, crop=128, test_every=50, ensemble=True,
                      back_projection=10)
 
-#: Budget setting: 64-pixel crops (about 4x cheaper steps), learning-rate decisions every 128
-#: iterations, at most 1000 iterations, no gradual stage.
-ZSSR_FAST_SETTINGS = dict(max_iter=1000, min_iter=128, crop=64, test_every=25,
+#: Budget setting: 96-pixel crops (about 1.8x cheaper steps), learning-rate decisions every 128
+#: iterations, at most 800 iterations, no gradual stage. Measured on Set5 bird x2 (1 thread,
+#: loaded CPU): 41.52 dB in 55 CPU-s vs 41.79 dB in 178 CPU-s for ``zssr`` (crops 64 and 1000
+#: iterations: 41.29 dB in ~40 CPU-s).
+ZSSR_FAST_SETTINGS = dict(max_iter=800, min_iter=128, crop=96, test_every=25,
                           slope_window=128, ensemble=True, back_projection=10)
 
 
@@ -38,7 +40,7 @@ def zssr(problem):
 
 
 @register("zssr-fast", kinds=("sr",),
-          description="ZSSR budget setting: crops 64, <=1000 iterations, ensemble + "
+          description="ZSSR budget setting: crops 96, <=800 iterations, ensemble + "
                       "back-projection, no gradual stage")
 def zssr_fast(problem):
     return _run(problem, ZSSR_FAST_SETTINGS, gradual=False)
