@@ -76,7 +76,7 @@ def test_ema_output_returned_when_asked(astronaut):
     raw = []
     kw = dict(max_iter=6, early_stop=None, seed=3)
     r_raw = DIP(_small(3), ema=0.9, return_ema=False, **kw).solve(
-        y, _op(), callback=lambda it, xc: raw.append(xc.clone()))
+        y, _op(), callback=lambda state: raw.append(state.x.clone()))
     r_ema = DIP(_small(3), ema=0.9, return_ema=True, **kw).solve(y, _op())
     avg = raw[0]
     for r in raw[1:]:

@@ -85,7 +85,7 @@ def test_same_seed_same_output_colour():
 def test_callback_stops_and_lr_policy():
     x, op, y = _problem(size=48)
     res = ZSSR(max_iter=100, ensemble=False, seed=0, crop=24).solve(
-        y, op, callback=lambda it, hist: it >= 5)
+        y, op, callback=lambda state: state.iteration >= 5)
     assert res.n_iter == 5 and "callback" in res.message
     solver = ZSSR()
     steps = [0, 50, 100, 150, 200, 250]

@@ -21,7 +21,7 @@ import torch
 from ..priors import nets
 from ..priors._dip_fit import (autocast, check_operator, make_generator, reinit, seeded_net,
                                sure_loss, tv_loss)
-from .base import Result
+from .base import Result, SolverState
 from .early_stopping import ESWMV
 
 __all__ = ["DIP"]
@@ -199,7 +199,9 @@ class DIP:
         x_true : torch.Tensor, optional
             Ground truth; adds ``history["psnr"]`` (of the returned kind of output).
         callback : callable, optional
-            ``callback(iteration, x)`` after each step; returning ``True`` stops the run.
+            ``callback(state)`` with a :class:`~pnp_internal.solvers.base.SolverState` after
+            each step (``state.x`` is the returned-type output: EMA or raw); returning ``True``
+            stops the run.
 
         Returns
         -------
@@ -266,7 +268,10 @@ class DIP:
                 if x_true is not None:
                     mse = (cur - x_true).pow(2).flatten(1).mean(1).mean()
                     hist["psnr"].append(float(-10 * torch.log10(mse)))
-            if callback is not None and callback(it, cur):
+            if callback is not None and callback(SolverState(
+                    iteration=it, x=cur, sigma=None, residual=hist["residual"][-1],
+                    change=float("nan"), psnr=hist["psnr"][-1] if x_true is not None else None,
+                    seconds=hist["seconds"][-1])):
                 message = f"stopped by the callback at iteration {it}"
                 break
             if stop:

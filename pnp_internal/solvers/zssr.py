@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .base import Result
+from .base import Result, SolverState
 from .zssr_data import PairSampler, Resampler, dihedral, father_scales
 
 MIN_LR_SIZE = 16
@@ -102,8 +102,10 @@ class ZSSR:
 
     History: ``"seconds"``, ``"residual"`` (training L1 loss), ``"lr"`` and, when ``x_true`` is
     given, ``"psnr"`` of the plain (no ensemble, no back-projection) prediction, evaluated every
-    ``test_every`` iterations and carried forward in between. ``callback(iteration, history)``
-    is called after every iteration; returning ``True`` stops the training.
+    ``test_every`` iterations and carried forward in between. ``callback(state)`` receives a
+    :class:`~pnp_internal.solvers.base.SolverState` after every training iteration (its ``x``
+    is ``None``: the network is mid-training; ``residual`` is the training loss); returning
+    ``True`` stops the training.
 
     Examples
     --------
@@ -263,7 +265,10 @@ class ZSSR:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.0e}")
-            if callback is not None and callback(it, hist):
+            if callback is not None and callback(SolverState(
+                    iteration=it, x=None, sigma=None, residual=hist["residual"][-1],
+                    change=float("nan"), psnr=hist["psnr"][-1] if x_true is not None else None,
+                    seconds=hist["seconds"][-1])):
                 message, converged = "stopped by the callback", True
                 break
             check = max(1, round(1.2 * self.test_every))
