@@ -128,19 +128,29 @@ def test_sure_matches_true_mse_without_the_clean_image():
                     reason="shipped weights drunet-lite-gray not present")
 def test_adaptation_improves_sr_x2_on_a_textured_image():
     """Fine-tuned on the LR image only (SR x2 rule), the copy denoises the unseen HR image
-    better at the level it is used at in IDBP's last iterations (sigma_ft = 3/255)."""
+    better at the level it is used at in IDBP's last iterations (sigma_ft = 3/255), and the
+    hold-out guard accepts the fine-tuned weights (it is not a no-op).
+
+    Measured (96x96 brick, 16 steps, lr 1e-4): +0.73 dB with the weights at 2807 training steps,
+    larger with weaker ones; at the old lr 3e-4 the guard kept the initial weights (+0.00 dB).
+    """
     from pnp_internal.metrics import psnr
     from pnp_internal.priors import pretrained
 
     x = real_image("brick", 96, gray=True)
     op, y = _sr_problem(x)
     net = pretrained("drunet-lite-gray")
-    prior = ImageAdapted(net, steps=12, batch_size=8, crop=(24, 32), check_every=4, seed=0)
+    prior = ImageAdapted(net, steps=16, batch_size=8, crop=(24, 32), check_every=4, seed=0)
     prior.adapt(AdaptContext(y, op, op.A_adjoint(y), 24 / 255, 0, seed=0))
     rep = prior.reports[0]
     assert rep.steps > 0 and prior.switch_sigma == pytest.approx(4 / 255)
+    assert rep.best_step > 0 and not rep.kept_initial, rep
     sigma = 3 / 255
-    z = x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    z = x + sigma * torch.randn((2, *x.shape[1:]), generator=g)  # two noise draws
+    net.bf16 = prior.model.bf16 = False  # float32 comparison (bf16 rounding ~0.01 dB)
     with torch.no_grad():
-        plain, adapted = psnr(net(z, sigma), x), psnr(prior(z, sigma), x)
-    assert adapted > plain + 0.05, (float(plain), float(adapted), rep)
+        xx = x.expand_as(z)
+        plain, adapted = psnr(net(z, sigma), xx), psnr(prior(z, sigma), xx)
+    plain, adapted = float(plain.mean()), float(adapted.mean())
+    assert adapted > plain + 0.1, (plain, adapted, rep)

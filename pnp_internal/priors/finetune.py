@@ -4,7 +4,8 @@ One loop, three guards:
 
 - **speed on CPU**: the model is moved to ``channels_last`` and the loss is computed under
   ``torch.autocast(dtype=torch.bfloat16)`` (float32 master weights, Adam), unless the caller asks
-  for float32 (SURE's finite-difference divergence needs it);
+  for float32 (SURE's finite-difference divergence needs it); the hold-out checks always run in
+  float32;
 - **over-fitting**: a self-supervised hold-out loss (computed by the caller on data not used for
   training, with fixed noise so that it is deterministic) is checked every ``check_every`` steps;
   the best weights seen are kept, training stops after ``patience`` checks without improvement,
@@ -178,7 +179,9 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
     max_seconds : float, optional
         Wall-time budget; the loop stops (after a final hold-out check) when it is exceeded.
     bf16 : bool
-        Use bf16 autocast for the loss (float32 otherwise).
+        Use bf16 autocast for the training loss (float32 otherwise). A model with a ``bf16``
+        attribute (the project's CNN wrapper) gets it set to True during the steps, since its
+        default switches bf16 off when gradients flow. Hold-out checks are float32.
     weight_decay : float
         Adam weight decay (0, as in the IDBP-CNN-IA code).
 
@@ -197,17 +200,25 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
     device_type = params[0].device.type
     amp = torch.autocast(device_type, dtype=torch.bfloat16) if bf16 else nullcontext()
     model.to(memory_format=torch.channels_last)
+    # The CNN wrapper runs its own inner autocast, which by default (bf16=None) switches bf16
+    # OFF whenever gradients flow and would silently make "bf16" training float32: force it on
+    # for the training steps, off for the hold-out checks, and restore it afterwards.
+    has_flag = hasattr(model, "bf16")
     old_bf16 = getattr(model, "bf16", None)
-    if old_bf16 is not None and bf16:
-        model.bf16 = True  # the CNN wrapper's own inner autocast must not switch bf16 off
+    if has_flag and bf16:
+        model.bf16 = True
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
     def check(step: int) -> bool:
         """Hold-out check; returns True when the loop should stop (early stop)."""
         model.eval()
-        with torch.no_grad(), (torch.autocast(device_type, dtype=torch.bfloat16)
-                               if bf16 else nullcontext()):
+        if has_flag:
+            model.bf16 = False
+        # float32: the hold-out differences between checks are small (~1 % of the loss)
+        with torch.no_grad(), torch.autocast(device_type, enabled=False):
             value = float(holdout_loss())
+        if has_flag:
+            model.bf16 = True if bf16 else old_bf16
         model.train()
         report.holdout.append((step, value))
         best = min(v for _, v in report.holdout[:-1]) if len(report.holdout) > 1 else math.inf
@@ -264,7 +275,7 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
         model.eval()
         for p in params:
             p.grad = None
-        if old_bf16 is not None:
+        if has_flag:
             model.bf16 = old_bf16
     report.kept_initial = report.best_step == 0
     report.seconds = time.perf_counter() - t0
