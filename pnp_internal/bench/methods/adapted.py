@@ -30,7 +30,7 @@ from .classical import PNP_KINDS, make_solver
 #: :mod:`pnp_internal.priors.adapted` (+0.78 / +1.18 dB on two Set5 crops, weak weights);
 #: deblur/inpaint/CS: lower lr (the clean target is an estimate), not yet measured.
 IA_SETTINGS = {
-    "sr": dict(steps=24, batch_size=16, lr=3e-4, train="all"),
+    "sr": dict(steps=24, batch_size=16, lr=1e-4, train="all"),
     "deblur": dict(steps=16, batch_size=16, lr=1e-4, train="all"),
     "inpaint": dict(steps=16, batch_size=16, lr=1e-4, train="all"),
     "cs": dict(steps=16, batch_size=16, lr=1e-4, train="all"),
