@@ -128,3 +128,19 @@ def test_suite_skips_unregistered_methods_and_renders_all_results(folder, tmp_pa
     assert written[0].name == "quick_denoise-s15_imgs.json"
     assert "`quick_denoise-s15_imgs.json`" in md and "`long_run.json`" in md
     assert "| tv |" in md and "| pseudo-inverse |" in md and "Quick suite: 1 runs" in md
+
+
+def test_a_failing_method_is_recorded_and_does_not_stop_the_run(folder, tmp_path, monkeypatch):
+    def bad(problem):
+        return problem.y[..., :-1, :]  # wrong shape
+
+    registry.known_methods()
+    monkeypatch.setitem(registry.METHODS, "bad-shape",
+                        registry.Method("bad-shape", bad, frozenset(registry.KINDS), "", None))
+    out = tmp_path / "r.json"
+    code = main(["denoise-s15", "--images", str(folder), "--methods", "bad-shape,pseudo-inverse",
+                 "--out", str(out), "--quiet"])
+    data = json.loads(out.read_text())
+    assert code == 1
+    assert set(data["mean"]) == {"pseudo-inverse"} and len(data["rows"]) == 2
+    assert len(data["errors"]) == 2 and "returned shape" in data["errors"][0]

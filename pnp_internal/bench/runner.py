@@ -134,8 +134,9 @@ def run_task(
     Raises
     ------
     ValueError
-        Unknown task or method (listing the known ones), a method not made for the task,
-        an empty folder, or a method returning a wrong shape or NaN.
+        Unknown task or method (listing the known ones), a method not made for the task, or
+        an empty folder. A method that raises, or returns a wrong shape or NaN, does not stop
+        the run: the message goes to ``result["errors"]`` (and ``main`` returns 1).
     """
     log = log or (lambda *a, **k: None)
     task = get_task(task_name)
@@ -192,14 +193,14 @@ def run_task(
             start, cpu_start = time.perf_counter(), time.process_time()
             try:
                 x_hat = method.run(problem)
+                seconds = time.perf_counter() - start
+                cpu_seconds = time.process_time() - cpu_start
+                x_hat = _check_estimate(x_hat, x_ref, method.name)
             except Exception as err:  # noqa: BLE001 - one failing method must not lose the run
                 message = f"{path.name} / {method.name}: {type(err).__name__}: {err}"
                 errors.append(message)
                 log(f"error: {message}")
                 continue
-            seconds = time.perf_counter() - start
-            cpu_seconds = time.process_time() - cpu_start
-            x_hat = _check_estimate(x_hat, x_ref, method.name)
             opts = task.score_options
             row = {
                 "image": path.name,

@@ -2,19 +2,21 @@
 
 ``bm3d`` and ``tv`` denoise ``y`` directly (denoising tasks). ``{tv,bm3d}-{idbp,admm,hqs}``
 run the project's solvers (:mod:`pnp_internal.solvers`) with the project's priors
-(:mod:`pnp_internal.priors`) and the task-dependent defaults of :data:`SETTINGS`:
+(:mod:`pnp_internal.priors`) and the task-dependent defaults of :func:`make_solver`
+(iterations in :data:`ITERATIONS`):
 
-========  ===========================================  ======================================
-kind      IDBP                                         HQS / ADMM
-========  ===========================================  ======================================
-deblur    8 iterations, sigma_k = sigma_n + delta_k,   8 iterations, DPIR schedule (sigma
-          delta_k log-spaced 49/255 -> 2.55/255,          49/255 -> noise, gamma_k = sigma_k^2 /
-          eps = 100 sigma_n^2 (tuned on Set3C)    (0.23 sigma_n^2))
-sr        30 iterations, delta 12s/255 -> s/255,       24 iterations, DPIR schedule ending at
-          eps = 0, x0 = bicubic(y) (Tirer & Giryes)    max(noise, s/255), x0 = bicubic(y)
-inpaint   30 iterations, delta 24/255 -> 2/255, eps 0  24 iterations, DPIR schedule
-cs        30 iterations, delta 24/255 -> 2/255, eps 0  24 iterations, DPIR schedule
-========  ===========================================  ======================================
+========  ============================================  =====================================
+kind      IDBP                                          HQS / ADMM
+========  ============================================  =====================================
+deblur    8 iterations, sigma_k = sigma_n + delta_k,    8 iterations, DPIR schedule (sigma
+          delta_k log-spaced 49/255 -> 7.65/255,        49/255 -> noise, gamma_k = sigma_k^2
+          eps = 100 sigma_n^2 (tuned with BM3D on       / (0.23 sigma_n^2)), x0 = y
+          64x64 Set3C crops), x0 = y
+sr        30 iterations, delta 12s/255 -> s/255,        24 iterations, DPIR schedule ending
+          eps = 0, x0 = bicubic(y) (Tirer & Giryes)     at max(noise, s/255), x0 = bicubic(y)
+inpaint   30 iterations, delta 24/255 -> 2/255, eps 0   24 iterations, DPIR schedule
+cs        30 iterations, delta 24/255 -> 2/255, eps 0   24 iterations, DPIR schedule
+========  ============================================  =====================================
 
 Names follow the design: ``<prior>-<solver>``; other families (``cnn-hqs``, ``ia-idbp``) can
 reuse :func:`make_solver` with their own prior.
@@ -45,7 +47,7 @@ ITERATIONS = {
 
 # IDBP for deblurring: the back-projection needs eps > 0 against the noise (the inverse of a blur
 # amplifies it); delta decays as DPIR's sigma does.
-_IDBP_DEBLUR = {"delta_start": 49 / 255, "delta_end": 2.55 / 255, "eps_per_noise_var": 100.0}
+_IDBP_DEBLUR = {"delta_start": 49 / 255, "delta_end": 7.65 / 255, "eps_per_noise_var": 100.0}
 
 
 def _bicubic(y, scale):
