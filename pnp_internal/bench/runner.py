@@ -70,7 +70,7 @@ def machine_info() -> dict:
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -251,11 +251,13 @@ def _fmt(v, digits):
     return "inf" if math.isinf(v) else f"{v:.{digits}f}"
 
 
-def format_markdown(result, *, per_image=False) -> str:
+def format_markdown(result, *, per_image=False, heading=True) -> str:
     """Markdown table of a result: mean PSNR / SSIM / seconds per method (and per image)."""
     lines = [
         f"### {result['task']}: {result['settings']['task_description']}",
         "",
+    ] if heading else []
+    lines += [
         f"images: `{result['settings']['images']}` ({result['settings']['n_images']}"
         f", crop {result['settings']['crop']}, seed {result['settings']['seed']})",
         "",

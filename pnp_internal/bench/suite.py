@@ -51,16 +51,17 @@ _CNN = "cnn-idbp cnn-hqs"
 #: benchmarks/RESULTS.md) and appear in the report too.
 SUITE = [
     #     task               images          crop limit  methods
-    Entry("denoise-s15",     "test/set12",    128,  4,   "tv bm3d cnn"),
-    Entry("denoise-s25",     "test/set12",    128,  4,   "tv bm3d cnn"),
-    Entry("denoise-s50",     "test/set12",    128,  4,   "tv bm3d cnn"),
-    Entry("denoise-s25",     "test/cbsd68",   128,  3,   "tv bm3d cnn"),
-    Entry("denoise-s25",     "test/kodak24",  128,  1,   "cnn cnn-gaintuning"),
+    Entry("denoise-s15",     "test/set12",    128,  4,   "pseudo-inverse tv bm3d cnn"),
+    Entry("denoise-s25",     "test/set12",    128,  4,   "pseudo-inverse tv bm3d cnn"),
+    Entry("denoise-s50",     "test/set12",    128,  4,   "pseudo-inverse tv bm3d cnn"),
+    Entry("denoise-s25",     "test/cbsd68",   128,  3,   "pseudo-inverse tv bm3d cnn"),
+    Entry("denoise-s25",     "test/kodak24",  128,  1,   "pseudo-inverse cnn cnn-gaintuning"),
     Entry("deblur-gauss1.6", "test/set3c",     96,  3,   f"pseudo-inverse deepinv-dpir-bm3d "
                                                          f"bm3d-hqs bm3d-idbp {_TV} {_CNN}"),
     Entry("deblur-gauss1.6", "test/cbsd68",    96,  1,   "cnn-idbp ia-idbp"),
     Entry("deblur-levin",    "test/set12",     96,  4,   f"pseudo-inverse deepinv-admm-tv "
-                                                         f"deepinv-dpir-bm3d bm3d-hqs {_TV} {_CNN}"),
+                                                         f"deepinv-dpir-bm3d bm3d-hqs "
+                                                         f"{_TV} {_CNN}"),
     Entry("sr-x2",           "test/set5",     128,  5,   f"pseudo-inverse bicubic deepinv-admm-tv "
                                                          f"{_TV} {_CNN} ia-idbp"),
     Entry("sr-x3",           "test/set5",     128,  5,   f"bicubic deepinv-admm-tv {_TV} {_CNN}"),
@@ -160,10 +161,12 @@ def _load_results(results_dir):
 
 def _where(s):
     m = s.get("machine", {})
+    load = m.get("load_average_1min")
+    load = f"{load:.2f}" if isinstance(load, (int, float)) else "?"
     return (
-        f"{m.get('date', '?')} on {m.get('host', '?')} ({m.get('cpu_count', '?')} CPUs, "
+        f"{m.get('date', '?')}, host {m.get('host', '?')} ({m.get('cpu_count', '?')} CPUs, "
         f"torch {m.get('torch', '?')} with {m.get('torch_threads', '?')} threads, "
-        f"1-min load {m.get('load_average_1min', '?')})"
+        f"1-min load {load})"
     )
 
 
@@ -188,9 +191,12 @@ def render_results_md(results_dir) -> str:
     if quick:
         wall = sum(d["settings"].get("wall_seconds_total", 0.0) for d in quick)
         dates = sorted(d["settings"].get("machine", {}).get("date", "?") for d in quick)
+        m = quick[0]["settings"].get("machine", {})
         lines += [
-            f"Quick suite: {len(quick)} runs, {wall / 60:.1f} minutes in all, "
-            f"{dates[0]} to {dates[-1]}, on {_where(quick[0]['settings'])}.",
+            f"Quick suite: {len(quick)} runs, {wall / 60:.1f} minutes in all (degradation, "
+            f"methods and scoring), {dates[0]} to {dates[-1]}, host {m.get('host', '?')} "
+            f"({m.get('cpu_count', '?')} CPUs, {m.get('processor', '?')}, torch "
+            f"{m.get('torch', '?')}).",
             "",
         ]
     lines += [
@@ -215,9 +221,11 @@ def render_results_md(results_dir) -> str:
     lines += ["", "## Per run", ""]
     for path, d in results:
         lines += [
-            f"#### `{path.name}`",
+            f"### {d['task']} (`{path.name}`)",
             "",
-            format_markdown(d),
+            d["settings"].get("task_description", ""),
+            "",
+            format_markdown(d, heading=False),
             "",
             f"Run {_where(d['settings'])}.",
         ]

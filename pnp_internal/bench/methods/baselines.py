@@ -27,7 +27,10 @@ from ..registry import register
 _DPIR_SIGMA_FLOOR = 0.01
 
 
-@register("pseudo-inverse", description="A^+ y (closed form where the operator has one)")
+@register(
+    "pseudo-inverse",
+    description="A^+ y (closed form where the operator has one; y itself for denoising)",
+)
 def pseudo_inverse(problem):
     with torch.no_grad():
         return problem.operator.A_dagger(problem.y)
