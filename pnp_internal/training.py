@@ -114,6 +114,7 @@ def load_folder(dirs, channels: int, *, scales=None, n_val: int = 8, patch: int 
 
 
 def _batch(images, batch: int, patch: int, gen: torch.Generator) -> torch.Tensor:
+    """A (batch, C, patch, patch) uint8 stack of random crops with random flips/rotations."""
     idx = torch.randint(len(images), (batch,), generator=gen).tolist()
     out = []
     for i in idx:
@@ -126,7 +127,7 @@ def _batch(images, batch: int, patch: int, gen: torch.Generator) -> torch.Tensor
         if k >= 4:
             p = p.flip(-1)
         out.append(torch.rot90(p, k % 4, dims=(-2, -1)))
-    return torch.stack(out).float().div_(255.0)
+    return torch.stack(out)
 
 
 @torch.no_grad()
@@ -157,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels", type=int, choices=(1, 3), required=True)
     p.add_argument("--out", required=True, help="safetensors file for the best weights")
     p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--time-limit", type=float, default=None,
+                   help="seconds of training; with it the cosine decay runs over the time budget "
+                        "and training ends when it is spent (or at --steps)")
+    p.add_argument("--init", default=None,
+                   help="warm start: weights (safetensors or state dict) to start from")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--patch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-4)
@@ -207,6 +213,18 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
 
     model = CNNDenoiser(args.channels, nc=tuple(args.nc), nb=args.nb,
                         residual=not args.no_residual, device=dev, bf16=False)
+    if args.init:
+        from pnp_internal.priors.cnn import load_denoiser
+        src = load_denoiser(args.init)
+        if src.config != model.config:
+            raise ValueError(f"--init {args.init!r} has config {src.config}, but this run trains "
+                             f"{model.config}; match --channels/--nc/--nb/--no-residual")
+        model.net.load_state_dict({k: v.float() for k, v in src.net.state_dict().items()})
+        desc_init = f"; warm start from {args.init} ({src.metadata.get('steps', '?')} steps)"
+    else:
+        desc_init = ""
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     model.train()
     model.net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -214,6 +232,9 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
 
     def cosine(i: int) -> float:  # closed form, so a resume with another --steps re-plans the decay
         return lr_floor + (1 - lr_floor) * 0.5 * (1 + math.cos(math.pi * min(i, args.steps) / args.steps))
+
+    def cosine_t(frac: float) -> float:  # --time-limit: decay over the fraction of time spent
+        return lr_floor + (1 - lr_floor) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine)
     step, best, history = 0, -float("inf"), []
@@ -232,6 +253,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         print(f"resumed from {ckpt_path} at step {step} (best val {best:.2f} dB)", flush=True)
     command = "pnp-internal train-denoiser " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    desc += desc_init
     print(f"data: {desc}", flush=True)
 
     def checkpoint():
@@ -253,18 +275,28 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
                     "torch_rng": torch.get_rng_state(), "config": model.config}, tmp)
         tmp.replace(ckpt_path)
         tqdm.write(f"[step {step}] val PSNR(sigma=25) {v:.3f} dB (best {best:.3f})"
-                   f"{' -> exported ' + str(out) if improved else ''}; lr {sched.get_last_lr()[0]:.2e}")
+                   f"{' -> exported ' + str(out) if improved else ''}; lr {opt.param_groups[0]['lr']:.2e}")
         sys.stdout.flush()
 
     use_bf16 = not args.no_bf16
+    if args.time_limit is not None and args.time_limit <= 0:
+        raise ValueError(f"--time-limit must be > 0 seconds, got {args.time_limit}")
+    # noise is drawn where the model runs (on a GPU, drawing it on the CPU is the bottleneck)
+    noise_gen = gen if dev.type == "cpu" else torch.Generator(dev).manual_seed(args.seed + step)
     bar = tqdm(total=args.steps, initial=step, mininterval=30, dynamic_ncols=False, ncols=100)
-    last_ck = time.monotonic()
+    t_start = last_ck = time.monotonic()
     run_loss = None
     while step < args.steps:
-        x = _batch(train_imgs, args.batch, args.patch, gen)
-        sig = torch.rand(args.batch, 1, 1, 1, generator=gen) * SIGMA_MAX
-        y = x + sig * torch.randn(x.shape, generator=gen)
-        x, y, sig = x.to(dev), y.to(dev), sig.to(dev)
+        if args.time_limit is not None:
+            spent = (time.monotonic() - t_start) / args.time_limit
+            if spent >= 1.0:
+                break
+            for g in opt.param_groups:
+                g["lr"] = args.lr * cosine_t(spent)
+        x = _batch(train_imgs, args.batch, args.patch, gen).to(dev, non_blocking=True)
+        x = x.float().div_(255.0).contiguous(memory_format=torch.channels_last)
+        sig = torch.rand(args.batch, 1, 1, 1, generator=gen).to(dev) * SIGMA_MAX
+        y = x + sig * torch.randn(x.shape, generator=noise_gen, device=dev)
         y = y.contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
             xh = model.forward_net(y, sig)
@@ -273,12 +305,14 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        sched.step()
+        if args.time_limit is None:
+            sched.step()
         step += 1
-        lv = float(loss.detach())
-        run_loss = lv if run_loss is None else 0.99 * run_loss + 0.01 * lv
+        if step % 50 == 0 or dev.type == "cpu":  # a float() syncs the GPU: read the loss rarely
+            lv = float(loss.detach())
+            run_loss = lv if run_loss is None else 0.99 * run_loss + 0.01 * lv
+            bar.set_postfix(loss=f"{run_loss:.4f}", refresh=False)
         bar.update(1)
-        bar.set_postfix(loss=f"{run_loss:.4f}", refresh=False)
         if time.monotonic() - last_ck > args.checkpoint_every:
             checkpoint()
             last_ck = time.monotonic()

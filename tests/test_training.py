@@ -71,3 +71,22 @@ def test_bad_arguments(folder, tmp_path):
             run(folder, tmp_path / "o3.safetensors", "--steps", "1", "--device", "cuda")
     with pytest.raises(SystemExit):
         main(["--data", str(folder), "--channels", "2", "--out", str(tmp_path / "o")])
+
+
+def test_warm_start_and_time_limit(folder, tmp_path):
+    """--init starts from given weights (a wrong architecture is refused); --time-limit ends the
+    run when its seconds are spent, with the lr decayed to its floor over the time budget."""
+    first = tmp_path / "a.safetensors"
+    run(folder, first, "--steps", "2")
+    warm = tmp_path / "b.safetensors"
+    run(folder, warm, "--steps", "10000", "--time-limit", "1.5", "--init", str(first))
+    ck = torch.load(warm.with_suffix(".ckpt.pt"), weights_only=False)
+    assert 0 < ck["step"] < 10000
+    assert ck["optimizer"]["param_groups"][0]["lr"] < 1e-4
+    assert "warm start from" in load_denoiser(warm, channels=1).metadata["data"]
+    with pytest.raises(ValueError, match="config"):
+        main(["--data", str(folder), "--channels", "1", "--out", str(tmp_path / "c.safetensors"),
+              "--init", str(first), "--nb", "2", "--nc", "4", "8", "16", "32", "--steps", "1",
+              "--threads", "1", "--n-val", "2", "--patch", "16", "--batch", "2"])
+    with pytest.raises(ValueError, match="time-limit"):
+        run(folder, tmp_path / "d.safetensors", "--steps", "1", "--time-limit", "0")
