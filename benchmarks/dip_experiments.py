@@ -87,7 +87,8 @@ def run_dip(args):
         solver.return_ema = False
         probe = ESWMV(window=args.trace, patience=10**9)
         state = {"ema": None}
-    def cb(it, xc):
+    def cb(state):
+        it, xc = state.iteration, state.x
         if args.trace:
             probe.update(xc)
             e = state["ema"]

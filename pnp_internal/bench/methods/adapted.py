@@ -15,6 +15,11 @@ cnn-gaintuning      denoising: GainTuning with SURE on y (Mohan et al. 2021)
 ==================  ==========================================================================
 
 ``cnn`` (plain denoising) is registered in :mod:`.cnn`.
+
+Super-resolution of colour images runs on the luminance, as IDBP-CNN does ("SR is done on the Y
+channel, chroma by bicubic"): full-range YCbCr, the Y channel restored with the gray model
+(``drunet-lite-gray``), Cb and Cr upscaled by MATLAB bicubic. Measured on full Set5 x2 (Y,
+border 2), IDBP 30 iterations: RGB with the colour model 36.19 dB, Y with the gray model 37.09.
 """
 
 from __future__ import annotations
@@ -54,12 +59,41 @@ def _base(problem):
     return _cnn(problem.img_shape[0])
 
 
+def on_luma(run):
+    """Run ``run(problem)`` on the Y channel of a colour bicubic-SR problem (chroma bicubic).
+
+    Other problems (gray, other kinds, other kernels) are passed to ``run`` unchanged.
+    """
+    import dataclasses
+
+    from ...color import rgb_to_ycbcr, ycbcr_to_rgb
+    from ...operators import Downsampling
+    from .classical import _bicubic
+
+    def wrapped(problem):
+        op = problem.operator
+        if (problem.kind != "sr" or problem.img_shape[0] != 3
+                or getattr(op, "kernel_name", None) != "bicubic"):
+            return run(problem)
+        ycc = rgb_to_ycbcr(problem.y)
+        shape = (1, *problem.img_shape[1:])
+        luma = Downsampling(problem.scale, img_shape=shape, kernel="bicubic",
+                            padding=op.padding if hasattr(op, "padding") else "circular")
+        sub = dataclasses.replace(problem, y=ycc[:, :1].contiguous(), operator=luma,
+                                  img_shape=shape)
+        y_hr = run(sub)
+        chroma = _bicubic(ycc[:, 1:], problem.scale)
+        return ycbcr_to_rgb(torch.cat([y_hr, chroma], dim=1)).clamp(0, 1)
+
+    return wrapped
+
+
 def _plain(solver_name):
     def run(problem):
         solver, x0 = make_solver(_base(problem), solver_name, problem)
         return solver.solve(problem.y, problem.operator, x0=x0).x
 
-    return run
+    return on_luma(run)
 
 
 def _adapted(solver_name, when="before"):
@@ -73,7 +107,7 @@ def _adapted(solver_name, when="before"):
         solver, x0 = make_solver(prior, solver_name, problem)
         return solver.solve(problem.y, problem.operator, x0=x0).x
 
-    return run
+    return on_luma(run)
 
 
 def _gaintuned(solver_name):
@@ -84,7 +118,7 @@ def _gaintuned(solver_name):
         solver, x0 = make_solver(prior, solver_name, problem)
         return solver.solve(problem.y, problem.operator, x0=x0).x
 
-    return run
+    return on_luma(run)
 
 
 def _self_tuned(kind):
