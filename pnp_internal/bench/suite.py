@@ -187,6 +187,10 @@ def render_results_md(results_dir) -> str:
         "(fairer when the machine is shared). Baselines: pseudo-inverse, bicubic, deepinv-*.",
         "",
     ]
+    for extra in ("PUBLISHED.md", "EXPERIMENTS.md"):  # hand-written companions, if present
+        f = Path(results_dir).parent / extra
+        if f.is_file():
+            lines += [f.read_text().rstrip(), ""]
     quick = [d for _, d in results if d["settings"].get("suite") == "quick"]
     if quick:
         wall = sum(d["settings"].get("wall_seconds_total", 0.0) for d in quick)
