@@ -219,7 +219,8 @@ class SUREFineTuned(Prior):
             crop = min(self.crop, z.shape[-2], z.shape[-1])
             crop -= crop % 8 if crop >= 16 else 0
             sampler = PairSampler(list(z), sigmas=0.0, crop=crop, batch_size=self.batch_size,
-                                  scales=(1.0,), holdout=self.holdout, seed=seed)
+                                  scales=(1.0,), holdout=self.holdout, seed=seed,
+                                  clip=False)  # clipped noise would bias SURE
             hold = sampler.holdout_batch()
             base = 0 if seed is None else int(seed)
 

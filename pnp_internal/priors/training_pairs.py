@@ -112,6 +112,10 @@ class PairSampler:
         Maximum number of hold-out crops.
     seed : int or None
         Seed of the crops, transforms and noise (same seed -> same batches).
+    clip : bool
+        Clip the sources to [0, 1] (clean-looking estimates). Pass ``False`` for noisy sources
+        whose noise statistics matter (SURE on ``y``: clipping the noise of bright and dark
+        pixels biases SURE, by -0.004 at sigma 25 on Kodak's kodim20, whose sky is saturated).
 
     Examples
     --------
@@ -124,7 +128,7 @@ class PairSampler:
 
     def __init__(self, sources, *, sigmas, crop=(32, 40, 48), batch_size: int = 16,
                  scales=(1.0, 0.9), holdout: float = 0.15, holdout_crops: int = 16,
-                 seed: int | None = 0):
+                 seed: int | None = 0, clip: bool = True):
         if not sources:
             raise ValueError("PairSampler needs at least one source image")
         crops = (crop,) if isinstance(crop, int) else tuple(crop)
@@ -143,7 +147,8 @@ class PairSampler:
         self.sources: list[_Source] = []
         cmax = max(crops)
         for s in sources:
-            s = s.detach().float().clamp(0, 1)
+            s = s.detach().float()
+            s = s.clamp(0, 1) if clip else s
             s = s[0] if s.ndim == 4 else s
             if s.ndim != 3:
                 raise ValueError(f"each source must be (1, C, H, W) or (C, H, W), got "
