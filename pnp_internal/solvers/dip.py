@@ -47,7 +47,10 @@ class DIP:
         unless ``reinit=False``. ``None`` builds ``nets.skip(C)`` with ``C`` the image
         channels; use ``nets.skip(C, paper=True)`` for the paper's network.
     max_iter : int
-        Iteration cap (Adam steps).
+        Iteration cap (Adam steps). Default 2500: with the default CPU net the sigma-25 PSNR
+        curve of F16 (256 px crop) still rose at 1500 (auto stop 29.01 dB, best 29.14 at the
+        end); at 2500 ES-WMV stopped at 2141 with 29.69 dB, 0.03 dB under the best (2270),
+        392 CPU-s on one core.
     lr : float
         Adam learning rate (the paper: 0.01).
     reg_noise_std : float
@@ -114,7 +117,7 @@ class DIP:
     .. [4] H. Wang et al., "Early Stopping for Deep Image Prior", TMLR 2023.
     """
 
-    def __init__(self, net=None, *, max_iter=1500, lr=0.01, reg_noise_std=1 / 30, ema=0.99,
+    def __init__(self, net=None, *, max_iter=2500, lr=0.01, reg_noise_std=1 / 30, ema=0.99,
                  return_ema=True, tv_weight=0.0, loss="mse", sigma=None, early_stop="auto",
                  mixed_precision=True, seed=0, reinit=True, device=None, progress=False):
         if net is not None and not isinstance(net, torch.nn.Module):

@@ -4,7 +4,7 @@
 name            what
 ==============  ==========================================================================
 dip             :class:`~pnp_internal.solvers.DIP`, default CPU net (skip, width 32), lr 0.01,
-                EMA 0.99, ES-WMV stop scaled to 1500 iterations (reg. noise 0.03 for SR)
+                EMA 0.99, ES-WMV stop scaled to 2500 iterations (reg. noise 0.03 for SR)
 dip-tv          the same plus a TV term (weight 2e-3, not tuned)
 deep-decoder    DIP with the Deep Decoder (k = 64, 5 upsamplings), no input perturbation
 self2self       Self2Self on y (1000 steps, 32-prediction ensemble; denoising only)
@@ -27,7 +27,7 @@ def _dip(problem, **options):
     from ...solvers import DIP
     if problem.kind == "sr":
         options.setdefault("reg_noise_std", 0.03)
-    return DIP(max_iter=1500, seed=problem.seed, **options).solve(problem.y, problem.operator).x
+    return DIP(max_iter=2500, seed=problem.seed, **options).solve(problem.y, problem.operator).x
 
 
 @register("dip", kinds=_ALL, description="Deep Image Prior, CPU skip net, EMA, ES-WMV auto stop")
