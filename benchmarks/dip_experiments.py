@@ -52,6 +52,7 @@ def problem(x, task, seed=0, mask_path=None):
                 m = m[..., (h - c) // 2:(h - c) // 2 + c, (w - c) // 2:(w - c) // 2 + c]
         else:
             m = (torch.rand((1, 1) + x.shape[-2:], generator=g) > 0.5).float()
+        m = m.reshape(1, *m.shape[-2:])
         op = dinv.physics.Inpainting(img_size=x.shape[1:], mask=m.expand(x.shape[1:]).clone())
         return op.A(x), op, 0.0, {}
     if task.startswith("sr-x"):
