@@ -63,12 +63,18 @@ def problem(x, task, seed=0, mask_path=None):
     raise ValueError(task)
 
 
+def on_device(args):
+    """Ground truth, measurement, operator, noise std and scoring options on ``args.device``."""
+    x = load(args.image, args.crop, args.gray)
+    y, op, s, sc = problem(x, args.task, args.seed, args.mask)
+    return x.to(args.device), y.to(args.device), op.to(args.device), s, sc
+
+
 def run_dip(args):
     from pnp_internal.priors import nets
     from pnp_internal.solvers.dip import DIP
     from pnp_internal.solvers.early_stopping import ESWMV
-    x = load(args.image, args.crop, args.gray)
-    y, op, s, sc = problem(x, args.task, args.seed, args.mask)
+    x, y, op, s, sc = on_device(args)
     c = x.shape[1]
     if args.net == "skip":
         net = nets.skip(c, width=args.width, in_channels=args.in_channels, depth=args.depth,
@@ -82,7 +88,7 @@ def run_dip(args):
         es.patience = 10**9
     solver = DIP(net, max_iter=args.max_iter, lr=args.lr, reg_noise_std=args.reg_noise,
                  ema=None if args.ema <= 0 else args.ema, early_stop=es,
-                 mixed_precision=not args.fp32, seed=args.seed)
+                 mixed_precision=not args.fp32, seed=args.seed, device=args.device)
     scored, trace = [], []
     if args.trace:  # record raw / EMA / window-mean PSNR and the raw-output variance
         solver.return_ema = False
@@ -104,7 +110,8 @@ def run_dip(args):
     r = solver.solve(y, op, callback=cb)
     wall, cpu = time.perf_counter() - t, time.process_time() - tc
     best_it, best_p = max(scored, key=lambda v: v[1])
-    out = dict(image=args.image.split("/")[-1], task=args.task, cfg=vars(args), n_iter=r.n_iter,
+    out = dict(image=args.image.split("/")[-1], task=args.task, cfg=vars(args), device=args.device,
+               n_iter=r.n_iter,
                stop_iter=r.stop_iter, psnr_stop=float(psnr(r.x.clamp(0, 1), x, **sc)),
                oracle_iter=best_it, psnr_oracle=best_p, wall_s=wall, cpu_s=cpu,
                s_per_iter=wall / r.n_iter, cpu_per_iter=cpu / r.n_iter, curve=scored,
@@ -122,11 +129,11 @@ def run_deepinv(args):
     The loop is deepinv's ``DeepImagePrior.forward`` with the PSNR of each iterate recorded.
     """
     import deepinv as dinv
-    x = load(args.image, args.crop, args.gray)
-    y, op, s, sc = problem(x, args.task, args.seed, args.mask)
+    x, y, op, s, sc = on_device(args)
     torch.manual_seed(args.seed)
     gen = dinv.models.ConvDecoder(img_size=x.shape[1:], in_size=(4, 4), channels=256)
-    z = torch.randn((256, 4, 4)).unsqueeze(0)
+    gen = gen.to(args.device)
+    z = torch.randn((256, 4, 4)).unsqueeze(0).to(args.device)
     opt = torch.optim.Adam(gen.parameters(), lr=1e-2)
     loss_fn = dinv.loss.mc.MCLoss()
     scored, t, tc = [], time.perf_counter(), time.process_time()
@@ -159,6 +166,7 @@ def main(argv=None):
     p.add_argument("--task", default="denoise-s25")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (timings then are GPU timings)")
     p.add_argument("--max-iter", type=int, default=1200)
     p.add_argument("--net", default="skip", choices=["skip", "deep-decoder"])
     p.add_argument("--paper", action="store_true")

@@ -145,6 +145,8 @@ class DIP:
     # ------------------------------------------------------------------ setup
     def _setup(self, y, operator, x0):
         device = torch.device(self.device) if self.device is not None else y.device
+        if device.index is None and device.type == y.device.type:
+            device = y.device  # "cuda" means the current GPU, e.g. cuda:0
         if y.device != device:
             raise ValueError(f"DIP: y is on {y.device} but device={device}; move y with y.to(device)")
         img_shape = check_operator(y, operator, x0, "DIP")
