@@ -143,3 +143,27 @@ def test_gradual_x4_shape_and_consistency():
     res = ZSSR(max_iter=10, ensemble=False, gradual=True, seed=0, crop=16).solve(y, op)
     assert res.x.shape == x.shape
     assert float((op.A(res.x) - y).abs().max()) < 2e-2
+
+
+def test_gradual_warm_start_continues_the_x2_network(monkeypatch):
+    """With warm_start the x4 stage is trained from the x2 stage's network (official code)."""
+    import pnp_internal.solvers.zssr as zssr_module
+
+    x, op, y = _problem(size=64, factor=4)
+    seen = []
+    original = zssr_module.ZSSR._train
+
+    def spy(self, *args, **kwargs):
+        net, res = original(self, *args, **kwargs)
+        warm = args[7] if len(args) > 7 else kwargs.get("warm")
+        seen.append((warm, {k: v.clone() for k, v in net.state_dict().items()}))
+        return net, res
+
+    monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
+    ZSSR(max_iter=3, ensemble=False, gradual=True, seed=0, crop=16).solve(y, op)
+    assert seen[0][0] is None and seen[1][0] is not None
+    assert all(torch.equal(a, b) for a, b in zip(seen[1][0].state_dict().values(),
+                                                  seen[0][1].values()))
+    seen.clear()
+    ZSSR(max_iter=3, ensemble=False, gradual=True, warm_start=False, seed=0, crop=16).solve(y, op)
+    assert seen[1][0] is None

@@ -73,6 +73,9 @@ class ZSSR:
     gradual : bool
         For factors 4, 6, 8, ...: first super-resolve by 2 (with the cubic x2 kernel) and add
         that output to the fathers of the final stage (about twice the time).
+    warm_start : bool
+        With ``gradual``, the final stage goes on training the network of the x2 stage, as the
+        official code does (``init_net_for_each_sf=False``); ``False`` starts it afresh.
     noise_std : float
         Std of Gaussian noise added to the sons (for noisy LR images, on the [0, 1] scale).
     width, depth : int
@@ -120,7 +123,7 @@ class ZSSR:
 
     def __init__(self, *, max_iter=3000, min_iter=256, lr=1e-3, lr_min=1e-6, crop=128,
                  test_every=50, slope_window=256, slope_ratio=1.5, n_scales=6, ensemble=True,
-                 back_projection=10, gradual=False, noise_std=0.0, width=64, depth=8,
+                 back_projection=10, gradual=False, warm_start=True, noise_std=0.0, width=64, depth=8,
                  seed=None, device=None, progress=False):
         for name, val, lo in [("max_iter", max_iter, 1), ("min_iter", min_iter, 1),
                               ("crop", crop, 8), ("test_every", test_every, 1),
@@ -141,6 +144,7 @@ class ZSSR:
         self.crop, self.test_every, self.slope_window = crop, test_every, slope_window
         self.slope_ratio, self.n_scales, self.ensemble = slope_ratio, n_scales, ensemble
         self.back_projection, self.gradual, self.noise_std = back_projection, gradual, noise_std
+        self.warm_start = bool(warm_start)
         self.width, self.depth, self.seed = width, depth, seed
         self.device, self.progress = device, progress
 
@@ -213,13 +217,19 @@ class ZSSR:
             rs_mid = Resampler(mid, (c, 2 * h, 2 * w))
             net, _ = self._train(y, rs_mid, (c, 2 * h, 2 * w), [], None, gen, None)
             fathers = [self._infer(net, y, rs_mid, (2 * h, 2 * w))]
-        net, res = self._train(y, rs, img_shape, fathers, x_true, gen, callback)
+            warm = net if self.warm_start else None
+        else:
+            warm = None
+        net, res = self._train(y, rs, img_shape, fathers, x_true, gen, callback, warm)
         return self._infer(net, y, rs, img_shape[-2:]), res
 
-    def _train(self, y, rs, img_shape, fathers, x_true, gen, callback):
+    def _train(self, y, rs, img_shape, fathers, x_true, gen, callback, warm=None):
         c = y.shape[1]
         dev = y.device
         net = _Net(c, self.width, self.depth, gen).to(dev).to(memory_format=torch.channels_last)
+        if warm is not None:  # gradual SR: go on training the previous stage's network
+            net.load_state_dict(warm.state_dict())
+            net.train()
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, fused=True)
         sampler = PairSampler(y, rs, crop=self.crop, scales=father_scales(self.n_scales),
                               extra_fathers=fathers, noise_std=self.noise_std, generator=gen)
