@@ -64,7 +64,7 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lr-min", type=float, default=1e-6)
     p.add_argument("--gradual", action="store_true")
-    p.add_argument("--fresh", action="store_true", help="gradual: fresh net for the last stage")
+    p.add_argument("--warm", action="store_true", help="gradual: go on training the x2 net")
     p.add_argument("--seed-offset", type=int, default=0)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -77,7 +77,7 @@ def main(argv=None):
 
     def run(problem):
         solver = ZSSR(**settings, gradual=args.gradual and (problem.scale or 1) >= 4,
-                      warm_start=not args.fresh,
+                      warm_start=args.warm,
                       noise_std=problem.noise_std, seed=problem.seed + args.seed_offset)
         return solver.solve(problem.y, problem.operator).x
 

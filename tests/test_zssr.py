@@ -146,7 +146,8 @@ def test_gradual_x4_shape_and_consistency():
 
 
 def test_gradual_warm_start_continues_the_x2_network(monkeypatch):
-    """With warm_start the x4 stage is trained from the x2 stage's network (official code)."""
+    """With warm_start the x4 stage is trained from the x2 stage's network (official code);
+    without it (the default) it starts afresh."""
     import pnp_internal.solvers.zssr as zssr_module
 
     x, op, y = _problem(size=64, factor=4)
@@ -160,10 +161,10 @@ def test_gradual_warm_start_continues_the_x2_network(monkeypatch):
         return net, res
 
     monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
-    ZSSR(max_iter=3, ensemble=False, gradual=True, seed=0, crop=16).solve(y, op)
+    ZSSR(max_iter=3, ensemble=False, gradual=True, warm_start=True, seed=0, crop=16).solve(y, op)
     assert seen[0][0] is None and seen[1][0] is not None
     assert all(torch.equal(a, b) for a, b in zip(seen[1][0].state_dict().values(),
                                                   seen[0][1].values()))
     seen.clear()
-    ZSSR(max_iter=3, ensemble=False, gradual=True, warm_start=False, seed=0, crop=16).solve(y, op)
+    ZSSR(max_iter=3, ensemble=False, gradual=True, seed=0, crop=16).solve(y, op)
     assert seen[1][0] is None

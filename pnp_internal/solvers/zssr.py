@@ -75,7 +75,8 @@ class ZSSR:
         that output to the fathers of the final stage (about twice the time).
     warm_start : bool
         With ``gradual``, the final stage goes on training the network of the x2 stage, as the
-        official code does (``init_net_for_each_sf=False``); ``False`` starts it afresh.
+        official code does (``init_net_for_each_sf=False``). Off by default: on Set5 x4 it
+        measured baby 32.84 / bird 31.74 dB against 32.86 / 31.87 with a fresh network.
     noise_std : float
         Std of Gaussian noise added to the sons (for noisy LR images, on the [0, 1] scale).
     width, depth : int
@@ -123,7 +124,7 @@ class ZSSR:
 
     def __init__(self, *, max_iter=3000, min_iter=256, lr=1e-3, lr_min=1e-6, crop=128,
                  test_every=50, slope_window=256, slope_ratio=1.5, n_scales=6, ensemble=True,
-                 back_projection=10, gradual=False, warm_start=True, noise_std=0.0, width=64, depth=8,
+                 back_projection=10, gradual=False, warm_start=False, noise_std=0.0, width=64, depth=8,
                  seed=None, device=None, progress=False):
         for name, val, lo in [("max_iter", max_iter, 1), ("min_iter", min_iter, 1),
                               ("crop", crop, 8), ("test_every", test_every, 1),
