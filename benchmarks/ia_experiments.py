@@ -39,8 +39,9 @@ def main(argv=None):
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--holdout", type=float, default=0.15)
-    p.add_argument("--patience", type=int, default=3)
-    p.add_argument("--check-every", type=int, default=4)
+    # options left out keep the ``ia-idbp`` settings (bench.methods.adapted.IA_SETTINGS)
+    p.add_argument("--patience", type=int)
+    p.add_argument("--check-every", type=int)
     p.add_argument("--switch-sigma", default="auto",
                    help="'auto', 'none' or a value on the 0-255 scale")
     p.add_argument("--sigma", type=float, help="fine-tuning noise level, 0-255 scale")
@@ -55,7 +56,7 @@ def main(argv=None):
         from pnp_internal.priors import ImageAdapted
 
         opts = dict(IA_SETTINGS[problem.kind])
-        for key in ("steps", "lr", "batch_size", "train"):
+        for key in ("steps", "lr", "batch_size", "train", "patience", "check_every"):
             if getattr(args, key) is not None:
                 opts[key] = getattr(args, key)
         if args.when != "before":
@@ -63,9 +64,8 @@ def main(argv=None):
         if args.sigma is not None:
             opts["sigmas"] = args.sigma / 255
         prior = ImageAdapted(_base(problem), when=args.when, seed=problem.seed,
-                             holdout=args.holdout, patience=args.patience, last_k=args.last_k,
-                             check_every=args.check_every,
-                             switch_sigma=switch, **opts)
+                             holdout=args.holdout, last_k=args.last_k, switch_sigma=switch,
+                             **opts)
         solver, x0 = make_solver(prior, args.solver, problem)
         return solver.solve(problem.y, problem.operator, x0=x0).x
 
