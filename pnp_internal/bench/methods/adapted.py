@@ -32,11 +32,11 @@ from ..registry import register
 from .classical import PNP_KINDS, make_solver
 
 #: ImageAdapted options per task kind. SR: the class defaults, measured on full Set5 x2 (the
-#: table in :mod:`pnp_internal.priors.adapted`: 37.25 -> 37.42 dB); deblur/inpaint/CS: the
+#: table in :mod:`pnp_internal.priors.adapted`: 37.25 -> 37.44 dB); deblur/inpaint/CS: the
 #: earlier recipe (16 steps at lr 1e-4, hold-out checked every 4 steps), measured on Set3C and
 #: Levin/Set12 (RESULTS.md).
 IA_SETTINGS = {
-    "sr": dict(steps=96, batch_size=16, lr=5e-5, train="all", check_every=8, patience=4),
+    "sr": dict(steps=96, batch_size=16, lr=1e-4, train="all", check_every=8, patience=4),
     "deblur": dict(steps=16, batch_size=16, lr=1e-4, train="all", check_every=4, patience=3),
     "inpaint": dict(steps=16, batch_size=16, lr=1e-4, train="all", check_every=4, patience=3),
     "cs": dict(steps=16, batch_size=16, lr=1e-4, train="all", check_every=4, patience=3),
