@@ -76,8 +76,9 @@ recipe                                                 mean   per image
 96 steps, lr 1e-4, hold-out, check 8 / patience 4      37.44  38.74 42.20 34.31 35.96 36.00
 =====================================================  =====  ==========================
 
-With the default: Set5 x3 33.30 -> 33.50 dB (hold-out at lr 5e-5: 33.46), Set14 x2 see
-``benchmarks/RESULTS.md``.
+With the default (``ia-idbp``, ``benchmarks/results/ia-v2_*.json``): Set5 x3 33.30 -> 33.50 dB
+(lr 5e-5: 33.46), Set14 x2 32.69 -> 32.83 (lr 5e-5: 32.81); no image loses more than 0.005 dB,
+textures (baboon, barbara, bridge, coastguard, flowers) gain nothing.
 
 The old guard stopped too early: on 4 of 5 images the hold-out loss had not gone below its
 initial value by step 12 (3 checks 4 steps apart), so the initial weights were kept. At lr 5e-5
