@@ -66,7 +66,8 @@ def problem(x, task, seed=0, mask_path=None):
 def on_device(args):
     """Ground truth, measurement, operator, noise std and scoring options on ``args.device``."""
     x = load(args.image, args.crop, args.gray)
-    y, op, s, sc = problem(x, args.task, args.seed, args.mask)
+    pseed = args.seed if args.problem_seed is None else args.problem_seed
+    y, op, s, sc = problem(x, args.task, pseed, args.mask)
     return x.to(args.device), y.to(args.device), op.to(args.device), s, sc
 
 
@@ -77,7 +78,8 @@ def run_dip(args):
     x, y, op, s, sc = on_device(args)
     c = x.shape[1]
     if args.net == "skip":
-        net = nets.skip(c, width=args.width, in_channels=args.in_channels, depth=args.depth,
+        net = nets.skip(c, width=args.width, depth=args.depth,
+                        in_channels=c if args.loss == "sure" else args.in_channels,
                         upsample=args.upsample, paper=args.paper)
     else:
         net = nets.DeepDecoder(c, channels=args.width, depth=args.depth)
@@ -88,7 +90,8 @@ def run_dip(args):
         es.patience = 10**9
     solver = DIP(net, max_iter=args.max_iter, lr=args.lr, reg_noise_std=args.reg_noise,
                  ema=None if args.ema <= 0 else args.ema, early_stop=es,
-                 mixed_precision=not args.fp32, seed=args.seed, device=args.device)
+                 mixed_precision=not args.fp32, seed=args.seed, device=args.device,
+                 loss=args.loss, sigma=s if args.loss == "sure" else None)
     scored, trace = [], []
     if args.trace:  # record raw / EMA / window-mean PSNR and the raw-output variance
         solver.return_ema = False
@@ -120,6 +123,8 @@ def run_dip(args):
         import torch.nn.functional as F
         bic = F.interpolate(y, scale_factor=int(args.task[4:]), mode="bicubic").clamp(0, 1)
         out["psnr_bicubic"] = float(psnr(bic, x, **sc))
+    if args.save:
+        torch.save({"x": r.x.cpu(), "stop_iter": r.stop_iter, "cfg": vars(args)}, args.save)
     print(json.dumps(out), flush=True)
 
 
@@ -161,10 +166,14 @@ def main(argv=None):
     p.add_argument("mode", choices=["dip", "deepinv"])
     p.add_argument("--image", required=True)
     p.add_argument("--mask", default=None)
+    p.add_argument("--save", default=None, help="save the returned image (torch .pt) here")
     p.add_argument("--crop", type=int, default=0)
     p.add_argument("--gray", action="store_true")
     p.add_argument("--task", default="denoise-s25")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--problem-seed", type=int, default=None,
+                   help="seed of the noise / random mask (default: --seed); set it to vary only "
+                        "the DIP run (network, code z, perturbations) on a fixed problem")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu", help="cpu or cuda (timings then are GPU timings)")
     p.add_argument("--max-iter", type=int, default=1200)
@@ -178,6 +187,8 @@ def main(argv=None):
     p.add_argument("--reg-noise", type=float, default=1 / 30)
     p.add_argument("--ema", type=float, default=0.99)
     p.add_argument("--fp32", action="store_true")
+    p.add_argument("--loss", default="mse", choices=["mse", "sure"],
+                   help="sure: Gaussian denoising only, the noisy image is the input (Metzler et al.)")
     p.add_argument("--window", type=int, default=0)
     p.add_argument("--patience", type=int, default=0)
     p.add_argument("--no-stop", action="store_true", help="run the whole budget (oracle curve)")
