@@ -158,3 +158,30 @@ def test_nan_loss_stops_with_best_iterate_and_warning(camera):
         res = DIP(_small(), max_iter=20, early_stop=None, seed=0).solve(x, op, x0=x)
     assert res.n_iter < 20 and not res.converged
     assert torch.isfinite(res.x).all()
+
+
+def test_auto_loss_is_sure_for_gaussian_denoising_only(camera):
+    x = camera[..., :32, :32]
+    y = _noisy(x)
+    image_net = nets.skip(1, width=8, depth=2, in_channels=1)
+    assert DIP(image_net, max_iter=2, early_stop=None).solve(y, _op()).loss == "sure"
+    y64 = _noisy(camera[..., :64, :64])
+    assert DIP(max_iter=1, early_stop=None).solve(y64, _op()).loss == "sure"  # default net
+    assert DIP(_small(), max_iter=2, early_stop=None).solve(y, _op()).loss == "mse"  # takes a code
+    noiseless = dinv.physics.Denoising(dinv.physics.GaussianNoise(0.0))
+    assert DIP(image_net, max_iter=2, early_stop=None).solve(y, noiseless).loss == "mse"
+    sr = dinv.physics.Downsampling(img_size=(1, 32, 32), factor=2, filter="bicubic")
+    assert DIP(image_net, max_iter=2, early_stop=None).solve(sr.A(x), sr).loss == "mse"
+    with pytest.raises(ValueError, match="in_channels=1"):
+        DIP(_small(), loss="sure", max_iter=2).solve(y, _op())
+
+
+def test_sure_loss_denoises_without_overfitting(camera):
+    x = camera[..., :48, :48]
+    y = _noisy(x)
+    net = nets.skip(1, width=16, depth=3, in_channels=1)
+    r = DIP(net, max_iter=150, lr=0.02, ema=None, early_stop=None, seed=0).solve(
+        y, _op(), x_true=x)
+    p = r.history["psnr"]
+    assert r.loss == "sure" and max(p) > _psnr(y, x) + 5      # a real denoising gain
+    assert p[-1] > max(p) - 0.5                                # SURE barely over-fits

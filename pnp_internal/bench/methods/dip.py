@@ -3,9 +3,13 @@
 ==============  ==========================================================================
 name            what
 ==============  ==========================================================================
-dip             :class:`~pnp_internal.solvers.DIP`, default CPU net (skip, width 32), lr 0.01,
-                EMA 0.99, ES-WMV stop scaled to 2500 iterations (reg. noise 0.03 for SR)
-dip-tv          the same plus a TV term (weight 2e-3, not tuned)
+dip             :class:`~pnp_internal.solvers.DIP` with its defaults: CPU net (skip, width 32),
+                lr 0.01, EMA 0.99, ES-WMV stop; Gaussian denoising with the SURE loss
+                (noisy image as input, budget 1000), other tasks the MSE loss from a random
+                code (budget 2500; reg. noise 0.03 for SR)
+dip-mse         denoising with the paper's MSE loss from a random code (budget 2500), the
+                ``dip`` of the other tasks
+dip-tv          DIP (MSE loss) plus a TV term (weight 2e-3, not tuned)
 deep-decoder    DIP with the Deep Decoder (k = 64, 5 upsamplings), no input perturbation
 self2self       Self2Self on y (1000 steps, 32-prediction ensemble; denoising only)
 dip-admm        PnP-ADMM (task defaults of ``classical.make_solver``) with DIPDenoiser
@@ -27,7 +31,7 @@ def _dip(problem, **options):
     from ...solvers import DIP
     if problem.kind == "sr":
         options.setdefault("reg_noise_std", 0.03)
-    return DIP(max_iter=2500, seed=problem.seed, **options).solve(problem.y, problem.operator).x
+    return DIP(seed=problem.seed, **options).solve(problem.y, problem.operator).x
 
 
 @register("dip", kinds=_ALL, description="Deep Image Prior, CPU skip net, EMA, ES-WMV auto stop")
@@ -35,9 +39,15 @@ def dip(problem):
     return _dip(problem)
 
 
+@register("dip-mse", kinds=("denoise",),
+          description="Deep Image Prior with the paper's MSE loss (random code), ES-WMV")
+def dip_mse(problem):
+    return _dip(problem, loss="mse")
+
+
 @register("dip-tv", kinds=_ALL, description="DIP + TV term (weight 2e-3), ES-WMV auto stop")
 def dip_tv(problem):
-    return _dip(problem, tv_weight=2e-3)
+    return _dip(problem, tv_weight=2e-3, loss="mse")
 
 
 @register("deep-decoder", kinds=_ALL, description="Deep Decoder (Heckel & Hand 2019), ES-WMV")
