@@ -1,6 +1,7 @@
 """Summarise ``dip_experiments.py`` outputs (one JSON line per run) as a markdown table.
 
-For each run (every JSON line of every file): image, task, device (``-fp32`` without bf16), seed, budget, the ES-WMV pick (iteration: PSNR), the best
+For each run (every JSON line of every file): image, task (with ``/sure`` for the SURE loss),
+device (``-fp32`` without bf16), seed, budget, the ES-WMV pick (iteration: PSNR), the best
 PSNR along the run (the oracle, scored every ``--score-every`` iterations), the gap between
 them and the process CPU seconds; then the mean per task.
 
@@ -31,10 +32,11 @@ def table(runs) -> str:
         cfg = r["cfg"]
         gap = r["psnr_oracle"] - r["psnr_stop"]
         device = r.get("device", "cpu") + ("-fp32" if cfg.get("fp32") else "")
-        out.append(f"| {r['image']} | {r['task']} | {device} | {cfg['seed']} | "
+        task = r["task"] + ("/sure" if cfg.get("loss") == "sure" else "")
+        out.append(f"| {r['image']} | {task} | {device} | {cfg['seed']} | "
                    f"{cfg['max_iter']} | {r['stop_iter']}: {r['psnr_stop']:.2f} | "
                    f"{r['oracle_iter']}: {r['psnr_oracle']:.2f} | {gap:.2f} | {r['cpu_s']:.0f} |")
-        per_task[(r["task"], device)].append(r)
+        per_task[(task, device)].append(r)
     out.append("")
     for (task, device), rs in sorted(per_task.items()):
         n = len(rs)
@@ -50,10 +52,16 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("files", nargs="+")
     p.add_argument("--budget", type=int, help="keep only runs with this --max-iter")
+    p.add_argument("--loss", choices=["mse", "sure"], help="keep only runs with this loss")
+    p.add_argument("--seed", type=int, help="keep only runs with this seed")
     args = p.parse_args(argv)
     runs = load(args.files)
     if args.budget:
         runs = [r for r in runs if r["cfg"]["max_iter"] == args.budget]
+    if args.loss:
+        runs = [r for r in runs if r["cfg"].get("loss", "mse") == args.loss]
+    if args.seed is not None:
+        runs = [r for r in runs if r["cfg"]["seed"] == args.seed]
     print(table(runs))
 
 
