@@ -10,6 +10,11 @@ bench``). Options that are not ZSSR parameters:
 ``--init paper``
     The official code's initialisation: normal with variance ``0.1 / fan_in`` for every layer
     (ours: Kaiming normal, last layer scaled by 0.1).
+``--gradual [--warm]``
+    Gradual SR (x2: the official six stages 1x1.5 ... 2x2; x4: 2x2 then 4x4), each stage
+    warm-started from the previous one with ``--warm``.
+``--affine P``
+    Affine training fathers with probability ``P`` (the official code: 0.5).
 ``--device cuda``
     Train on a GPU (the LR image and the operator stay on the CPU; timings are then GPU timings).
 
@@ -64,7 +69,10 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lr-min", type=float, default=1e-6)
     p.add_argument("--gradual", action="store_true")
-    p.add_argument("--warm", action="store_true", help="gradual: go on training the x2 net")
+    p.add_argument("--warm", action="store_true", help="gradual: each stage goes on training "
+                   "the previous stage's net")
+    p.add_argument("--affine", type=float, default=0.0,
+                   help="probability of an affine (rotated, sheared) father; official: 0.5")
     p.add_argument("--seed-offset", type=int, default=0)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -76,8 +84,7 @@ def main(argv=None):
                     back_projection=10, device=args.device)
 
     def run(problem):
-        solver = ZSSR(**settings, gradual=args.gradual and (problem.scale or 1) >= 4,
-                      warm_start=args.warm,
+        solver = ZSSR(**settings, gradual=args.gradual, warm_start=args.warm, affine=args.affine,
                       noise_std=problem.noise_std, seed=problem.seed + args.seed_offset)
         return solver.solve(problem.y, problem.operator).x
 

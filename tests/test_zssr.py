@@ -168,3 +168,78 @@ def test_gradual_warm_start_continues_the_x2_network(monkeypatch):
     seen.clear()
     ZSSR(max_iter=3, ensemble=False, gradual=True, seed=0, crop=16).solve(y, op)
     assert seen[1][0] is None
+
+
+def test_cubic_resampler_matches_imresize_conventions():
+    """Fractional-scale resizing of gradual SR: its x2 upscaler is the operator grid's cubic
+    interpolation, its x2 downscaler the antialiased bicubic (PIL/MATLAB, interior)."""
+    from pnp_internal.solvers.zssr_data import CubicResampler, interp_matrix, resize_matrix
+
+    assert torch.allclose(resize_matrix(20, 40, 2.0), interp_matrix(20, 40, 2.0))
+    x = torch.rand(1, 1, 40, 40, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ref = torch.nn.functional.interpolate(x, size=(20, 20), mode="bicubic", antialias=True)
+    got = CubicResampler((2, 2)).down(x)
+    assert torch.allclose(got[..., 3:-3, 3:-3], ref[..., 3:-3, 3:-3], atol=1e-12)
+    rs = CubicResampler((1.0, 1.5))
+    assert rs.down(torch.rand(1, 3, 21, 47)).shape == (1, 3, 21, 32)
+    # a constant image stays constant, both ways
+    ones = torch.ones(1, 1, 21, 32)
+    assert torch.allclose(rs.up(ones, (21, 47)), torch.ones(1, 1, 21, 47))
+
+
+def test_pairs_of_an_anisotropic_stage_keep_their_axes():
+    """At a 1 x 1.5 stage a crop pair is only flipped or turned by 180 degrees (a 90-degree
+    turn would swap the scaled axis); an affine pair is (up(down(father)), father), the warp
+    coming before the son is made."""
+    from pnp_internal.solvers.zssr_data import CubicResampler
+
+    y = real_image("camera", 40, gray=True)
+    rs = CubicResampler((1.0, 1.5))
+    sampler = PairSampler(y, rs, crop=24, scales=[1.0], generator=torch.Generator().manual_seed(0))
+
+    def turn(tgt):
+        for k in range(8):
+            t = dihedral(tgt, k, inverse=True)
+            for i in range(y.shape[-2] - 23):
+                for j in range(y.shape[-1] - 23):
+                    if torch.equal(y[..., i:i + 24, j:j + 24], t):
+                        return k
+
+    turns = {turn(sampler.sample()[1]) for _ in range(16)}
+    assert turns <= {0, 2, 4, 6} and len(turns) > 1
+    sampler = PairSampler(y, rs, crop=24, scales=[1.0], affine=1.0,
+                          generator=torch.Generator().manual_seed(0))
+    for _ in range(6):
+        inp, tgt = sampler.sample()
+        assert inp.shape == tgt.shape == (1, 1, 24, 24)
+        assert torch.allclose(inp, rs.up(rs.down(tgt), (24, 24)), atol=1e-5)
+
+
+def test_gradual_x2_runs_the_official_stages(monkeypatch):
+    """Gradual x2: five ideal-cubic stages 1x1.5 ... 2x1.5, then the operator's x2; each stage
+    warm-started (warm_start=True); the 1.5x1.5 output joins the fathers (at 4 sizes)."""
+    import pnp_internal.solvers.zssr as zssr_module
+
+    x, op, y = _problem(size=48)
+    seen = []
+    original = zssr_module.ZSSR._train
+
+    def spy(self, y_, rs, img_shape, fathers, *args):
+        seen.append((getattr(rs, "scale", None), tuple(img_shape), len(fathers), args[-1]))
+        return original(self, y_, rs, img_shape, fathers, *args)
+
+    monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
+    res = ZSSR(max_iter=3, ensemble=True, gradual=True, warm_start=True, seed=0,
+               crop=16).solve(y, op)
+    assert res.x.shape == x.shape
+    assert float((op.A(res.x) - y).abs().max()) < 2e-2
+    assert [s[0] for s in seen] == [(1.0, 1.5), (1.5, 1.0), (1.5, 1.5), (1.5, 2.0), (2.0, 1.5),
+                                    None]
+    assert seen[0][1] == (1, 24, 36) and seen[-1][1] == (1, 48, 48)
+    assert [s[2] for s in seen] == [0, 0, 0, 4, 4, 4]
+    assert seen[0][3] is None and all(s[3] is not None for s in seen[1:])
+
+
+def test_affine_must_be_a_probability():
+    with pytest.raises(ValueError, match="affine"):
+        ZSSR(affine=1.5)

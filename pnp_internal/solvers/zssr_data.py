@@ -65,6 +65,56 @@ def resize(x: torch.Tensor, size: tuple, *, factor: float = None, offset: float 
     return torch.einsum("bchw,Hh,Ww->bcHW", x, mh, mw)
 
 
+def resize_matrix(n_in: int, n_out: int, scale: float) -> torch.Tensor:
+    """MATLAB ``imresize`` cubic weights ``(n_out, n_in)`` for a resize by ``scale``, float64.
+
+    Output pixel ``i`` sits at input coordinate ``(i + 0.5) / scale - 0.5``; for ``scale < 1``
+    the kernel is stretched by ``1 / scale`` (antialiasing). Borders are extended
+    symmetrically. Row ``i`` depends on ``i`` and ``scale`` only, not on ``n_out``.
+    """
+    stretch = min(scale, 1.0)
+    u = (torch.arange(n_out, dtype=torch.float64) + 0.5) / scale - 0.5
+    n_taps = math.ceil(4 / stretch) + 2
+    taps = torch.floor(u - 2 / stretch)[:, None] + torch.arange(n_taps, dtype=torch.float64)
+    w = stretch * _cubic(stretch * (u[:, None] - taps))
+    idx = taps.long() % (2 * n_in)
+    idx = torch.where(idx >= n_in, 2 * n_in - 1 - idx, idx)
+    rows = torch.arange(n_out)[:, None].expand_as(idx)
+    m = torch.zeros(n_out, n_in, dtype=torch.float64)
+    m.index_put_((rows.reshape(-1), idx.reshape(-1)), w.reshape(-1), accumulate=True)
+    return m / m.sum(1, keepdim=True)
+
+
+class CubicResampler:
+    """Ideal bicubic resizing by a scale ``(s_h, s_w)``, fractional and anisotropic allowed.
+
+    The downscaler and upscaler of gradual SR's intermediate stages (e.g. 1 x 1.5), with the
+    same interface as :class:`Resampler`: ``down`` shrinks by the scale (antialiased cubic, as
+    MATLAB's ``imresize``), ``up`` enlarges to a given size on the same grid.
+    """
+
+    def __init__(self, scale: tuple):
+        self.scale = (float(scale[0]), float(scale[1]))
+        if min(self.scale) < 1:
+            raise ValueError(f"scale must be >= 1 on both axes, got {scale!r}")
+        self.factor = max(self.scale)
+
+    def _apply(self, x, size, sh, sw):
+        mh = resize_matrix(x.shape[-2], size[0], sh).to(x)
+        mw = resize_matrix(x.shape[-1], size[1], sw).to(x)
+        return torch.einsum("bchw,Hh,Ww->bcHW", x, mh, mw)
+
+    def down(self, x: torch.Tensor) -> torch.Tensor:
+        """Shrink ``x`` (B, C, H, W) by the scale (output size rounded up)."""
+        h, w = x.shape[-2:]
+        size = (math.ceil(h / self.scale[0] - 1e-9), math.ceil(w / self.scale[1] - 1e-9))
+        return self._apply(x, size, 1 / self.scale[0], 1 / self.scale[1])
+
+    def up(self, y: torch.Tensor, size: tuple) -> torch.Tensor:
+        """Enlarge ``y`` by the scale to ``size`` (H', W')."""
+        return self._apply(y, size, *self.scale)
+
+
 class Resampler:
     """The downscaler of a kernel-and-decimation operator, usable at any image size.
 
@@ -206,13 +256,19 @@ class PairSampler:
         Further fathers (e.g. an intermediate output of gradual SR).
     noise_std : float
         Std of Gaussian noise added to the sons (for noisy LR inputs).
+    affine : float
+        Probability of an affine father instead of a plain crop: rotated by any angle,
+        sheared (std 0.1) and stretched anisotropically (scale difference std 0.25), resampled
+        with cubic interpolation (reflected borders); its son is made from the warped crop.
+        The official code draws such fathers half of the time.
     generator : torch.Generator
         Source of all randomness.
     """
 
     def __init__(self, y, resampler, *, crop, scales, extra_fathers=(), noise_std=0.0,
-                 generator):
+                 affine=0.0, generator):
         self.rs, self.crop, self.noise_std, self.gen = resampler, crop, noise_std, generator
+        self.affine = float(affine)
         h, w = y.shape[-2:]
         fathers = []
         for s in scales:
@@ -236,6 +292,8 @@ class PairSampler:
         father, son, interp, grad = self.levels[
             int(torch.randint(len(self.levels), (1,), generator=g))]
         h, w = father.shape[-2:]
+        if self.affine > 0 and float(torch.rand((), generator=g)) < self.affine:
+            return self._affine(father, grad)
         ch, cw = min(self.crop, h), min(self.crop, w)
         # crop centre drawn with probability ~ gradient magnitude (1% of the mean as a floor)
         valid = grad[ch // 2:h - (ch - ch // 2) + 1, cw // 2:w - (cw - cw // 2) + 1]
@@ -248,7 +306,43 @@ class PairSampler:
         inp = interp[..., top:top + ch, left:left + cw]
         tgt = father[..., top:top + ch, left:left + cw]
         k = int(torch.randint(8, (1,), generator=g))
+        scale = getattr(self.rs, "scale", None)
+        if scale is not None and scale[0] != scale[1]:
+            k = 2 * (k // 2)  # anisotropic scale: keep the axes (no 90-degree turns)
         return dihedral(inp, k), dihedral(tgt, k)
+
+
+    def _affine(self, father, grad):
+        """A father warped by a random rotation, shear and anisotropic scale, and its son."""
+        g = self.gen
+        h, w = father.shape[-2:]
+        c = min(self.crop, h, w)
+        # centre drawn with probability ~ gradient magnitude, anywhere in the image
+        prob = (grad + 0.01 * grad.mean() + 1e-12).flatten()
+        cy, cx = divmod(int(torch.multinomial(prob, 1, generator=g)), w)
+        theta = float(torch.rand((), generator=g)) * 2 * math.pi
+        diff = float(torch.randn((), generator=g)) * 0.25
+        shx, shy = (float(v) for v in torch.randn(2, generator=g) * 0.1)
+        sx, sy = 1 + diff / 2, 1 - diff / 2
+        if float(torch.rand((), generator=g)) < 0.5:
+            sx = -sx
+        rot = torch.tensor([[math.cos(theta), -math.sin(theta)], [math.sin(theta),
+                                                                  math.cos(theta)]])
+        mat = rot @ torch.tensor([[1, shx], [shy, 1]]) @ torch.diag(torch.tensor([1 / sx,
+                                                                                  1 / sy]))
+        # output pixel offsets (pixels) -> source pixel offsets, then normalised coordinates
+        r = torch.arange(c, dtype=torch.float32) - (c - 1) / 2
+        oy, ox = torch.meshgrid(r, r, indexing="ij")
+        src = torch.stack([ox.flatten(), oy.flatten()]).T @ mat.T.float()
+        gx = (src[:, 0] + cx) * 2 / (w - 1) - 1
+        gy = (src[:, 1] + cy) * 2 / (h - 1) - 1
+        grid = torch.stack([gx, gy], -1).reshape(1, c, c, 2).to(father)
+        tgt = F.grid_sample(father, grid, mode="bicubic", padding_mode="reflection",
+                            align_corners=True).clamp(0, 1)
+        son = self.rs.down(tgt)
+        if self.noise_std > 0:
+            son = son + torch.randn(son.shape, generator=g).to(son) * self.noise_std
+        return self.rs.up(son, (c, c)), tgt
 
 
 def father_scales(n: int, smallest: float = 0.5) -> list:
