@@ -146,8 +146,8 @@ def test_gradual_x4_shape_and_consistency():
 
 
 def test_gradual_warm_start_continues_the_x2_network(monkeypatch):
-    """With warm_start the x4 stage is trained from the x2 stage's network (official code);
-    without it (the default) it starts afresh."""
+    """With warm_start (the default, as the official code) the x4 stage is trained from the x2
+    stage's network; without it it starts afresh."""
     import pnp_internal.solvers.zssr as zssr_module
 
     x, op, y = _problem(size=64, factor=4)
@@ -161,12 +161,12 @@ def test_gradual_warm_start_continues_the_x2_network(monkeypatch):
         return net, res
 
     monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
-    ZSSR(max_iter=3, ensemble=False, gradual=True, warm_start=True, seed=0, crop=16).solve(y, op)
+    ZSSR(max_iter=3, ensemble=False, gradual=True, seed=0, crop=16).solve(y, op)
     assert seen[0][0] is None and seen[1][0] is not None
     assert all(torch.equal(a, b) for a, b in zip(seen[1][0].state_dict().values(),
                                                   seen[0][1].values()))
     seen.clear()
-    ZSSR(max_iter=3, ensemble=False, gradual=True, seed=0, crop=16).solve(y, op)
+    ZSSR(max_iter=3, ensemble=False, gradual=True, warm_start=False, seed=0, crop=16).solve(y, op)
     assert seen[1][0] is None
 
 
@@ -229,8 +229,7 @@ def test_gradual_x2_runs_the_official_stages(monkeypatch):
         return original(self, y_, rs, img_shape, fathers, *args)
 
     monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
-    res = ZSSR(max_iter=3, ensemble=True, gradual=True, warm_start=True, seed=0,
-               crop=16).solve(y, op)
+    res = ZSSR(max_iter=3, ensemble=True, gradual=True, seed=0, crop=16).solve(y, op)
     assert res.x.shape == x.shape
     assert float((op.A(res.x) - y).abs().max()) < 2e-2
     assert [s[0] for s in seen] == [(1.0, 1.5), (1.5, 1.0), (1.5, 1.5), (1.5, 2.0), (2.0, 1.5),
