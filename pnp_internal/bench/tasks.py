@@ -12,6 +12,8 @@ deblur-levin       deblur   the 8 Levin et al. (2009) motion kernels, circular c
 sr-x2/x3/x4        sr       bicubic (MATLAB ``imresize``) anti-aliasing kernel then
                             decimation by s, no noise; the HR image is first cropped to a
                             multiple of s (modcrop)
+sr-x2-gauss1.6     sr       25x25 Gaussian kernel (std 1.6, MATLAB ``fspecial``), circular,
+                            then decimation by 2, no noise (the non-bicubic, kernel-aware case)
 inpaint-50         inpaint  50% of the pixels kept (same mask for all channels), no noise
 cs-25              cs       25% structured random measurements, gray (colour images are
                             converted to BT.601 luma first), no noise
@@ -139,6 +141,8 @@ class Task:
         One line for listings and ``RESULTS.md``.
     scale : int or None
         SR factor.
+    sr_blur_std : float or None
+        SR with a 25x25 Gaussian kernel of this std instead of the bicubic one.
     gray : bool
         The task works on gray images (colour images are converted to luma).
     ratio : float or None
@@ -152,6 +156,7 @@ class Task:
     scale: int | None = None
     gray: bool = False
     ratio: float | None = None
+    sr_blur_std: float | None = None
 
     @property
     def score_options(self) -> dict:
@@ -197,6 +202,11 @@ class Task:
         elif self.kind == "deblur":
             op = operators.Blur(gaussian_kernel(25, 1.6), img_shape=img_shape, padding="circular")
             info["kernel"] = "gaussian25_std1.6"
+        elif self.kind == "sr" and self.sr_blur_std:
+            kernel = gaussian_kernel(25, self.sr_blur_std)[0, 0]
+            op = operators.Downsampling(self.scale, img_shape=img_shape, kernel=kernel,
+                                        padding="circular")
+            info["kernel"] = f"gaussian25_std{self.sr_blur_std}"
         elif self.kind == "sr":
             op = operators.Downsampling(
                 self.scale, img_shape=img_shape, kernel="bicubic", padding="circular"
@@ -240,6 +250,13 @@ def _tasks():
         )
         for s in (2, 3, 4)
     ]
+    t.append(
+        Task(
+            "sr-x2-gauss1.6", "sr", 0.0,
+            "25x25 Gaussian kernel std 1.6 (circular), decimation by 2, no noise; modcrop, "
+            "scored on Y with border 2", scale=2, sr_blur_std=1.6,
+        )
+    )
     t.append(Task("inpaint-50", "inpaint", 0.0, "50% random pixels kept, no noise", ratio=0.5))
     t.append(
         Task(
