@@ -67,6 +67,7 @@ SUITE = [
     Entry("sr-x3",           "test/set5",     128,  5,   f"bicubic deepinv-admm-tv {_TV} {_CNN}"),
     Entry("sr-x4",           "test/set5",     128,  5,   f"bicubic deepinv-admm-tv {_TV} {_CNN} "
                                                          f"zssr-fast"),
+    Entry("sr-x2-gauss1.6",  "test/set5",     128,  1,   "bicubic cnn-idbp zssr-fast"),
     Entry("inpaint-50",      "test/set12",    128,  3,   f"pseudo-inverse deepinv-admm-tv {_TV} "
                                                          f"{_CNN}"),
     Entry("cs-25",           "test/set12",     64,  3,   f"pseudo-inverse deepinv-admm-tv {_TV} "
