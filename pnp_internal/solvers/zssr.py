@@ -104,7 +104,10 @@ class ZSSR:
     ``y`` scaled by ``n_scales`` factors in [0.5, 1]) and of their "sons" ``D(father)``, with
     ``D`` the operator's own kernel and decimation, interpolated back to the father's size; crops
     are drawn with probability proportional to the gradient magnitude and flipped/rotated at
-    random. The CNN ``x = u + r_theta(u)`` (``u`` the cubic interpolation) is fitted with the L1
+    random; a fraction ``affine`` of the fathers is instead warped (any rotation angle, shear,
+    anisotropic stretch) before its son is made. With ``gradual``, each intermediate stage is
+    trained the same way with the ideal cubic kernel at its scale, its output is
+    self-ensembled and back-projected, and isotropic outputs join the fathers. The CNN ``x = u + r_theta(u)`` (``u`` the cubic interpolation) is fitted with the L1
     loss and Adam. Learning-rate policy: every ``test_every`` iterations the MSE of
     ``net(up(D y))`` against ``y`` is recorded; a line is fitted to the errors of the last
     ``slope_window`` iterations and, when its slope is not clearly negative
