@@ -13,30 +13,24 @@ Example
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import torch
 
-from pnp_internal.bench import runner
 from pnp_internal.bench.methods.adapted import GT_SETTINGS, _base
 from pnp_internal.bench.registry import register
 
+from _harness import experiment_parser, run_methods
+
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("task")
-    p.add_argument("--images", required=True)
-    p.add_argument("--out")
-    p.add_argument("--limit", type=int)
-    p.add_argument("--threads", type=int, default=1)
+    p = experiment_parser(__doc__)
     p.add_argument("--also", default="", help="other methods, comma-separated")
     p.add_argument("--train", default="gains", choices=["gains", "all", "last"])
     for name, kind in [("steps", int), ("lr", float), ("batch-size", int), ("crop", int),
                        ("holdout", float), ("check-every", int), ("patience", int)]:
         p.add_argument(f"--{name}", type=kind)
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
     opts = dict(GT_SETTINGS)
     for key in ("steps", "lr", "batch_size", "crop", "holdout", "check_every", "patience"):
         if getattr(args, key) is not None:
@@ -52,10 +46,7 @@ def main(argv=None):
 
     register("gt-exp", kinds=("denoise",), description=f"{args.train} {opts}")(run)
     methods = ",".join(["gt-exp"] + [m for m in args.also.split(",") if m])
-    argv = [args.task, "--images", args.images, "--methods", methods, "--per-image"]
-    argv += ["--out", args.out] if args.out else []
-    argv += ["--limit", str(args.limit)] if args.limit else []
-    return runner.main(argv)
+    return run_methods(args, methods)
 
 
 if __name__ == "__main__":

@@ -12,25 +12,20 @@ Example
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import torch
 
-from pnp_internal.bench import runner
 from pnp_internal.bench.methods.adapted import IA_SETTINGS, _base, on_luma
 from pnp_internal.bench.methods.classical import make_solver
 from pnp_internal.bench.registry import register
 
+from _harness import experiment_parser, run_methods
+
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("task")
-    p.add_argument("--images", required=True)
-    p.add_argument("--out")
-    p.add_argument("--limit", type=int)
+    p = experiment_parser(__doc__)
     p.add_argument("--crop-images", type=int, help="centre crop of the test images")
-    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--solver", default="idbp")
     p.add_argument("--when", default="before", choices=["before", "during", "both"])
     p.add_argument("--train", default=None, choices=["all", "last", "gains"])
@@ -47,7 +42,6 @@ def main(argv=None):
     p.add_argument("--sigma", type=float, help="fine-tuning noise level, 0-255 scale")
     p.add_argument("--adapt-every", type=int, default=10)
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
     switch = {"auto": "auto", "none": None}.get(args.switch_sigma)
     if args.switch_sigma not in ("auto", "none"):
         switch = float(args.switch_sigma) / 255
@@ -71,11 +65,8 @@ def main(argv=None):
 
     register("ia-exp", kinds=("sr", "deblur", "inpaint", "cs"), description=str(vars(args)))(
         on_luma(run))
-    argv = [args.task, "--images", args.images, "--methods", "ia-exp", "--per-image"]
-    argv += ["--out", args.out] if args.out else []
-    argv += ["--limit", str(args.limit)] if args.limit else []
-    argv += ["--crop", str(args.crop_images)] if args.crop_images else []
-    return runner.main(argv)
+    crop = ["--crop", str(args.crop_images)] if args.crop_images else []
+    return run_methods(args, "ia-exp", crop)
 
 
 if __name__ == "__main__":

@@ -29,17 +29,17 @@ Examples
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 
 import torch
 
-from pnp_internal.bench import runner
 from pnp_internal.bench.methods.adapted import on_luma
 from pnp_internal.bench.registry import register
 from pnp_internal.solvers import zssr as zssr_module
 from pnp_internal.solvers.zssr import ZSSR
+
+from _harness import experiment_parser, run_methods
 
 
 class _PaperInitNet(zssr_module._Net):
@@ -54,15 +54,10 @@ class _PaperInitNet(zssr_module._Net):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("task")
-    p.add_argument("--images", required=True)
-    p.add_argument("--out")
-    p.add_argument("--limit", type=int)
+    p = experiment_parser(__doc__)
     p.add_argument("--luma", action="store_true")
     p.add_argument("--init", choices=["ours", "paper"], default="ours")
     p.add_argument("--device", default=None)
-    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-iter", type=int, default=3000)
     p.add_argument("--min-iter", type=int, default=256)
     p.add_argument("--crop", type=int, default=128)
@@ -80,7 +75,6 @@ def main(argv=None):
     p.add_argument("--assume-bicubic", action="store_true",
                    help="train with the bicubic kernel whatever the task's kernel (mismatch)")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
     if args.init == "paper":
         zssr_module._Net = _PaperInitNet
     settings = dict(max_iter=args.max_iter, min_iter=args.min_iter, crop=args.crop,
@@ -101,10 +95,7 @@ def main(argv=None):
 
     register("zssr-exp", kinds=("sr",), description=str(vars(args)))(
         on_luma(run) if args.luma else run)
-    argv = [args.task, "--images", args.images, "--methods", "zssr-exp", "--per-image"]
-    argv += ["--out", args.out] if args.out else []
-    argv += ["--limit", str(args.limit)] if args.limit else []
-    return runner.main(argv)
+    return run_methods(args, "zssr-exp")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,17 @@ def _cubic(t: torch.Tensor, a: float = -0.5) -> torch.Tensor:
     return torch.where(t <= 1, near, torch.where(t < 2, far, torch.zeros_like(t)))
 
 
+def _symmetric_matrix(taps: torch.Tensor, w: torch.Tensor, n_in: int) -> torch.Tensor:
+    """Rows of weights ``w`` on input positions ``taps`` (n_out, k) as a normalised dense
+    matrix, positions outside ``[0, n_in)`` reflected (symmetric border extension)."""
+    idx = taps.long() % (2 * n_in)
+    idx = torch.where(idx >= n_in, 2 * n_in - 1 - idx, idx)
+    rows = torch.arange(taps.shape[0])[:, None].expand_as(idx)
+    m = torch.zeros(taps.shape[0], n_in, dtype=torch.float64)
+    m.index_put_((rows.reshape(-1), idx.reshape(-1)), w.reshape(-1), accumulate=True)
+    return m / m.sum(1, keepdim=True)
+
+
 def interp_matrix(n_in: int, n_out: int, factor: float, offset: float = None) -> torch.Tensor:
     """Dense 1-D cubic interpolation matrix ``(n_out, n_in)``, float64.
 
@@ -47,12 +58,7 @@ def interp_matrix(n_in: int, n_out: int, factor: float, offset: float = None) ->
     u = (torch.arange(n_out, dtype=torch.float64) - offset) / factor
     taps = torch.floor(u)[:, None] - 1 + torch.arange(4, dtype=torch.float64)[None]
     w = _cubic(u[:, None] - taps)
-    idx = taps.long() % (2 * n_in)
-    idx = torch.where(idx >= n_in, 2 * n_in - 1 - idx, idx)
-    rows = torch.arange(n_out)[:, None].expand_as(idx)
-    m = torch.zeros(n_out, n_in, dtype=torch.float64)
-    m.index_put_((rows.reshape(-1), idx.reshape(-1)), w.reshape(-1), accumulate=True)
-    return m / m.sum(1, keepdim=True)
+    return _symmetric_matrix(taps, w, n_in)
 
 
 def resize(x: torch.Tensor, size: tuple, *, factor: float = None, offset: float = None):
@@ -77,12 +83,7 @@ def resize_matrix(n_in: int, n_out: int, scale: float) -> torch.Tensor:
     n_taps = math.ceil(4 / stretch) + 2
     taps = torch.floor(u - 2 / stretch)[:, None] + torch.arange(n_taps, dtype=torch.float64)
     w = stretch * _cubic(stretch * (u[:, None] - taps))
-    idx = taps.long() % (2 * n_in)
-    idx = torch.where(idx >= n_in, 2 * n_in - 1 - idx, idx)
-    rows = torch.arange(n_out)[:, None].expand_as(idx)
-    m = torch.zeros(n_out, n_in, dtype=torch.float64)
-    m.index_put_((rows.reshape(-1), idx.reshape(-1)), w.reshape(-1), accumulate=True)
-    return m / m.sum(1, keepdim=True)
+    return _symmetric_matrix(taps, w, n_in)
 
 
 class CubicResampler:
