@@ -15,14 +15,15 @@ from ...solvers.zssr import ZSSR
 from ..registry import METHODS, register
 
 #: The paper's settings: crops 128, up to 3000 iterations, learning-rate policy down to 1e-6,
-#: 8-transform median ensemble, 10 back-projection steps; gradual (x2 first) for factors >= 4.
+#: 8-transform median ensemble, 10 back-projection steps, affine fathers half of the time (the
+#: ZSSR default); gradual (x2 first) for factors >= 4. Set5 x2: 37.20 dB, 97 s per image on 2
+#: idle cores; x4: 30.63 dB (benchmarks/EXPERIMENTS.md, session 5).
 ZSSR_SETTINGS = dict(max_iter=3000, min_iter=256, crop=128, test_every=50, ensemble=True,
                      back_projection=10)
 
 #: Budget setting: 96-pixel crops (about 1.8x cheaper steps), learning-rate decisions every 128
-#: iterations, at most 800 iterations, no gradual stage. Measured on Set5 bird x2 (1 thread,
-#: loaded CPU): 41.52 dB in 55 CPU-s vs 41.79 dB in 178 CPU-s for ``zssr`` (crops 64 and 1000
-#: iterations: 41.29 dB in ~40 CPU-s).
+#: iterations, at most 800 iterations, no gradual stage. Set5 x2: 37.10 dB in 60 CPU-s per
+#: image against 37.20 dB in 167 CPU-s for ``zssr`` (one thread each).
 ZSSR_FAST_SETTINGS = dict(max_iter=800, min_iter=128, crop=96, test_every=25,
                           slope_window=128, ensemble=True, back_projection=10)
 
