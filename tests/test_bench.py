@@ -115,6 +115,21 @@ def test_tasks_cover_the_contract():
     assert gray.shape == (1, 1, 16, 16) and notes
 
 
+def test_kernel_aware_sr_task_blurs_with_the_gaussian_then_decimates():
+    """sr-x2-gauss1.6: y is the 25x25 std-1.6 Gaussian blur (circular) sampled every 2 pixels,
+    not the bicubic downsampling of sr-x2."""
+    from pnp_internal.bench.tasks import gaussian_kernel
+
+    x = torch.rand(1, 1, 48, 48, generator=torch.Generator().manual_seed(0))
+    y = get_task("sr-x2-gauss1.6").degrade(x, seed=0).y
+    k = gaussian_kernel(25, 1.6)
+    xp = torch.nn.functional.pad(x, (12, 12, 12, 12), mode="circular")
+    blurred = torch.nn.functional.conv2d(xp, k.flip(-1, -2))
+    assert y.shape == (1, 1, 24, 24)
+    assert torch.allclose(y, blurred[..., ::2, ::2], atol=1e-5)
+    assert not torch.allclose(y, get_task("sr-x2").degrade(x, seed=0).y, atol=1e-2)
+
+
 def test_suite_skips_unregistered_methods_and_renders_all_results(folder, tmp_path):
     lines = []
     entry = suite.Entry("denoise-s15", "imgs", None, 1, "tv not-a-method bicubic")
