@@ -13,6 +13,11 @@ bench``). Options that are not ZSSR parameters:
 ``--gradual [--warm]``
     Gradual SR (x2: the official six stages 1x1.5 ... 2x2; x4: 2x2 then 4x4), each stage
     warm-started from the previous one with ``--warm``.
+``--stages 2,3``
+    Gradual SR through these intermediate scales (both axes) before the final jump.
+``--rebase``
+    With gradual SR, each isotropic intermediate output becomes the input of the next stages
+    (the official ``base_change_sfs``): x4 as x2 then x2.
 ``--affine P``
     Affine training fathers with probability ``P`` (the official code: 0.5).
 ``--assume-bicubic``
@@ -67,6 +72,9 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lr-min", type=float, default=1e-6)
     p.add_argument("--gradual", action="store_true")
+    p.add_argument("--stages", default=None,
+                   help="comma-separated intermediate scales for gradual SR, e.g. 2,3 at x4")
+    p.add_argument("--rebase", action="store_true")
     p.add_argument("--warm", action="store_true", help="gradual: each stage goes on training "
                    "the previous stage's net")
     p.add_argument("--affine", type=float, default=0.0,
@@ -83,7 +91,10 @@ def main(argv=None):
                     back_projection=10, device=args.device)
 
     def run(problem):
-        solver = ZSSR(**settings, gradual=args.gradual, warm_start=args.warm, affine=args.affine,
+        gradual = ([float(v) for v in args.stages.split(",")] if args.stages
+                   else args.gradual)
+        solver = ZSSR(**settings, gradual=gradual, warm_start=args.warm, rebase=args.rebase,
+                      affine=args.affine,
                       noise_std=problem.noise_std, seed=problem.seed + args.seed_offset)
         op = problem.operator
         if args.assume_bicubic:

@@ -242,3 +242,50 @@ def test_gradual_x2_runs_the_official_stages(monkeypatch):
 def test_affine_must_be_a_probability():
     with pytest.raises(ValueError, match="affine"):
         ZSSR(affine=1.5)
+
+
+def test_explicit_stages_and_their_validation(monkeypatch):
+    """``gradual=[2, 3]`` at x4 trains 2x2 and 3x3 with the cubic kernel, then the operator's
+    x4; both outputs join the fathers. Scales at or above the factor are refused."""
+    import pnp_internal.solvers.zssr as zssr_module
+
+    x, op, y = _problem(size=64, factor=4)
+    seen = []
+    original = zssr_module.ZSSR._train
+
+    def spy(self, y_, rs, img_shape, fathers, *args):
+        seen.append((getattr(rs, "scale", None), tuple(img_shape), len(fathers)))
+        return original(self, y_, rs, img_shape, fathers, *args)
+
+    monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
+    res = ZSSR(max_iter=3, ensemble=False, gradual=[2, 3], seed=0, crop=16).solve(y, op)
+    assert res.x.shape == x.shape
+    assert [s[0] for s in seen] == [(2.0, 2.0), (3.0, 3.0), None]
+    assert [s[1] for s in seen] == [(1, 32, 32), (1, 48, 48), (1, 64, 64)]
+    assert seen[1][2] == 6 and seen[2][2] == 6 + 10  # 6 sizes per octave
+    with pytest.raises(ValueError, match="below the factor"):
+        ZSSR(max_iter=3, gradual=[2, 4]).solve(y, op)
+    for bad in ([], [1.0], "2,3", [(1, 2, 3)]):
+        with pytest.raises(ValueError, match="gradual"):
+            ZSSR(gradual=bad)
+
+
+def test_rebase_super_resolves_the_x2_output(monkeypatch):
+    """With rebase, x4 is x2 on y, then x2 on the (back-projected) x2 output, and the result
+    is back-projected to y with the operator."""
+    import pnp_internal.solvers.zssr as zssr_module
+
+    x, op, y = _problem(size=64, factor=4)
+    seen = []
+    original = zssr_module.ZSSR._train
+
+    def spy(self, y_, rs, img_shape, fathers, *args):
+        seen.append((tuple(y_.shape[-2:]), rs.scale, len(fathers)))
+        return original(self, y_, rs, img_shape, fathers, *args)
+
+    monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
+    res = ZSSR(max_iter=3, ensemble=False, gradual=True, rebase=True, seed=0,
+               crop=16).solve(y, op)
+    assert seen == [((16, 16), (2.0, 2.0), 0), ((32, 32), (2.0, 2.0), 0)]
+    assert res.x.shape == x.shape
+    assert float((op.A(res.x) - y).abs().max()) < 2e-2

@@ -72,16 +72,23 @@ class ZSSR:
     back_projection : int or bool
         Iterative back-projection steps ``x += U(y - D x)`` (``U`` cubic, ``D`` the operator's
         kernel); ``True`` means 10 (the paper), ``False`` / 0 none.
-    gradual : bool
+    gradual : bool or sequence
         Super-resolve through intermediate scales, each with the ideal cubic kernel, before
         the final jump with the operator's kernel; every intermediate output enlarged alike on
-        both axes joins the fathers of the later stages (at several sizes). Factor 2: the
-        official code's ``X2_GRADUAL_IDEAL_CONF`` stages 1x1.5, 1.5x1, 1.5x1.5, 1.5x2, 2x1.5,
-        then 2x2 (about 6x the time); factors 4, 6, 8, ...: 2x2 first (about twice the time).
+        both axes joins the fathers of the later stages (at several sizes). ``True``: at
+        factor 2 the official code's ``X2_GRADUAL_IDEAL_CONF`` stages 1x1.5, 1.5x1, 1.5x1.5,
+        1.5x2, 2x1.5, then 2x2 (about 6x the time); at factors 4, 6, 8, ...: 2x2 first (about
+        twice the time). A sequence gives the intermediate scales explicitly, each a float
+        (both axes) or a pair ``(s_h, s_w)``, between 1 and the factor, e.g. ``[2, 3]`` at x4.
     warm_start : bool
         With ``gradual``, each stage goes on training the network of the previous one, as the
         official code does (``init_net_for_each_sf=False``, the default); ``False`` starts
         each stage afresh.
+    rebase : bool
+        With ``gradual``, each isotropic intermediate output (back-projected to ``y``) becomes
+        the input of the next stages, as the official ``base_change_sfs`` ("recommended for
+        high scale factors"): x4 is then x2 on ``y`` and x2 on its output, both with the ideal
+        cubic kernel, and a final back-projection to ``y`` with the operator's kernel.
     affine : float
         Probability of an affine training father (any rotation angle, shear, anisotropic
         stretch; see :class:`~pnp_internal.solvers.zssr_data.PairSampler`), as the official
@@ -137,7 +144,8 @@ class ZSSR:
 
     def __init__(self, *, max_iter=3000, min_iter=256, lr=1e-3, lr_min=1e-6, crop=128,
                  test_every=50, slope_window=256, slope_ratio=1.5, n_scales=6, ensemble=True,
-                 back_projection=10, gradual=False, warm_start=True, affine=0.5, noise_std=0.0,
+                 back_projection=10, gradual=False, warm_start=True, rebase=False, affine=0.5,
+                 noise_std=0.0,
                  width=64, depth=8, seed=None, device=None, progress=False):
         for name, val, lo in [("max_iter", max_iter, 1), ("min_iter", min_iter, 1),
                               ("crop", crop, 8), ("test_every", test_every, 1),
@@ -157,8 +165,9 @@ class ZSSR:
         self.max_iter, self.min_iter, self.lr, self.lr_min = max_iter, min_iter, lr, lr_min
         self.crop, self.test_every, self.slope_window = crop, test_every, slope_window
         self.slope_ratio, self.n_scales, self.ensemble = slope_ratio, n_scales, ensemble
-        self.back_projection, self.gradual, self.noise_std = back_projection, gradual, noise_std
-        self.warm_start = bool(warm_start)
+        self.back_projection, self.noise_std = back_projection, noise_std
+        self.gradual = _stage_scales(gradual)
+        self.warm_start, self.rebase = bool(warm_start), bool(rebase)
         if not 0 <= affine <= 1:
             raise ValueError(f"affine is a probability in [0, 1], got {affine!r}")
         self.affine = float(affine)
@@ -227,6 +236,12 @@ class ZSSR:
         """Intermediate scales ``(s_h, s_w)`` of gradual SR before the final jump."""
         if not self.gradual:
             return []
+        if isinstance(self.gradual, tuple):
+            too_big = [sc for sc in self.gradual if max(sc) > factor or sc == (factor, factor)]
+            if too_big:
+                raise ValueError(f"gradual scales must be below the factor {factor} (the "
+                                 f"final jump is always {factor}x{factor}); got {too_big}.")
+            return list(self.gradual)
         if factor == 2:  # the official X2_GRADUAL_IDEAL_CONF
             return [(1.0, 1.5), (1.5, 1.0), (1.5, 1.5), (1.5, 2.0), (2.0, 1.5)]
         if factor > 2 and factor % 2 == 0:
@@ -237,17 +252,27 @@ class ZSSR:
         """Train on one LR image (1, C, h, w) and return (x, Result of the training)."""
         c, h, w = y.shape[1:]
         fathers, net = [], None
+        base, base_scale = y, 1.0  # with rebase: the latest isotropic output and its scale
         for sh, sw in self._stages(rs.factor):
             size = (math.ceil(h * sh - 1e-9), math.ceil(w * sw - 1e-9))
-            stage = CubicResampler((sh, sw))
-            net, _ = self._train(y, stage, (c,) + size, fathers, None, gen, None,
+            stage = CubicResampler((sh / base_scale, sw / base_scale))
+            net, _ = self._train(base, stage, (c,) + size, fathers, None, gen, None,
                                  net if self.warm_start else None)
-            out = self._infer(net, y, stage, size)
-            if sh == sw > 1:  # as the official code: isotropic outputs become fathers
-                fathers += _shrunk(out, sh, self.n_scales)
-        net, res = self._train(y, rs, img_shape, fathers, x_true, gen, callback,
+            out = self._infer(net, base, stage, size)
+            if sh == sw > 1 and self.rebase:  # official base_change_sfs
+                out = self._back_project(out, y, CubicResampler((sh, sw)))
+                base, base_scale, fathers = out, sh, []
+            elif sh == sw > 1:  # as the official code: isotropic outputs become fathers
+                fathers += _shrunk(out, sh / base_scale, self.n_scales)
+        if base is y:
+            final = rs
+        else:
+            rel = rs.factor / base_scale
+            final = CubicResampler((rel, rel))
+        net, res = self._train(base, final, img_shape, fathers, x_true, gen, callback,
                                net if self.warm_start else None)
-        return self._infer(net, y, rs, img_shape[-2:]), res
+        x = self._infer(net, base, final, img_shape[-2:])
+        return (x if base is y else self._back_project(x, y, rs)), res
 
     def _train(self, y, rs, img_shape, fathers, x_true, gen, callback, warm=None):
         c = y.shape[1]
@@ -353,6 +378,23 @@ class ZSSR:
             low = rs.down(x)[..., :y.shape[-2], :y.shape[-1]]
             x = (x + rs.up(y - low, x.shape[-2:])).clamp(0, 1)
         return x
+
+
+def _stage_scales(gradual):
+    """``gradual`` as a bool or a tuple of ``(s_h, s_w)`` intermediate scales."""
+    if isinstance(gradual, (bool, np.bool_)) or gradual is None:
+        return bool(gradual)
+    try:
+        if isinstance(gradual, str):
+            raise TypeError
+        scales = [(float(sc), float(sc)) if np.isscalar(sc) else tuple(map(float, sc))
+                  for sc in gradual]
+    except (TypeError, ValueError):
+        scales = None
+    if not scales or any(len(sc) != 2 or min(sc) < 1 or max(sc) <= 1 for sc in scales):
+        raise ValueError(f"gradual must be a bool or a non-empty sequence of scales (a float "
+                         f"> 1 or a pair (s_h, s_w) >= 1, e.g. [2, 3]); got {gradual!r}")
+    return tuple(scales)
 
 
 def _isotropic(rs):
