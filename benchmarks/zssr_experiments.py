@@ -14,10 +14,11 @@ bench``). Options that are not ZSSR parameters:
     Gradual SR (x2: the official six stages 1x1.5 ... 2x2; x4: 2x2 then 4x4), each stage
     warm-started from the previous one with ``--warm``.
 ``--stages 2,3``
-    Gradual SR through these intermediate scales (both axes) before the final jump.
-``--rebase``
-    With gradual SR, each isotropic intermediate output becomes the input of the next stages
-    (the official ``base_change_sfs``): x4 as x2 then x2.
+    Gradual SR through these intermediate scales before the final jump (``1x1.5`` for
+    anisotropic ones).
+``--rebase [2,3]``
+    With gradual SR, each isotropic intermediate output (or those at the scales given) becomes
+    the input of the next stages (the official ``base_change_sfs``): x4 as x2 then x2.
 ``--affine P``
     Affine training fathers with probability ``P`` (the official code: 0.5).
 ``--assume-bicubic``
@@ -58,6 +59,12 @@ class _PaperInitNet(zssr_module._Net):
                 torch.nn.init.normal_(m.weight, std=math.sqrt(0.1 / fan_in), generator=generator)
 
 
+def _scale(text):
+    """``1.5`` (both axes) or ``1.5x2`` (s_h x s_w)."""
+    parts = [float(v) for v in text.split("x")]
+    return parts[0] if len(parts) == 1 else tuple(parts)
+
+
 def main(argv=None):
     p = experiment_parser(__doc__)
     p.add_argument("--luma", action="store_true")
@@ -74,7 +81,8 @@ def main(argv=None):
     p.add_argument("--gradual", action="store_true")
     p.add_argument("--stages", default=None,
                    help="comma-separated intermediate scales for gradual SR, e.g. 2,3 at x4")
-    p.add_argument("--rebase", action="store_true")
+    p.add_argument("--rebase", nargs="?", const="all", default=None,
+                   help="rebase at every isotropic stage, or at these comma-separated scales")
     p.add_argument("--warm", action="store_true", help="gradual: each stage goes on training "
                    "the previous stage's net")
     p.add_argument("--affine", type=float, default=0.0,
@@ -91,9 +99,11 @@ def main(argv=None):
                     back_projection=10, device=args.device)
 
     def run(problem):
-        gradual = ([float(v) for v in args.stages.split(",")] if args.stages
+        gradual = ([_scale(v) for v in args.stages.split(",")] if args.stages
                    else args.gradual)
-        solver = ZSSR(**settings, gradual=gradual, warm_start=args.warm, rebase=args.rebase,
+        rebase = (args.rebase == "all" if args.rebase in (None, "all")
+                  else [float(v) for v in args.rebase.split(",")])
+        solver = ZSSR(**settings, gradual=gradual, warm_start=args.warm, rebase=rebase,
                       affine=args.affine,
                       noise_std=problem.noise_std, seed=problem.seed + args.seed_offset)
         op = problem.operator

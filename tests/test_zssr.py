@@ -289,3 +289,26 @@ def test_rebase_super_resolves_the_x2_output(monkeypatch):
     assert seen == [((16, 16), (2.0, 2.0), 0), ((32, 32), (2.0, 2.0), 0)]
     assert res.x.shape == x.shape
     assert float((op.A(res.x) - y).abs().max()) < 2e-2
+
+
+def test_rebase_at_chosen_scales(monkeypatch):
+    """``rebase=[2]`` keeps y as the input through the 1.5x1.5 stage (its output joins the
+    fathers) and rebases only at 2x2; a bad ``rebase`` is refused."""
+    import pnp_internal.solvers.zssr as zssr_module
+
+    x, op, y = _problem(size=64, factor=4)
+    seen = []
+    original = zssr_module.ZSSR._train
+
+    def spy(self, y_, rs, img_shape, fathers, *args):
+        seen.append((tuple(y_.shape[-2:]), rs.scale, len(fathers)))
+        return original(self, y_, rs, img_shape, fathers, *args)
+
+    monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
+    res = ZSSR(max_iter=3, ensemble=False, gradual=[1.5, 2], rebase=[2], seed=0,
+               crop=16).solve(y, op)
+    assert seen == [((16, 16), (1.5, 1.5), 0), ((16, 16), (2.0, 2.0), 4),
+                    ((32, 32), (2.0, 2.0), 0)]
+    assert float((op.A(res.x) - y).abs().max()) < 2e-2
+    with pytest.raises(ValueError, match="rebase"):
+        ZSSR(rebase=["x"])

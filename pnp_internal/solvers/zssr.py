@@ -84,11 +84,12 @@ class ZSSR:
         With ``gradual``, each stage goes on training the network of the previous one, as the
         official code does (``init_net_for_each_sf=False``, the default); ``False`` starts
         each stage afresh.
-    rebase : bool
-        With ``gradual``, each isotropic intermediate output (back-projected to ``y``) becomes
-        the input of the next stages, as the official ``base_change_sfs`` ("recommended for
-        high scale factors"): x4 is then x2 on ``y`` and x2 on its output, both with the ideal
-        cubic kernel, and a final back-projection to ``y`` with the operator's kernel.
+    rebase : bool or sequence of float
+        With ``gradual``, the isotropic intermediate output at these scales (``True``: every
+        one), back-projected to ``y``, becomes the input of the next stages, as the official
+        ``base_change_sfs`` ("recommended for high scale factors"): x4 is then x2 on ``y`` and
+        x2 on its output, both with the ideal cubic kernel, and a final back-projection to
+        ``y`` with the operator's kernel.
     affine : float
         Probability of an affine training father (any rotation angle, shear, anisotropic
         stretch; see :class:`~pnp_internal.solvers.zssr_data.PairSampler`), as the official
@@ -167,7 +168,15 @@ class ZSSR:
         self.slope_ratio, self.n_scales, self.ensemble = slope_ratio, n_scales, ensemble
         self.back_projection, self.noise_std = back_projection, noise_std
         self.gradual = _stage_scales(gradual)
-        self.warm_start, self.rebase = bool(warm_start), bool(rebase)
+        self.warm_start = bool(warm_start)
+        if isinstance(rebase, (bool, np.bool_)):
+            self.rebase = bool(rebase)
+        else:
+            try:
+                self.rebase = tuple(float(r) for r in rebase)
+            except (TypeError, ValueError):
+                raise ValueError(f"rebase must be a bool or a sequence of scales, got "
+                                 f"{rebase!r}") from None
         if not 0 <= affine <= 1:
             raise ValueError(f"affine is a probability in [0, 1], got {affine!r}")
         self.affine = float(affine)
@@ -259,7 +268,8 @@ class ZSSR:
             net, _ = self._train(base, stage, (c,) + size, fathers, None, gen, None,
                                  net if self.warm_start else None)
             out = self._infer(net, base, stage, size)
-            if sh == sw > 1 and self.rebase:  # official base_change_sfs
+            if sh == sw > 1 and (self.rebase is True or (
+                    isinstance(self.rebase, tuple) and sh in self.rebase)):  # base_change_sfs
                 out = self._back_project(out, y, CubicResampler((sh, sw)))
                 base, base_scale, fathers = out, sh, []
             elif sh == sw > 1:  # as the official code: isotropic outputs become fathers
