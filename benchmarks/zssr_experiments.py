@@ -16,9 +16,10 @@ bench``). Options that are not ZSSR parameters:
 ``--stages 2,3``
     Gradual SR through these intermediate scales before the final jump (``1x1.5`` for
     anisotropic ones).
-``--rebase [2,3]``
+``--rebase [2,3|all|none]``
     With gradual SR, each isotropic intermediate output (or those at the scales given) becomes
     the input of the next stages (the official ``base_change_sfs``): x4 as x2 then x2.
+    Without the option: ZSSR's default (at 2 with ``--gradual`` above x2).
 ``--affine P``
     Affine training fathers with probability ``P`` (the official code: 0.5).
 ``--assume-bicubic``
@@ -82,7 +83,8 @@ def main(argv=None):
     p.add_argument("--stages", default=None,
                    help="comma-separated intermediate scales for gradual SR, e.g. 2,3 at x4")
     p.add_argument("--rebase", nargs="?", const="all", default=None,
-                   help="rebase at every isotropic stage, or at these comma-separated scales")
+                   help="rebase at every isotropic stage ('all'), never ('none') or at these "
+                   "comma-separated scales; default: the ZSSR default")
     p.add_argument("--warm", action="store_true", help="gradual: each stage goes on training "
                    "the previous stage's net")
     p.add_argument("--affine", type=float, default=0.0,
@@ -101,8 +103,8 @@ def main(argv=None):
     def run(problem):
         gradual = ([_scale(v) for v in args.stages.split(",")] if args.stages
                    else args.gradual)
-        rebase = (args.rebase == "all" if args.rebase in (None, "all")
-                  else [float(v) for v in args.rebase.split(",")])
+        rebase = {None: None, "all": True, "none": False}.get(args.rebase) if args.rebase in (
+            None, "all", "none") else [float(v) for v in args.rebase.split(",")]
         solver = ZSSR(**settings, gradual=gradual, warm_start=args.warm, rebase=rebase,
                       affine=args.affine,
                       noise_std=problem.noise_std, seed=problem.seed + args.seed_offset)

@@ -284,11 +284,37 @@ def test_rebase_super_resolves_the_x2_output(monkeypatch):
         return original(self, y_, rs, img_shape, fathers, *args)
 
     monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
-    res = ZSSR(max_iter=3, ensemble=False, gradual=True, rebase=True, seed=0,
+    res = ZSSR(max_iter=3, ensemble=False, gradual=[2], rebase=True, seed=0,
                crop=16).solve(y, op)
     assert seen == [((16, 16), (2.0, 2.0), 0), ((32, 32), (2.0, 2.0), 0)]
     assert res.x.shape == x.shape
     assert float((op.A(res.x) - y).abs().max()) < 2e-2
+
+
+def test_gradual_x4_default_is_the_x2_stages_then_a_rebased_x2(monkeypatch):
+    """``gradual=True`` at x4: the official x2 stages on y (the 1.5x1.5 output joins the
+    fathers), then x2 on the 2x2 output (``rebase=None`` rebases at 2); ``rebase=False``
+    keeps y as the input and the 2x2 output among the fathers."""
+    import pnp_internal.solvers.zssr as zssr_module
+
+    x, op, y = _problem(size=64, factor=4)
+    seen = []
+    original = zssr_module.ZSSR._train
+
+    def spy(self, y_, rs, img_shape, fathers, *args):
+        seen.append((tuple(y_.shape[-2:]), getattr(rs, "scale", None), len(fathers)))
+        return original(self, y_, rs, img_shape, fathers, *args)
+
+    monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
+    kw = dict(max_iter=2, ensemble=False, gradual=True, seed=0, crop=16)
+    ZSSR(**kw).solve(y, op)
+    assert seen == [((16, 16), (1.0, 1.5), 0), ((16, 16), (1.5, 1.0), 0),
+                    ((16, 16), (1.5, 1.5), 0), ((16, 16), (1.5, 2.0), 4),
+                    ((16, 16), (2.0, 1.5), 4), ((16, 16), (2.0, 2.0), 4),
+                    ((32, 32), (2.0, 2.0), 0)]
+    seen.clear()
+    ZSSR(**kw, rebase=False).solve(y, op)
+    assert seen[-1] == ((16, 16), None, 4 + 6)
 
 
 def test_rebase_at_chosen_scales(monkeypatch):

@@ -1,5 +1,6 @@
-"""ZSSR benchmark methods: ``zssr`` (the paper's settings, one jump at x2), ``zssr-gradual`` (the
-official gradual configuration, also at x2) and ``zssr-fast`` (a budget setting).
+"""ZSSR benchmark methods: ``zssr`` (the paper's settings in one jump at x2 and x3, gradual with a
+budget per stage from x4), ``zssr-gradual`` (the official gradual configuration, also at x2) and
+``zssr-fast`` (a budget setting).
 
 ``bicubic`` (MATLAB-style upscaling) is registered by :mod:`.baselines`.
 
@@ -16,16 +17,19 @@ from ..registry import METHODS, register
 
 #: The paper's settings: crops 128, up to 3000 iterations, learning-rate policy down to 1e-6,
 #: 8-transform median ensemble, 10 back-projection steps, affine fathers half of the time (the
-#: ZSSR default); gradual (x2 first) for factors >= 4. Set5 x2: 37.20 dB, 97 s per image on 2
-#: idle cores; x4: 30.63 dB (benchmarks/EXPERIMENTS.md, session 5).
+#: ZSSR default). One jump: Set5 x2 37.19 dB, 97 s per image on 2 idle cores (session 5).
 ZSSR_SETTINGS = dict(max_iter=3000, min_iter=256, crop=128, test_every=50, ensemble=True,
                      back_projection=10)
 
-#: Budget setting: 96-pixel crops (about 1.8x cheaper steps), learning-rate decisions every 128
-#: iterations, at most 800 iterations, no gradual stage. Set5 x2: 37.10 dB in 60 CPU-s per
-#: image against 37.20 dB in 167 CPU-s for ``zssr`` (one thread each).
-ZSSR_FAST_SETTINGS = dict(max_iter=800, min_iter=128, crop=96, test_every=25,
-                          slope_window=128, ensemble=True, back_projection=10)
+#: Budget of each stage of ``zssr``'s gradual SR at x4 and above: 96-pixel crops (about 1.8x
+#: cheaper steps), learning-rate decisions every 128 iterations, at most 800 iterations. Set5
+#: x4 with the seven stages of ``ZSSR(gradual=True)``: 31.31 dB, 223 CPU-s per image (session 6).
+ZSSR_STAGE_SETTINGS = dict(max_iter=800, min_iter=128, crop=96, test_every=25,
+                           slope_window=128, ensemble=True, back_projection=10)
+
+#: Budget setting: one jump with 80-pixel crops and the stage schedule. Set5 x2: see
+#: benchmarks/EXPERIMENTS.md (session 6) for the dB and CPU seconds against ``zssr``.
+ZSSR_FAST_SETTINGS = dict(ZSSR_STAGE_SETTINGS, crop=80)
 
 
 def _run(problem, settings, gradual):
@@ -35,22 +39,26 @@ def _run(problem, settings, gradual):
 
 
 @register("zssr", kinds=("sr",),
-          description="ZSSR (Shocher et al. 2018): paper settings, crops 128, <=3000 iterations, "
-                      "ensemble + back-projection, gradual x2 first for x4")
+          description="ZSSR (Shocher et al. 2018): paper settings in one jump below x4; from x4 "
+                      "gradual (the official x2 stages, then x2 on the x2 output), crops 96, "
+                      "<=800 iterations per stage")
 def zssr(problem):
-    return _run(problem, ZSSR_SETTINGS, gradual=(problem.scale or 1) >= 4)
+    if (problem.scale or 1) >= 4:
+        return _run(problem, ZSSR_STAGE_SETTINGS, gradual=True)
+    return _run(problem, ZSSR_SETTINGS, gradual=False)
 
 
 @register("zssr-gradual", kinds=("sr",),
-          description="ZSSR, the official gradual configuration: x2 through 1x1.5, 1.5x1, "
-                      "1.5x1.5, 1.5x2, 2x1.5 (about 6x the time of zssr); x4 as zssr")
+          description="ZSSR, the official gradual configuration with the paper's settings: x2 "
+                      "through 1x1.5, 1.5x1, 1.5x1.5, 1.5x2, 2x1.5 (about 6x the time of zssr); "
+                      "x4 and above: the same stages to 2x2, then x2 on its output")
 def zssr_gradual(problem):
     return _run(problem, ZSSR_SETTINGS, gradual=True)
 
 
 @register("zssr-fast", kinds=("sr",),
-          description="ZSSR budget setting: crops 96, <=800 iterations, ensemble + "
-                      "back-projection, no gradual stage")
+          description="ZSSR budget setting: one jump, crops 80, <=800 iterations, ensemble + "
+                      "back-projection")
 def zssr_fast(problem):
     return _run(problem, ZSSR_FAST_SETTINGS, gradual=False)
 
