@@ -247,21 +247,12 @@ def test_affine_must_be_a_probability():
 def test_explicit_stages_and_their_validation(monkeypatch):
     """``gradual=[2, 3]`` at x4 trains 2x2 and 3x3 with the cubic kernel, then the operator's
     x4; both outputs join the fathers. Scales at or above the factor are refused."""
-    import pnp_internal.solvers.zssr as zssr_module
-
     x, op, y = _problem(size=64, factor=4)
-    seen = []
-    original = zssr_module.ZSSR._train
-
-    def spy(self, y_, rs, img_shape, fathers, *args):
-        seen.append((getattr(rs, "scale", None), tuple(img_shape), len(fathers)))
-        return original(self, y_, rs, img_shape, fathers, *args)
-
-    monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
+    seen = _record_stages(monkeypatch)
     res = ZSSR(max_iter=3, ensemble=False, gradual=[2, 3], seed=0, crop=16).solve(y, op)
     assert res.x.shape == x.shape
-    assert [s[0] for s in seen] == [(2.0, 2.0), (3.0, 3.0), None]
-    assert [s[1] for s in seen] == [(1, 32, 32), (1, 48, 48), (1, 64, 64)]
+    assert [s[1] for s in seen] == [(2.0, 2.0), (3.0, 3.0), None]
+    assert [s[3] for s in seen] == [(1, 32, 32), (1, 48, 48), (1, 64, 64)]
     assert seen[1][2] == 6 and seen[2][2] == 6 + 10  # 6 sizes per octave
     with pytest.raises(ValueError, match="below the factor"):
         ZSSR(max_iter=3, gradual=[2, 4]).solve(y, op)
@@ -273,20 +264,11 @@ def test_explicit_stages_and_their_validation(monkeypatch):
 def test_rebase_super_resolves_the_x2_output(monkeypatch):
     """With rebase, x4 is x2 on y, then x2 on the (back-projected) x2 output, and the result
     is back-projected to y with the operator."""
-    import pnp_internal.solvers.zssr as zssr_module
-
     x, op, y = _problem(size=64, factor=4)
-    seen = []
-    original = zssr_module.ZSSR._train
-
-    def spy(self, y_, rs, img_shape, fathers, *args):
-        seen.append((tuple(y_.shape[-2:]), rs.scale, len(fathers)))
-        return original(self, y_, rs, img_shape, fathers, *args)
-
-    monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
+    seen = _record_stages(monkeypatch)
     res = ZSSR(max_iter=3, ensemble=False, gradual=[2], rebase=True, seed=0,
                crop=16).solve(y, op)
-    assert seen == [((16, 16), (2.0, 2.0), 0), ((32, 32), (2.0, 2.0), 0)]
+    assert [s[:3] for s in seen] == [((16, 16), (2.0, 2.0), 0), ((32, 32), (2.0, 2.0), 0)]
     assert res.x.shape == x.shape
     assert float((op.A(res.x) - y).abs().max()) < 2e-2
 
@@ -295,46 +277,45 @@ def test_gradual_x4_default_is_the_x2_stages_then_a_rebased_x2(monkeypatch):
     """``gradual=True`` at x4: the official x2 stages on y (the 1.5x1.5 output joins the
     fathers), then x2 on the 2x2 output (``rebase=None`` rebases at 2); ``rebase=False``
     keeps y as the input and the 2x2 output among the fathers."""
-    import pnp_internal.solvers.zssr as zssr_module
-
     x, op, y = _problem(size=64, factor=4)
-    seen = []
-    original = zssr_module.ZSSR._train
-
-    def spy(self, y_, rs, img_shape, fathers, *args):
-        seen.append((tuple(y_.shape[-2:]), getattr(rs, "scale", None), len(fathers)))
-        return original(self, y_, rs, img_shape, fathers, *args)
-
-    monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
+    seen = _record_stages(monkeypatch)
     kw = dict(max_iter=2, ensemble=False, gradual=True, seed=0, crop=16)
     ZSSR(**kw).solve(y, op)
-    assert seen == [((16, 16), (1.0, 1.5), 0), ((16, 16), (1.5, 1.0), 0),
-                    ((16, 16), (1.5, 1.5), 0), ((16, 16), (1.5, 2.0), 4),
-                    ((16, 16), (2.0, 1.5), 4), ((16, 16), (2.0, 2.0), 4),
-                    ((32, 32), (2.0, 2.0), 0)]
+    assert [s[:3] for s in seen] == [
+        ((16, 16), (1.0, 1.5), 0), ((16, 16), (1.5, 1.0), 0), ((16, 16), (1.5, 1.5), 0),
+        ((16, 16), (1.5, 2.0), 4), ((16, 16), (2.0, 1.5), 4), ((16, 16), (2.0, 2.0), 4),
+        ((32, 32), (2.0, 2.0), 0)]
     seen.clear()
     ZSSR(**kw, rebase=False).solve(y, op)
-    assert seen[-1] == ((16, 16), None, 4 + 6)
+    assert seen[-1][:3] == ((16, 16), None, 4 + 6)
 
 
 def test_rebase_at_chosen_scales(monkeypatch):
     """``rebase=[2]`` keeps y as the input through the 1.5x1.5 stage (its output joins the
     fathers) and rebases only at 2x2; a bad ``rebase`` is refused."""
+    x, op, y = _problem(size=64, factor=4)
+    seen = _record_stages(monkeypatch)
+    res = ZSSR(max_iter=3, ensemble=False, gradual=[1.5, 2], rebase=[2], seed=0,
+               crop=16).solve(y, op)
+    assert [s[:3] for s in seen] == [
+        ((16, 16), (1.5, 1.5), 0), ((16, 16), (2.0, 2.0), 4), ((32, 32), (2.0, 2.0), 0)]
+    assert float((op.A(res.x) - y).abs().max()) < 2e-2
+    with pytest.raises(ValueError, match="rebase"):
+        ZSSR(rebase=["x"])
+
+
+def _record_stages(monkeypatch):
+    """Record (input size, stage scale or None for the operator, number of extra fathers, HR
+    shape) of every training stage of ZSSR."""
     import pnp_internal.solvers.zssr as zssr_module
 
-    x, op, y = _problem(size=64, factor=4)
     seen = []
     original = zssr_module.ZSSR._train
 
     def spy(self, y_, rs, img_shape, fathers, *args):
-        seen.append((tuple(y_.shape[-2:]), rs.scale, len(fathers)))
+        seen.append((tuple(y_.shape[-2:]), getattr(rs, "scale", None), len(fathers),
+                     tuple(img_shape)))
         return original(self, y_, rs, img_shape, fathers, *args)
 
     monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
-    res = ZSSR(max_iter=3, ensemble=False, gradual=[1.5, 2], rebase=[2], seed=0,
-               crop=16).solve(y, op)
-    assert seen == [((16, 16), (1.5, 1.5), 0), ((16, 16), (2.0, 2.0), 4),
-                    ((32, 32), (2.0, 2.0), 0)]
-    assert float((op.A(res.x) - y).abs().max()) < 2e-2
-    with pytest.raises(ValueError, match="rebase"):
-        ZSSR(rebase=["x"])
+    return seen
