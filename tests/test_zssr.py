@@ -275,8 +275,9 @@ def test_rebase_super_resolves_the_x2_output(monkeypatch):
 
 def test_gradual_x4_default_is_the_x2_stages_then_a_rebased_x2(monkeypatch):
     """``gradual=True`` at x4: the official x2 stages on y (the 1.5x1.5 output joins the
-    fathers), then x2 on the 2x2 output (``rebase=None`` rebases at 2); ``rebase=False``
-    keeps y as the input and the 2x2 output among the fathers."""
+    fathers), then x2 on the 2x2 output (``rebase=None`` rebases at 2 for the bicubic kernel);
+    ``rebase=False``, or another kernel, keeps y as the input and the 2x2 output among the
+    fathers."""
     x, op, y = _problem(size=64, factor=4)
     seen = _record_stages(monkeypatch)
     kw = dict(max_iter=2, ensemble=False, gradual=True, seed=0, crop=16)
@@ -287,6 +288,12 @@ def test_gradual_x4_default_is_the_x2_stages_then_a_rebased_x2(monkeypatch):
         ((32, 32), (2.0, 2.0), 0)]
     seen.clear()
     ZSSR(**kw, rebase=False).solve(y, op)
+    assert seen[-1][:3] == ((16, 16), None, 4 + 6)
+    # another kernel: the final jump must use it, so no automatic rebase
+    x, op, y = _problem(size=64, factor=4,
+                        kernel=operators.kernels.gaussian(2.0, size=13))
+    seen.clear()
+    ZSSR(**kw).solve(y, op)
     assert seen[-1][:3] == ((16, 16), None, 4 + 6)
 
 

@@ -78,19 +78,22 @@ class ZSSR:
         both axes joins the fathers of the later stages (at several sizes). ``True``: at
         factor 2 the official code's ``X2_GRADUAL_IDEAL_CONF`` stages 1x1.5, 1.5x1, 1.5x1.5,
         1.5x2, 2x1.5, then 2x2 (about 6x the time); at factors 4, 6, 8, ...: the same stages
-        up to 2x2, whose output then becomes the input of the final jump (see ``rebase``;
-        Set5 x4: 31.2 dB against 30.6 with a single 2x2 stage). A sequence gives the intermediate scales explicitly, each a float
-        (both axes) or a pair ``(s_h, s_w)``, between 1 and the factor, e.g. ``[2, 3]`` at x4.
+        up to 2x2, then the final jump from the 2x2 output (see ``rebase``; Set5 x4: 31.3 dB
+        against 30.6 with a single 2x2 stage and no rebase). A sequence gives the
+        intermediate scales, each a float (both axes) or a pair ``(s_h, s_w)`` between 1 and
+        the factor, e.g. ``[2, 3]`` at x4.
     warm_start : bool
         With ``gradual``, each stage goes on training the network of the previous one, as the
         official code does (``init_net_for_each_sf=False``, the default); ``False`` starts
         each stage afresh.
     rebase : bool or sequence of float or None
         With ``gradual``, the isotropic intermediate output at these scales (``True``: every
-        one; ``None``: at 2 when ``gradual=True`` and the factor is above 2), back-projected to ``y``, becomes the input of the next stages, as the official
-        ``base_change_sfs`` ("recommended for high scale factors"): x4 is then x2 on ``y`` and
-        x2 on its output, both with the ideal cubic kernel, and a final back-projection to
-        ``y`` with the operator's kernel.
+        one), back-projected to ``y``, becomes the input of the later stages, as the official
+        ``base_change_sfs`` ("recommended for high scale factors"). The later stages then use
+        the ideal cubic kernel at the relative scale, and the result is back-projected to
+        ``y`` with the operator. ``None`` (default): at 2 when ``gradual=True``, the factor is
+        above 2 and the operator's kernel is the bicubic one (x4 = x2 on ``y``, then x2 on its
+        output); never for other kernels, whose final jump must use the operator's kernel.
     affine : float
         Probability of an affine training father (any rotation angle, shear, anisotropic
         stretch; see :class:`~pnp_internal.solvers.zssr_data.PairSampler`), as the official
@@ -258,10 +261,10 @@ class ZSSR:
             return [(1.0, 1.5), (1.5, 1.0), (1.5, 1.5), (1.5, 2.0), (2.0, 1.5), (2.0, 2.0)]
         return []
 
-    def _rebases(self, factor, scale):
+    def _rebases(self, rs, scale):
         """Whether the output of the isotropic stage ``scale`` becomes the new input."""
         if self.rebase is None:
-            return self.gradual is True and factor > 2 and scale == 2
+            return self.gradual is True and rs.factor > 2 and scale == 2 and _is_cubic(rs)
         return self.rebase if isinstance(self.rebase, bool) else scale in self.rebase
 
     def _one(self, y, rs, img_shape, x_true, gen, callback):
@@ -275,7 +278,7 @@ class ZSSR:
             net, _ = self._train(base, stage, (c,) + size, fathers, None, gen, None,
                                  net if self.warm_start else None)
             out = self._infer(net, base, stage, size)
-            if sh == sw > 1 and self._rebases(rs.factor, sh):  # official base_change_sfs
+            if sh == sw > 1 and self._rebases(rs, sh):  # official base_change_sfs
                 out = self._back_project(out, y, CubicResampler((sh, sw)))
                 base, base_scale, fathers = out, sh, []
             elif sh == sw > 1:  # as the official code: isotropic outputs become fathers
@@ -411,6 +414,17 @@ def _stage_scales(gradual):
         raise ValueError(f"gradual must be a bool or a non-empty sequence of scales (a float "
                          f"> 1 or a pair (s_h, s_w) >= 1, e.g. [2, 3]); got {gradual!r}")
     return tuple(scales)
+
+
+def _is_cubic(rs):
+    """Whether the operator's downscaler is the ideal (antialiased) bicubic one, away from the
+    borders."""
+    f = rs.factor
+    x = torch.rand(1, 1, 16 * f, 16 * f, generator=torch.Generator().manual_seed(0),
+                   dtype=torch.float64)
+    a = rs.down(x.to(rs.kernel.dtype))[..., 4:-4, 4:-4].double()
+    b = CubicResampler((f, f)).down(x)[..., 4:-4, 4:-4]
+    return a.shape == b.shape and float((a - b).abs().max()) < 1e-4
 
 
 def _isotropic(rs):
