@@ -71,6 +71,32 @@ def test_history_contract(trained):
     assert sum(r[-20:]) < sum(r[:20])
 
 
+def test_a_dead_network_is_reinitialised(monkeypatch):
+    """A network whose ReLUs all died (a constant residual: the L1 loss's easy way out on flat
+    images, seen on Set14 ppt3 at x4) is detected at the next test and trained afresh, with a
+    warning; with ``revive=False`` it stays dead and ends well below."""
+    import pnp_internal.solvers.zssr as zssr_module
+
+    x, op, y = _problem()
+    real_net, made = zssr_module._Net, []
+
+    def dead_first(*args):
+        net = real_net(*args)
+        if not made:  # the first network: every unit of the last hidden layer is dead
+            torch.nn.init.constant_(net.body[-3].bias, -100.0)
+        made.append(net)
+        return net
+
+    monkeypatch.setattr(zssr_module, "_Net", dead_first)
+    with pytest.warns(UserWarning, match="died"):
+        res = ZSSR(max_iter=160, seed=0, **SMALL).solve(y, op)
+    assert len(made) == 2 and "re-initialised 1" in res.message
+    made.clear()
+    dead = ZSSR(max_iter=160, seed=0, revive=False, **SMALL).solve(y, op)
+    assert len(made) == 1 and _psnr(res.x, x) > _psnr(dead.x, x) + 0.5, (
+        _psnr(res.x, x), _psnr(dead.x, x))
+
+
 def test_same_seed_same_output_colour():
     x, op, y = _problem("astronaut", 48, gray=False)
     kw = dict(max_iter=12, ensemble=False, crop=24, seed=3)

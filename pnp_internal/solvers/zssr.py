@@ -86,6 +86,13 @@ class ZSSR:
         With ``gradual``, each stage goes on training the network of the previous one, as the
         official code does (``init_net_for_each_sf=False``, the default); ``False`` starts
         each stage afresh.
+    revive : bool
+        Watch for a dead network: when the residual it predicts on the test pair has become
+        constant (its spatial std below 1e-3 of the interpolation error's: every ReLU of a layer
+        died), re-initialise it and its optimiser and go on training, with a warning. The L1
+        loss makes a zero residual an easy way out on images with large flat areas: on Set14
+        ppt3 at x4 the network died at the start of the second gradual stage and every later
+        stage returned interpolation plus back-projection.
     rebase : bool or sequence of float or None
         With ``gradual``, the isotropic intermediate output at these scales (``True``: every
         one), back-projected to ``y``, becomes the input of the later stages, as the official
@@ -151,8 +158,8 @@ class ZSSR:
 
     def __init__(self, *, max_iter=3000, min_iter=256, lr=1e-3, lr_min=1e-6, crop=128,
                  test_every=50, slope_window=256, slope_ratio=1.5, n_scales=6, ensemble=True,
-                 back_projection=10, gradual=False, warm_start=True, rebase=None, affine=0.5,
-                 noise_std=0.0,
+                 back_projection=10, gradual=False, warm_start=True, revive=True, rebase=None,
+                 affine=0.5, noise_std=0.0,
                  width=64, depth=8, seed=None, device=None, progress=False):
         for name, val, lo in [("max_iter", max_iter, 1), ("min_iter", min_iter, 1),
                               ("crop", crop, 8), ("test_every", test_every, 1),
@@ -175,6 +182,7 @@ class ZSSR:
         self.back_projection, self.noise_std = back_projection, noise_std
         self.gradual = _stage_scales(gradual)
         self.warm_start = bool(warm_start)
+        self.revive = bool(revive)
         if rebase is None or isinstance(rebase, (bool, np.bool_)):
             self.rebase = rebase if rebase is None else bool(rebase)
         else:
@@ -309,6 +317,7 @@ class ZSSR:
                               extra_fathers=fathers, noise_std=self.noise_std,
                               affine=self.affine, generator=gen)
         son_up = rs.up(rs.down(y), y.shape[-2:])
+        interp_err = float((son_up - y).std(dim=(-2, -1)).max())
         up_y = rs.up(y, img_shape[-2:]) if x_true is not None else None
         amp = dict(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cpu")
         hist = {"seconds": [], "residual": [], "lr": []}
@@ -321,7 +330,7 @@ class ZSSR:
             from tqdm.auto import tqdm
             bar = tqdm(total=self.max_iter, desc="ZSSR", leave=False)
         t0 = time.perf_counter()
-        it = 0
+        it = revived = 0
         while it < self.max_iter:
             inp, tgt = sampler.sample()
             with torch.autocast(**amp):
@@ -338,8 +347,16 @@ class ZSSR:
             if it % self.test_every == 0:
                 with torch.no_grad(), torch.autocast(**amp):
                     rec = net(son_up.contiguous(memory_format=torch.channels_last)).float()
-                steps.append(it)
-                errs.append(float((rec.clamp(0, 1) - y).square().mean()))
+                if self.revive and float((rec - son_up).std(dim=(-2, -1)).max()) < 1e-3 * interp_err:
+                    # the ReLUs died and the residual is (nearly) constant: start afresh
+                    revived += 1
+                    net = _Net(c, self.width, self.depth, gen).to(dev).to(
+                        memory_format=torch.channels_last)
+                    opt = torch.optim.Adam(net.parameters(), lr=self.lr, fused=True)
+                    lr, last_change, steps, errs, warm = self.lr, it, [], [], None
+                else:
+                    steps.append(it)
+                    errs.append(float((rec.clamp(0, 1) - y).square().mean()))
                 if x_true is not None:
                     psnr = _psnr(self._predict(net, up_y), x_true)
             hist["seconds"].append(time.perf_counter() - t0)
@@ -369,6 +386,10 @@ class ZSSR:
                         group["lr"] = lr
         if bar is not None:
             bar.close()
+        if revived:
+            warnings.warn(f"ZSSR: the network died (constant residual) and was re-initialised "
+                          f"{revived} time(s) during this stage", stacklevel=3)
+            message += f"; re-initialised {revived} time(s) after the network died"
         net.eval()
         return net, Result(None, it, converged, hist, message)
 
