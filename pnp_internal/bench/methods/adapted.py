@@ -99,7 +99,10 @@ def _plain(solver_name):
     return on_luma(run)
 
 
-def _adapted(solver_name, when="before"):
+def _adapted(solver_name, when="before", keep=None):
+    """IDBP/HQS/ADMM with :class:`ImageAdapted`; ``keep``, a list, collects the priors (and so
+    their adaptation reports) of every run."""
+
     def run(problem):
         from ...priors import ImageAdapted
 
@@ -107,6 +110,8 @@ def _adapted(solver_name, when="before"):
         if when != "before":
             opts.update(adapt_every=10, steps=opts["steps"] // 2)
         prior = ImageAdapted(_base(problem), when=when, seed=problem.seed, **opts)
+        if keep is not None:
+            keep.append(prior)
         solver, x0 = make_solver(prior, solver_name, problem)
         return solver.solve(problem.y, problem.operator, x0=x0).x
 
