@@ -352,3 +352,36 @@ def _record_stages(monkeypatch):
 
     monkeypatch.setattr(zssr_module.ZSSR, "_train", spy)
     return seen
+
+
+@pytest.mark.parametrize("factor, kernel, zssr_path, fast_path", [
+    (2, "bicubic", (True, 96), ([1.5], 80)),
+    (2, "gaussian", (False, 128), (False, 80)),
+    (3, "bicubic", (False, 128), (False, 80)),
+    (4, "bicubic", (True, 128), (True, 96)),
+])
+def test_bench_methods_pick_the_documented_path(monkeypatch, factor, kernel, zssr_path,
+                                                fast_path):
+    """``zssr`` / ``zssr-fast`` run the configuration the table of
+    :mod:`pnp_internal.bench.methods.zssr` gives for each factor and kernel."""
+    from pnp_internal.bench.methods import zssr as methods
+    from pnp_internal.bench.registry import Problem
+
+    seen = []
+
+    class Spy:
+        def __init__(self, *, gradual, crop, **kwargs):
+            seen.append((gradual, crop))
+
+        def solve(self, y, op):
+            return Result(torch.zeros(1), 0, True, {}, "")
+
+    monkeypatch.setattr(methods, "ZSSR", Spy)
+    k = "bicubic" if kernel == "bicubic" else operators.kernels.gaussian(1.6, size=7)
+    op = operators.Downsampling(factor, img_shape=(1, 12 * factor, 12 * factor), kernel=k)
+    problem = Problem(y=torch.zeros(1, 1, 12, 12), operator=op, noise_std=0.0, kind="sr",
+                      task=f"sr-x{factor}", img_shape=(1, 12 * factor, 12 * factor),
+                      scale=factor, seed=0)
+    methods.zssr(problem)
+    methods.zssr_fast(problem)
+    assert seen == [zssr_path, fast_path]
