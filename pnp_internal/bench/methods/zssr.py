@@ -14,7 +14,7 @@ x4 and above                  six stages to 2x2, paper       the same stages, st
 other (x3, other kernels)     one jump, paper budget         one jump, crops 80
 ============================  =============================  ===============================
 
-The official code also runs one jump for a non-bicubic kernel (``X2_REAL_CONF``) and the
+The official code, too, runs one jump with a given kernel (``X2_GIVEN_KERNEL_CONF``) and the
 gradual ``X2_GRADUAL_IDEAL_CONF`` for the ideal bicubic case.
 
 ``bicubic`` (MATLAB-style upscaling) is registered by :mod:`.baselines`.
