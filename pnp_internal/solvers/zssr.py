@@ -387,8 +387,9 @@ class ZSSR:
         if bar is not None:
             bar.close()
         if revived:
+            h, w = img_shape[-2:]
             warnings.warn(f"ZSSR: the network died (constant residual) and was re-initialised "
-                          f"{revived} time(s) during this stage", stacklevel=3)
+                          f"{revived} time(s) during the stage to {h}x{w}", stacklevel=3)
             message += f"; re-initialised {revived} time(s) after the network died"
         net.eval()
         return net, Result(None, it, converged, hist, message)
