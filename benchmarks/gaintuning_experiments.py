@@ -17,7 +17,7 @@ import sys
 
 import torch
 
-from pnp_internal.bench.methods.adapted import GT_SETTINGS, _base
+from pnp_internal.bench.methods.adapted import GT_DENOISE_SETTINGS, _base
 from pnp_internal.bench.registry import register
 
 from _harness import experiment_parser, run_methods
@@ -31,7 +31,7 @@ def main(argv=None):
                        ("holdout", float), ("check-every", int), ("patience", int)]:
         p.add_argument(f"--{name}", type=kind)
     args = p.parse_args(argv)
-    opts = dict(GT_SETTINGS)
+    opts = dict(GT_DENOISE_SETTINGS)
     for key in ("steps", "lr", "batch_size", "crop", "holdout", "check_every", "patience"):
         if getattr(args, key) is not None:
             opts[key] = getattr(args, key)

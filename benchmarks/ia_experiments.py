@@ -40,6 +40,8 @@ def main(argv=None):
     p.add_argument("--switch-sigma", default="auto",
                    help="'auto', 'none' or a value on the 0-255 scale")
     p.add_argument("--sigma", type=float, help="fine-tuning noise level, 0-255 scale")
+    p.add_argument("--sigma-hi", type=float,
+                   help="with --sigma: noise levels drawn in [sigma, sigma-hi], 0-255 scale")
     p.add_argument("--adapt-every", type=int, default=10)
     args = p.parse_args(argv)
     switch = {"auto": "auto", "none": None}.get(args.switch_sigma)
@@ -56,7 +58,8 @@ def main(argv=None):
         if args.when != "before":
             opts.update(adapt_every=args.adapt_every)
         if args.sigma is not None:
-            opts["sigmas"] = args.sigma / 255
+            opts["sigmas"] = args.sigma / 255 if args.sigma_hi is None else (
+                args.sigma / 255, args.sigma_hi / 255)
         prior = ImageAdapted(_base(problem), when=args.when, seed=problem.seed,
                              holdout=args.holdout, last_k=args.last_k, switch_sigma=switch,
                              **opts)
