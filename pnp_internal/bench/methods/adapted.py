@@ -41,13 +41,13 @@ IA_SETTINGS = {
     "inpaint": dict(steps=16, batch_size=16, lr=1e-4, train="all", check_every=4, patience=3),
     "cs": dict(steps=16, batch_size=16, lr=1e-4, train="all", check_every=4, patience=3),
 }
-#: GainTuning / SURE options for plain denoising. Measured (colour weights at 303 training steps,
+#: GainTuning inside IDBP (``gt-idbp``, re-tuned every 10 iterations): a cheap recipe.
+#: The 12-step recipe, measured for plain denoising (colour weights at 303 training steps,
 #: CBSD68 101085/101087, 128x128 centre crops, sigma 25): cnn 27.621/28.116, GainTuning lr 2e-3
 #: 27.643/28.141 (+0.02/+0.025 dB, ~50 CPU-s), lr 5e-3 +0.015/0.0, SURE on all weights
 #: lr 1e-5: hold-out never improved, original kept (+0.00).
 #: With the GPU-trained weights (after the SURE clipping fix), full images, sigma 25:
 #: GainTuning Kodak24 +0.01 dB mean (worst -0.02), Set12 -0.005, ~6.5 CPU-s per image.
-#: GainTuning inside IDBP (``gt-idbp``, re-tuned every 10 iterations): the cheap recipe.
 GT_SETTINGS = dict(steps=12, lr=2e-3, batch_size=4, crop=64)
 #: GainTuning for plain denoising (``cnn-gaintuning``): SURE on one 256x256 crop per step
 #: (nearly the whole image), 72 steps, hold-out checked every 10 steps, patience 3; about 29 s
@@ -55,8 +55,10 @@ GT_SETTINGS = dict(steps=12, lr=2e-3, batch_size=4, crop=64)
 #: such steps (320 px crops on CBSD68) +0.045 dB on the first 8 CBSD68 images and +0.05 on
 #: Set12, against +0.009 and -0.01 for the 12-step recipe above; the best gains for the image
 #: (fitted to its true error on another noise draw) +0.131 on the same 8 (EXPERIMENTS.md).
+#: With these settings, full sets: CBSD68 +0.065, Kodak24 +0.047, Set12 +0.049 dB.
 GT_DENOISE_SETTINGS = dict(steps=72, lr=2e-3, batch_size=1, crop=256, check_every=10,
                            patience=3)
+#: SURE fine-tuning of all weights (``cnn-sure``).
 SURE_SETTINGS = dict(steps=12, lr=1e-5, batch_size=4, crop=64)
 
 
