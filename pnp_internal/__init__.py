@@ -1,12 +1,14 @@
 """pnp_internal: plug-and-play solvers and deep internal learning for linear inverse problems.
 
-Public API (see ``DESIGN.md``): :func:`solve`, and the subpackages ``operators``, ``solvers``,
-``priors``, ``io`` and ``metrics``.
+Public API (see ``DESIGN.md``): :func:`solve` and :func:`methods`, the recipe book
+:mod:`recipes`, and the subpackages ``operators``, ``solvers``, ``priors``, ``io`` and
+``metrics``.
 """
 
 from . import io, metrics, operators, priors, solvers
-from .api import solve
+from . import recipes
+from .api import methods, solve
 
 __version__ = "0.1.0"
 
-__all__ = ["solve", "operators", "solvers", "priors", "io", "metrics", "__version__"]
+__all__ = ["solve", "methods", "recipes", "operators", "solvers", "priors", "io", "metrics", "__version__"]

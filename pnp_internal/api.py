@@ -1,236 +1,264 @@
-"""One-call restoration: :func:`solve` picks a solver, a prior and sensible defaults."""
+"""One call for every method: :func:`solve` runs a named method, a prior inside a solver, or a
+configured solver instance, with the settings of the recipe book (:mod:`pnp_internal.recipes`).
+"""
 
 from __future__ import annotations
 
-import inspect
+import warnings
 
 import torch
 
-from .solvers import ADMM, HQS, IDBP, Result
-from .solvers.base import Solver
-from .solvers.schedules import DPIR, Constant, IDBPDecay
+from . import catalog, recipes
+from .operators.kinds import operator_kind
+from .solvers.base import Result
 
-SOLVERS = {"idbp": IDBP, "admm": ADMM, "hqs": HQS}
-PRIORS = ("tv", "bm3d", "identity", "cnn")
+__all__ = ["solve", "methods", "operator_kind", "resolve_noise_std"]
 
-# operator kinds, recognised by class name anywhere in the operator's class hierarchy (so both
-# the project's operators and deepinv's own physics are recognised)
-_KINDS = (
-    ("denoise", ("Denoising",)),
-    ("inpaint", ("Inpainting", "Demosaicing")),
-    ("sr", ("Downsampling", "DownsamplingMatlab")),
-    ("blur", ("Blur", "BlurFFT", "SpaceVaryingBlur")),
-    ("cs", ("CompressedSensing", "StructuredRandom", "SinglePixelCamera")),
-)
+#: Solvers that are direct methods: ``solver="zssr"`` runs the method of that name.
+DIRECT = ("dip", "deep-decoder", "zssr", "self2self")
+#: Prior names accepted by ``prior=`` (``gaintuning`` and ``sure`` apply to denoising alone,
+#: or inside a solver for ``gaintuning``).
+PRIOR_NAMES = ("cnn", "ia", "ia-during", "gaintuning", "sure", "dip", "bm3d", "tv", "identity")
 
 
-def operator_kind(operator) -> str:
-    """``"denoise"``, ``"inpaint"``, ``"sr"``, ``"blur"``, ``"cs"`` or ``"other"``."""
-    names = {cls.__name__ for cls in type(operator).__mro__}
-    for kind, cls_names in _KINDS:
-        if names.intersection(cls_names):
-            return kind
-    return "other"
-
-
-def default_settings(operator, noise_std: float = 0.0, solver: str | None = None):
-    """The defaults of :func:`solve` for ``operator``: ``(solver_name, options)``.
+def methods(kind: str | None = None) -> dict[str, str]:
+    """Every method name with one line: what it does and the operator kinds it supports.
 
     Parameters
     ----------
-    operator : deepinv.physics.LinearPhysics
-        The forward model; its kind is read from its class (see :func:`operator_kind`).
-    noise_std : float
-        Noise level of the measurement ([0, 1] scale).
-    solver : {"idbp", "admm", "hqs"}, optional
-        Force the solver; the options are then that solver's defaults for this operator kind.
+    kind : str, optional
+        Only the methods for this operator kind (``"deblur"``, ``"sr"``, ...).
 
-    Returns
-    -------
-    (str, dict)
-        The solver's name and the keyword options for its constructor (``noise_std``
-        included). See :func:`solve` for the table.
+    Examples
+    --------
+    >>> import pnp_internal
+    >>> "ia-idbp" in pnp_internal.methods("sr")
+    True
     """
-    kind = operator_kind(operator)
-    noisy = noise_std > 0
-    scale = int(getattr(operator, "factor", 2) or 2) if kind == "sr" else 1
-    end = max(noise_std, 2.0 / 255)
-    # per kind: the default solver, then each solver's options
-    table = {
-        "denoise": ("idbp", dict(idbp=dict(max_iter=1, schedule=Constant(), eps=0.0,
-                                           init="dagger"),
-                                 hqs=dict(max_iter=1, schedule=Constant(gamma=1e6)),
-                                 admm=dict(max_iter=1, schedule=Constant(gamma=1e6)))),
-        "blur": ("hqs", dict(hqs=dict(max_iter=8, schedule=DPIR()),
-                             admm=dict(max_iter=8, schedule=DPIR()),
-                             idbp=dict(max_iter=20, schedule=IDBPDecay(49 / 255, 2.55 / 255)))),
-        "sr": ("hqs" if noisy else "idbp", dict(
-            idbp=dict(max_iter=30, schedule=IDBPDecay.for_scale(scale)),
-            hqs=dict(max_iter=24, schedule=DPIR(sigma_end=max(noise_std, scale / 255))),
-            admm=dict(max_iter=24, schedule=DPIR(sigma_end=max(noise_std, scale / 255))))),
-    }
-    generic = dict(idbp=dict(max_iter=20, schedule=IDBPDecay(49 / 255, 2 / 255)),
-                   hqs=dict(max_iter=20, schedule=DPIR(sigma_end=end)),
-                   admm=dict(max_iter=20, schedule=DPIR(sigma_end=end)))
-    table["inpaint"] = ("admm", generic)
-    table["cs"] = ("admm", generic)
-    table["other"] = ("hqs", generic)
-    name, per_solver = table[kind]
-    name = solver or name
-    if name not in SOLVERS:
-        raise ValueError(f"unknown solver {name!r}; valid: {', '.join(SOLVERS)}")
-    opts = dict(per_solver[name])
-    opts["noise_std"] = float(noise_std)
-    return name, opts
+    if kind is not None and kind not in recipes.KINDS:
+        raise ValueError(f"unknown kind {kind!r}; valid: {', '.join(recipes.KINDS)}")
+    return {n: f"{catalog.get(n).description} [{', '.join(sorted(catalog.get(n).kinds))}]"
+            for n in catalog.names(kind)}
 
 
-def _channels(y, operator) -> int:
-    img_shape = getattr(operator, "img_shape", None) or getattr(operator, "img_size", None)
-    if img_shape:
-        return int(img_shape[0])
+def _scale(operator) -> int | None:
+    f = getattr(operator, "factor", None)
+    if isinstance(f, (tuple, list)) and f:
+        f = f[0]
+    return int(round(float(f))) if isinstance(f, (int, float)) and f >= 1 else None
+
+
+def resolve_noise_std(y: torch.Tensor, operator, noise_std=None) -> tuple[float, str]:
+    """The noise level to use and where it came from.
+
+    ``noise_std`` when given; else the operator's noise model (deepinv physics with a
+    ``GaussianNoise`` model, or the level the project's ``measure`` used); else an estimate from
+    ``y`` by deepinv's :class:`~deepinv.models.PatchCovarianceNoiseEstimator`, with a warning
+    saying so and how to set it.
+    """
+    if noise_std is not None:
+        if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) \
+                or not noise_std >= 0 or noise_std != noise_std:
+            raise ValueError(f"noise_std must be a number >= 0, got {noise_std!r}")
+        if noise_std > 1:
+            raise ValueError(f"noise_std={noise_std} is above 1, but images are on the [0, 1] "
+                             f"scale; for sigma {noise_std:g} on the 0-255 scale pass "
+                             f"noise_std={noise_std:g}/255")
+        return float(noise_std), "given"
+    known = getattr(operator, "measured_noise_std", None)
+    if known is not None:
+        return float(known), "the operator's measure()"
+    model = getattr(operator, "noise_model", None)
+    sigma = getattr(model, "sigma", None)
+    if type(model).__name__ == "GaussianNoise" and sigma is not None:
+        sigma = float(sigma.flatten()[0]) if isinstance(sigma, torch.Tensor) else float(sigma)
+        return sigma, "the operator's noise model"
+    import deepinv as dinv
+
     with torch.no_grad():
-        return int(operator.A_adjoint(y).shape[1])
+        est = float(dinv.models.PatchCovarianceNoiseEstimator()(y.float()).flatten()[0])
+    warnings.warn(f"noise_std was not given: estimated {est:.4g} ({est * 255:.2f}/255) from y; "
+                  "pass noise_std= (on the [0, 1] scale) to set it", UserWarning, stacklevel=3)
+    return est, "estimated from y"
 
 
-def make_prior(name: str, *, channels: int = 3):
-    """A prior from its name: ``"tv"``, ``"bm3d"``, ``"identity"`` or ``"cnn"`` (shipped CNN).
-
-    Raises
-    ------
-    ValueError
-        For an unknown name (listing the valid ones).
-    """
-    from . import priors
-
-    key = name.lower()
-    if key == "tv":
-        return priors.TV()
-    if key == "bm3d":
-        return priors.BM3D()
-    if key == "identity":
-        return priors.Identity()
-    if key == "cnn":
-        try:
-            from .priors.cnn import available, pretrained
-        except ImportError as err:
-            raise ValueError("prior 'cnn' is not available in this installation") from err
-        want = "drunet-lite-color" if channels == 3 else "drunet-lite-gray"
-        if want not in available():
-            raise ValueError(f"prior 'cnn' needs the shipped weights {want!r}; available: "
-                             f"{', '.join(available()) or '(none)'}")
-        return pretrained(want)
-    raise ValueError(f"unknown prior {name!r}; valid names: {', '.join(PRIORS)} (or pass a "
-                     "Prior, a deepinv Denoiser or a callable f(x, sigma))")
+def check_measurement(y: torch.Tensor, kind: str) -> None:
+    """Refuse what would give a silently wrong image: integer dtypes, NaN/Inf, [0, 255] data."""
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y must be a torch.Tensor, got {type(y).__name__}")
+    if not y.is_floating_point():
+        raise TypeError(f"y has dtype {y.dtype}, but images are float tensors in [0, 1]; "
+                        "convert with y.float() / 255 (8-bit) or / 65535 (16-bit)")
+    bad = int((~torch.isfinite(y)).sum())
+    if bad:
+        raise ValueError(f"y contains {bad} NaN/Inf value(s); repair or mask them (for missing "
+                         "pixels use an Inpainting operator) before restoring")
+    if kind in ("denoise", "deblur", "sr", "inpaint"):
+        lo, hi = float(y.min()), float(y.max())
+        if hi > 2.0 or lo < -1.0:
+            raise ValueError(f"y has values in [{lo:.3g}, {hi:.3g}], but images are on the "
+                             "[0, 1] scale; divide 8-bit data by 255")
 
 
-def _options_of(cls) -> list[str]:
-    params = inspect.signature(cls.__init__).parameters
-    return [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY]
+def _method_name(method, prior, solver, kind) -> str | None:
+    """The catalog name for this request, or ``None`` for a composition not in the catalog."""
+    if method is not None:
+        if prior is not None or solver is not None:
+            raise TypeError("give either method= or prior=/solver=, not both")
+        return catalog.get(method).name
+    if isinstance(solver, str) and solver.lower() in DIRECT:
+        if prior is not None:
+            raise TypeError(f"solver={solver!r} is a direct method without a prior; leave "
+                            "prior out")
+        return solver.lower()
+    if prior is None and solver is None:
+        return recipes.DEFAULT_METHOD.get(kind, recipes.DEFAULT_METHOD["other"]).value
+    if isinstance(prior, str) and kind == "denoise" and solver is None:
+        direct = {"cnn": "cnn", "bm3d": "bm3d", "tv": "tv", "gaintuning": "cnn-gaintuning",
+                  "sure": "cnn-sure"}.get(prior.lower())
+        if direct:
+            return direct
+    return None
 
 
-def solve(y: torch.Tensor, operator, *, prior=None, solver=None, x0=None, x_true=None,
-          callback=None, **options) -> Result:
-    """Restore ``x`` from ``y = A x + n`` with a plug-and-play solver, in one call.
+def _composed(prior, solver, kind):
+    """``(run(problem), name)`` for a prior (name or object) inside a solver (name or class)."""
+    from .catalog.pnp import PRIORS, SOLVERS, pnp_method
+
+    if solver is None:
+        solver = recipes.DEFAULT_SOLVER.get(kind, recipes.DEFAULT_SOLVER["other"]).value
+    if isinstance(solver, type):
+        names = {cls: n for n, cls in SOLVERS.items()}
+        if solver not in names:
+            raise TypeError(f"solver class {solver.__name__} has no recipe; pass an instance "
+                            "configured yourself")
+        solver = names[solver]
+    if not isinstance(solver, str):
+        raise TypeError(f"solver must be one of {', '.join([*SOLVERS, *DIRECT])}, a solver "
+                        f"class or a configured instance, got {type(solver).__name__}")
+    if solver.lower() not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; valid: {', '.join([*SOLVERS, *DIRECT])}")
+    if prior is None:
+        prior = "cnn"
+    if isinstance(prior, str):
+        key = {"gaintuning": "gt"}.get(prior.lower(), prior.lower())
+        if key not in PRIORS:
+            raise ValueError(f"unknown prior {prior!r}; valid names: {', '.join(PRIOR_NAMES)} "
+                             "(or pass a Prior, a deepinv Denoiser or a callable f(x, sigma))")
+        prior = key
+    else:
+        from .priors.base import as_prior
+
+        prior = as_prior(prior)
+    name = f"{prior if isinstance(prior, str) else 'custom'}-{solver.lower()}"
+    return pnp_method(prior, solver.lower()), name
+
+
+def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, solver=None,
+          noise_std: float | None = None, seed: int | None = 0, device=None,
+          precision: str = "auto", progress: bool = False, color: str = "auto",
+          x0: torch.Tensor | None = None, x_true: torch.Tensor | None = None, callback=None,
+          clamp: bool = True, **options) -> Result:
+    """Restore ``x`` from ``y = A x + n`` with a named method or a prior inside a solver.
 
     Parameters
     ----------
     y : torch.Tensor
-        The measurement, batch first.
+        The measurement ``(1, ...)`` in [0, 1] units.
     operator : deepinv.physics.LinearPhysics
-        The forward model ``A`` (a project operator or any deepinv linear physics).
-    prior : str, Prior, deepinv Denoiser, callable or None
-        ``None`` means ``"tv"``; ``"tv"``, ``"bm3d"``, ``"identity"``, ``"cnn"`` (the shipped CNN denoiser), or
-        an object accepted by :func:`pnp_internal.priors.as_prior`.
-    solver : str, Solver subclass or Solver instance, optional
-        ``"idbp"``, ``"admm"``, ``"hqs"``, a solver class (constructed with ``prior`` and the
-        options) or a configured instance (then ``prior`` and ``options`` must be left out).
-        Default: from the table below.
+        The forward model (a project operator or any deepinv linear physics).
+    method : str, optional
+        Any name of :func:`methods` (``"ia-idbp"``, ``"zssr"``, ``"cnn-gaintuning"``, ...).
+        Default: the recipe book's choice for the operator kind
+        (:data:`pnp_internal.recipes.DEFAULT_METHOD`).
+    prior : str, Prior, deepinv Denoiser or callable, optional
+        ``"cnn"``, ``"ia"``, ``"ia-during"``, ``"gaintuning"``, ``"sure"``, ``"dip"``,
+        ``"bm3d"``, ``"tv"``, ``"identity"`` or a denoiser object; runs inside ``solver``.
+    solver : str, Solver class or configured instance, optional
+        ``"idbp"``, ``"hqs"``, ``"admm"`` (with the recipe of the operator kind), a direct
+        method ``"dip"``, ``"deep-decoder"``, ``"zssr"``, ``"self2self"``, or an instance of any
+        solver (``IDBP``, ``DIP``, ``ZSSR``, ...) which is run as configured.
+    noise_std : float, optional
+        Noise level of ``y`` ([0, 1] scale). ``None``: from the operator's noise model, else
+        estimated from ``y`` (with a warning); see :func:`resolve_noise_std`.
+    seed : int or None
+        Seed of every random choice.
+    device : str or torch.device, optional
+        Run there (``y``, ``x0``, ``x_true`` and the operator are moved); default ``y.device``.
+    precision : {"auto", "fp32", "bf16"}
+        Arithmetic of the network passes (:func:`pnp_internal.precision.resolve`).
+    progress : bool
+        Show progress bars.
+    color : {"auto", "rgb"}
+        ``"rgb"`` forces colour SR with the CNN priors on RGB (default: the luminance path).
     x0, x_true, callback
-        Passed to :meth:`Solver.solve` (initial estimate, ground truth for the PSNR history,
-        ``callback(state)``).
+        Initial estimate, ground truth (PSNR history) and ``callback(state)``.
+    clamp : bool
+        Clamp ``Result.x`` to [0, 1] (``False`` keeps the raw iterate).
     **options
-        Keyword options of the solver's constructor, e.g. ``noise_std=0.01``, ``max_iter=20``,
-        ``schedule=schedules.Constant(0.05, gamma=1.0)``, ``eps=0.01`` (IDBP), ``progress=True``.
-        They override the table's defaults; an unknown option raises ``TypeError`` listing the
-        valid ones. Give ``noise_std`` whenever ``y`` is noisy: the schedules depend on it.
+        Overrides of the recipe for the method's main class (the solver for PnP methods,
+        ``DIP``, ``ZSSR``, ``GainTuning``, ...); an unknown option raises ``TypeError`` listing
+        the valid ones.
 
     Returns
     -------
     Result
-
-    Notes
-    -----
-    Defaults by operator kind (recognised from the operator's class, ours or deepinv's);
-    :math:`\\sigma_n` = ``noise_std``, s = the downsampling factor:
-
-    ============  ======  ========  ======================================================
-    operator      solver  max_iter  schedule
-    ============  ======  ========  ======================================================
-    Blur          HQS     8         DPIR: sigma 49/255 -> sigma_n, gamma_k tied (DPIR)
-    Downsampling  IDBP    30        IDBPDecay: sigma_n + delta_k, delta 12s/255 -> s/255
-    (noisy y)     HQS     24        DPIR: sigma 49/255 -> max(sigma_n, s/255)
-    Inpainting    ADMM    20        DPIR: sigma 49/255 -> max(sigma_n, 2/255)
-    CS            ADMM    20        DPIR: sigma 49/255 -> max(sigma_n, 2/255)
-    Denoising     IDBP    1         Constant(sigma_n): a single call D(y, sigma_n)
-    other         HQS     20        DPIR: sigma 49/255 -> max(sigma_n, 2/255)
-    ============  ======  ========  ======================================================
-
-    IDBP's ``eps`` is 0 for noiseless ``y`` and ``noise_std`` otherwise; every solver starts
-    from ``A_dagger(y)`` for noiseless ``y`` and from the regularised pseudo-inverse otherwise
-    (``init="auto"``). A solver chosen by name gets its own defaults for the operator kind
-    (:func:`default_settings`): HQS/ADMM 8 iterations of DPIR on blur, 20 elsewhere; IDBP
-    20 iterations with delta 49/255 -> 2.55/255 on blur, 49/255 -> 2/255 on the others.
-    (With TV on 64x64 cameraman, ADMM beats IDBP by 0.7 dB on 50% inpainting and 3 dB on 25%
-    structured CS, hence the choice.)
+        With ``method``, ``noise_std`` and ``precision`` filled in.
 
     Examples
     --------
-    >>> import torch, deepinv as dinv
-    >>> import pnp_internal
+    >>> import torch, pnp_internal as pi
+    >>> from pnp_internal import operators
     >>> x = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0))
-    >>> op = dinv.physics.Inpainting(img_size=(1, 32, 32), mask=0.5,
-    ...                              rng=torch.Generator().manual_seed(0))
-    >>> res = pnp_internal.solve(op.A(x), op, prior="tv", max_iter=5)
-    >>> res.n_iter
-    5
+    >>> op = operators.Inpainting(operators.masks.random_mask(0.5, img_shape=(1, 32, 32),
+    ...                           seed=0), img_shape=(1, 32, 32))
+    >>> res = pi.solve(op.measure(x), op, method="tv-admm", max_iter=5)
+    >>> res.n_iter, res.method
+    (5, 'tv-admm')
     """
-    if isinstance(solver, Solver):
-        if options:
-            raise TypeError(
-                f"options {sorted(options)} cannot be applied to an already configured "
-                f"{type(solver).__name__} instance; pass the solver's name or class instead")
-        if prior is not None:
-            raise TypeError("prior cannot be given together with a solver instance; the "
-                            "instance already has its prior")
-        return solver.solve(y, operator, x0=x0, x_true=x_true, callback=callback)
-
-    noise_std = options.get("noise_std", 0.0)
-    if isinstance(solver, str) or solver is None:
-        key = solver.lower() if isinstance(solver, str) else None
-        if key is not None and key not in SOLVERS:
-            raise ValueError(f"unknown solver {solver!r}; valid: {', '.join(SOLVERS)} (or a "
-                             "Solver class or instance)")
-        if not isinstance(noise_std, (int, float)) or isinstance(noise_std, bool) \
-                or noise_std < 0:
-            raise ValueError(f"noise_std must be a number >= 0, got {noise_std!r}")
-        name, defaults = default_settings(operator, noise_std, key)
-        cls = SOLVERS[name]
-    elif isinstance(solver, type) and issubclass(solver, Solver):
-        cls, defaults = solver, {}
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y must be a torch.Tensor, got {type(y).__name__}")
+    if device is not None:
+        device = torch.device(device)
+        y, operator = y.to(device), operator.to(device)
+        x0 = None if x0 is None else x0.to(device)
+        x_true = None if x_true is None else x_true.to(device)
+    if solver is not None and hasattr(solver, "solve") and not isinstance(solver, type):
+        if options or prior is not None or method is not None:
+            raise TypeError(f"a configured {type(solver).__name__} instance runs as it is: "
+                            "leave method=, prior= and options out, or pass its name")
+        res = solver.solve(y, operator, x0=x0, x_true=x_true, callback=callback)
+        res.method = res.method or type(solver).__name__
+        return res
+    kind = operator_kind(operator)
+    check_measurement(y, kind)
+    noise, _ = resolve_noise_std(y, operator, noise_std)
+    if color not in ("auto", "rgb"):
+        raise ValueError(f"color must be 'auto' or 'rgb', got {color!r}")
+    problem = catalog.Problem(y=y, operator=operator, kind=kind, noise_std=noise,
+                              scale=_scale(operator) if kind == "sr" else None, seed=seed,
+                              precision=precision, progress=progress, color=color, x0=x0,
+                              x_true=x_true, callback=callback, options=options)
+    name = _method_name(method, prior, solver, kind)
+    if name is not None:
+        entry = catalog.get(name)
+        if kind not in entry.kinds:
+            raise ValueError(f"method {name!r} does not handle {kind} operators "
+                             f"({type(operator).__name__}); methods for {kind}: "
+                             f"{', '.join(catalog.names(kind))}")
+        run = entry.run
     else:
-        raise TypeError(f"solver must be one of {', '.join(SOLVERS)}, a Solver class or a "
-                        f"Solver instance, got {type(solver).__name__}")
-
-    valid = _options_of(cls)
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise TypeError(f"unknown option(s) {', '.join(unknown)} for {cls.__name__}; valid "
-                        f"options: {', '.join(valid)}")
-    kwargs = {k: v for k, v in defaults.items() if k in valid}
-    kwargs.update(options)
-
-    if prior is None:
-        prior = "tv"
-    if isinstance(prior, str):
-        prior = make_prior(prior, channels=_channels(y, operator))
-    return cls(prior, **kwargs).solve(y, operator, x0=x0, x_true=x_true, callback=callback)
+        run, name = _composed(prior, solver, kind)
+    try:
+        res = run(problem)
+    except RuntimeError as err:  # torch.OutOfMemoryError on CUDA, an allocator error on CPU
+        if not isinstance(err, torch.OutOfMemoryError) and "allocate memory" not in str(err):
+            raise
+        shape = "x".join(map(str, problem.img_shape))
+        raise MemoryError(f"out of memory restoring a {shape} image with {name!r} on "
+                          f"{y.device}: restore it in tiles (e.g. 256x256 with overlap), pick a "
+                          "cheaper method (cnn-hqs, zssr-fast) or run on the CPU") from err
+    res.method, res.noise_std = name, noise
+    if clamp:
+        res.x = res.x.clamp(0, 1)
+    return res

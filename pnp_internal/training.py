@@ -1,12 +1,14 @@
 """Training of the project's noise-level-conditioned CNN denoiser (``pnp-internal train-denoiser``).
 
 Random patches with the 8 flips/rotations, multi-scale resizing, sigma uniform in [0, 50/255] per
-patch, L1 (DRUNet) or L2 (DnCNN) loss, Adam with cosine decay, bf16 autocast + channels_last on
-CPU (float32 master weights). A checkpoint (model, optimizer, scheduler, step, random state) is
-written every few minutes and at the end; ``--resume`` continues from it. At each checkpoint the
-validation PSNR at sigma=25/255 on held-out training images (the last files of the first data
-folder, excluded from training) is printed, and the best weights so far are exported to ``--out``
-as fp16 safetensors with metadata.
+patch, L1 (DRUNet) or L2 (DnCNN) loss, Adam with cosine decay, in the arithmetic chosen by
+:func:`pnp_internal.precision.resolve` (``--precision``: bf16 autocast with float32 master
+weights where the device computes bf16 natively, float32 elsewhere; channels_last on CPU).
+A checkpoint (model, optimizer, scheduler, step, random state) is written every few minutes and
+at the end; ``--resume`` continues from it. At each checkpoint the validation PSNR at
+sigma=25/255 on held-out training images (the last files of the first data folder, excluded
+from training) is printed, in float32, and the best weights so far are exported to ``--out`` as
+fp16 safetensors with metadata.
 
 References
 ----------
@@ -29,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pnp_internal.precision import CHOICES, resolve
 from pnp_internal.priors.cnn import SIGMA_MAX, CNNDenoiser
 
 __all__ = ["main", "build_parser", "load_folder", "train"]
@@ -178,7 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-val", type=int, default=8)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-bf16", action="store_true", help="train in float32 (no autocast)")
+    p.add_argument("--precision", choices=CHOICES, default="auto",
+                   help="arithmetic of the training steps: bf16 autocast where the device "
+                        "computes bf16 natively (auto), or forced fp32 / bf16")
+    p.add_argument("--no-bf16", dest="precision", action="store_const", const="fp32",
+                   help="same as --precision fp32")
     p.add_argument("--nc", type=int, nargs=4, default=(32, 64, 128, 256))
     p.add_argument("--nb", type=int, default=2)
     p.add_argument("--no-residual", action="store_true",
@@ -212,7 +219,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         desc += f"; validation folder {args.val}"
 
     model = CNNDenoiser(args.channels, nc=tuple(args.nc), nb=args.nb,
-                        residual=not args.no_residual, device=dev, bf16=False)
+                        residual=not args.no_residual, device=dev, precision="fp32")
     if args.init:
         from pnp_internal.priors.cnn import load_denoiser
         src = load_denoiser(args.init)
@@ -226,7 +233,9 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     model.train()
-    model.net.to(memory_format=torch.channels_last)
+    prec = resolve(args.precision, dev)
+    fmt = prec.memory_format
+    model.net.to(memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     lr_floor = min(args.lr_min / args.lr, 1.0)
 
@@ -266,7 +275,8 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
             model.save(out, metadata={
                 "training_command": command, "steps": str(step), "data": desc,
                 "val_psnr_sigma25": f"{v:.3f}", "loss": args.loss, "batch": str(args.batch),
-                "patch": str(args.patch), "sigma_range": f"[0, {SIGMA_MAX:.6f}]"})
+                "patch": str(args.patch), "sigma_range": f"[0, {SIGMA_MAX:.6f}]",
+                "precision": prec.name})
         ckpt_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
         torch.save({"model": model.net.state_dict(), "optimizer": opt.state_dict(),
@@ -278,7 +288,6 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
                    f"{' -> exported ' + str(out) if improved else ''}; lr {opt.param_groups[0]['lr']:.2e}")
         sys.stdout.flush()
 
-    use_bf16 = not args.no_bf16
     if args.time_limit is not None and args.time_limit <= 0:
         raise ValueError(f"--time-limit must be > 0 seconds, got {args.time_limit}")
     # noise is drawn where the model runs (on a GPU, drawing it on the CPU is the bottleneck)
@@ -294,11 +303,11 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
             for g in opt.param_groups:
                 g["lr"] = args.lr * cosine_t(spent)
         x = _batch(train_imgs, args.batch, args.patch, gen).to(dev, non_blocking=True)
-        x = x.float().div_(255.0).contiguous(memory_format=torch.channels_last)
+        x = x.float().div_(255.0).contiguous(memory_format=fmt)
         sig = torch.rand(args.batch, 1, 1, 1, generator=gen).to(dev) * SIGMA_MAX
         y = x + sig * torch.randn(x.shape, generator=noise_gen, device=dev)
-        y = y.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
+        y = y.contiguous(memory_format=fmt)
+        with prec.autocast(dev):
             xh = model.forward_net(y, sig)
         xh = xh.float()
         loss = (xh - x).abs().mean() if args.loss == "l1" else ((xh - x) ** 2).mean()
@@ -319,7 +328,8 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     bar.close()
     if not history or history[-1][0] != step:
         checkpoint()
-    return {"steps": step, "best_val_psnr": best, "out": str(out), "checkpoint": str(ckpt_path)}
+    return {"steps": step, "best_val_psnr": best, "out": str(out), "checkpoint": str(ckpt_path),
+            "precision": prec.name}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -94,7 +94,7 @@ def test_nan_loss_keeps_last_good_weights():
         return (w ** 2).sum() if step < 3 else w.sum() * float("nan")
 
     with pytest.warns(RuntimeWarning, match="kept the last good weights"):
-        rep = finetune(model, [w], loss_fn, lambda s: s, steps=10, lr=0.1, bf16=False)
+        rep = finetune(model, [w], loss_fn, lambda s: s, steps=10, lr=0.1, precision="fp32")
     assert rep.stopped == "nan" and rep.steps == 2
     assert torch.isfinite(w).all() and (w < 1).all()
 
@@ -105,7 +105,7 @@ def test_holdout_keeps_initial_weights_when_it_only_gets_worse():
     model.w = w
     rep = finetune(model, [w], lambda s: -w.sum(), lambda s: s, steps=8, lr=0.1,
                    holdout_loss=lambda: float((w ** 2).sum()), check_every=2, patience=2,
-                   bf16=False)
+                   precision="fp32")
     assert rep.kept_initial and rep.stopped == "early-stop"
     assert torch.equal(w.detach(), torch.zeros(2))
 

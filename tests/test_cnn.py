@@ -56,7 +56,7 @@ def test_matches_deepinv_drunet_and_any_size(tmp_path):
     torch.save(ref.state_dict(), tmp_path / "drunet.pth")
     model = load_denoiser(tmp_path / "drunet.pth")
     assert isinstance(model, CNNDenoiser) and model.config["nc"] == [8, 16, 32, 64]
-    model.bf16 = False  # exact float32 comparison
+    model.precision = "fp32"  # exact float32 comparison
     x = torch.rand(2, 3, 32, 40)
     with torch.no_grad():
         expected = ref(x, 0.1)
@@ -84,12 +84,12 @@ def test_loads_deepinv_dncnn(tmp_path):
 
 def test_safetensors_roundtrip_fp16(tmp_path):
     m = small(1, residual=True)
-    m.bf16 = False
+    m.precision = "fp32"
     m.save(tmp_path / "m.safetensors", metadata={"steps": 3})
     back = load_denoiser(tmp_path / "m.safetensors")
-    back.bf16 = False
+    back.precision = "fp32"
     assert back.metadata["steps"] == "3" and back.residual
-    plain = CNNDenoiser(1, nc=(8, 16, 32, 64), nb=1, bf16=False)
+    plain = CNNDenoiser(1, nc=(8, 16, 32, 64), nb=1, precision="fp32")
     plain.net.load_state_dict(m.net.state_dict())
     x = torch.rand(1, 1, 16, 16)
     torch.testing.assert_close(m(x, 0.1), x + plain.eval()(x, 0.1))  # global residual
@@ -159,12 +159,14 @@ def test_gradients_flow_when_input_requires_grad():
 def test_bf16_inference_close_to_float32():
     m = small(3, residual=True)
     x = real_image("astronaut", 40)
-    m.bf16 = False
+    m.precision = "fp32"
     ref = m(x, 0.1)
-    m.bf16 = True
-    assert (m(x, 0.1) - ref).abs().max() < 2e-2
-    m.bf16 = None  # auto: calls that need gradients stay in float32
+    assert m.precision_used == "fp32"
+    m.precision = "bf16"
+    assert (m(x, 0.1) - ref).abs().max() < 2e-2 and m.precision_used == "bf16"
+    m.precision = "auto"  # calls that need gradients stay in float32
     xg = x.clone().requires_grad_(True)
     out = m(xg, 0.1)
     assert out.dtype == torch.float32
     torch.testing.assert_close(out.detach(), ref)
+    assert m.precision_used == "fp32"

@@ -101,11 +101,11 @@ def test_sure_is_not_biased_by_saturated_pixels():
     sigma = 25 / 255
     y = x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
     net = pretrained("drunet-lite-gray")
-    net.bf16 = False
+    net.precision = "fp32"
     prior = GainTuning(net, steps=8, lr=2e-3, batch_size=4, crop=32, seed=0)
     rep = prior.fit(y, sigma)
     assert rep.holdout[0][1] > 0  # an MSE estimate; it was about -0.004 with clipped crops
-    prior.model.bf16 = False
+    prior.model.precision = "fp32"
     with torch.no_grad():
         plain, tuned = float(psnr(net(y, sigma), x)), float(psnr(prior(y, sigma), x))
     assert tuned > plain - 0.2, (plain, tuned, rep)  # measured -0.07 dB

@@ -363,9 +363,9 @@ def _record_stages(monkeypatch):
 def test_bench_methods_pick_the_documented_path(monkeypatch, factor, kernel, zssr_path,
                                                 fast_path):
     """``zssr`` / ``zssr-fast`` run the configuration the table of
-    :mod:`pnp_internal.bench.methods.zssr` gives for each factor and kernel."""
-    from pnp_internal.bench.methods import zssr as methods
-    from pnp_internal.bench.registry import Problem
+    :mod:`pnp_internal.catalog.direct` gives for each factor and kernel."""
+    from pnp_internal.catalog import direct as methods
+    from pnp_internal.catalog import Problem
 
     seen = []
 
@@ -373,14 +373,14 @@ def test_bench_methods_pick_the_documented_path(monkeypatch, factor, kernel, zss
         def __init__(self, *, gradual, crop, **kwargs):
             seen.append((gradual, crop))
 
-        def solve(self, y, op):
+        def solve(self, y, op, **kwargs):
             return Result(torch.zeros(1), 0, True, {}, "")
 
     monkeypatch.setattr(methods, "ZSSR", Spy)
+    monkeypatch.setattr(methods, "checked_options", lambda cls, opts, method: dict(opts))
     k = "bicubic" if kernel == "bicubic" else operators.kernels.gaussian(1.6, size=7)
     op = operators.Downsampling(factor, img_shape=(1, 12 * factor, 12 * factor), kernel=k)
     problem = Problem(y=torch.zeros(1, 1, 12, 12), operator=op, noise_std=0.0, kind="sr",
-                      task=f"sr-x{factor}", img_shape=(1, 12 * factor, 12 * factor),
                       scale=factor, seed=0)
     methods.zssr(problem)
     methods.zssr_fast(problem)

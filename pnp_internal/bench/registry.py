@@ -1,8 +1,10 @@
-"""The benchmark method registry.
+"""The benchmark's methods: every method of the library (a call of :func:`pnp_internal.solve`),
+plus those an experiment script registers for itself.
 
-A method is a function ``run(problem) -> x`` that restores one image. Families of methods live
-in ``pnp_internal/bench/methods/<family>.py`` and register themselves with :func:`register`;
-``pnp_internal/bench/methods/__init__.py`` imports every family.
+A bench method is ``run(problem) -> x``. For a library method it is
+``solve(problem.y, problem.operator, method=name, noise_std=problem.noise_std,
+seed=problem.seed).x``: the bench holds no recipe, so what it measures is what ``solve`` gives.
+Experiment scripts (``benchmarks/experiments``) add variants with :func:`register`.
 
 Example
 -------
@@ -49,6 +51,8 @@ class Problem:
         Super-resolution factor (``None`` for other kinds).
     seed : int
         Seed a method should use for its own randomness.
+    precision : str
+        ``"auto"``, ``"fp32"`` or ``"bf16"`` for the networks (``solve``'s ``precision=``).
     """
 
     y: torch.Tensor
@@ -59,26 +63,14 @@ class Problem:
     img_shape: tuple
     scale: int | None = None
     seed: int = 0
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)
 class Method:
-    """A registered benchmark method.
-
-    Attributes
-    ----------
-    name : str
-        Registry name (``bm3d-idbp``, ``zssr``, ...).
-    run : callable
-        ``run(problem) -> x``, ``x`` of shape ``(1, *problem.img_shape)``.
-    kinds : frozenset of str
-        Task families the method handles.
-    description : str
-        One line shown in listings and in ``RESULTS.md``.
-    channels : int or None
-        ``None`` if the method handles gray and colour images; ``1`` (gray only) or ``3``
-        (colour only) makes the runner convert the image first, with a printed note.
-    """
+    """A benchmark method: ``name``, ``run(problem) -> x``, the task ``kinds`` it handles, one
+    line of ``description``, and ``channels`` (``None``: any; 1 or 3: the runner converts the
+    image first, with a note)."""
 
     name: str
     run: Callable[[Problem], torch.Tensor]
@@ -87,23 +79,12 @@ class Method:
     channels: int | None = None
 
 
+#: Methods registered by experiment scripts (the library's own come from its catalog).
 METHODS: dict[str, Method] = {}
 
 
 def register(name, *, kinds=KINDS, description="", channels=None):
-    """Decorator registering ``run(problem) -> x`` under ``name`` for the task ``kinds``.
-
-    Parameters
-    ----------
-    name : str
-        Unique method name.
-    kinds : iterable of str
-        Task families the method handles (subset of :data:`KINDS`).
-    description : str
-        One line describing the method and its main settings.
-    channels : {None, 1, 3}
-        Channel count the method requires (``None``: any).
-    """
+    """Decorator registering an experiment's ``run(problem) -> x`` under ``name``."""
     kinds = frozenset(kinds)
     unknown = sorted(kinds - set(KINDS))
     if unknown:
@@ -112,7 +93,7 @@ def register(name, *, kinds=KINDS, description="", channels=None):
         raise ValueError(f"register({name!r}): channels must be None, 1 or 3, got {channels!r}")
 
     def decorator(run):
-        if name in METHODS:
+        if name in METHODS or name in _library_names():
             raise ValueError(f"benchmark method {name!r} is registered twice")
         METHODS[name] = Method(name, run, kinds, description, channels)
         return run
@@ -120,18 +101,43 @@ def register(name, *, kinds=KINDS, description="", channels=None):
     return decorator
 
 
-def known_methods(kind: str | None = None) -> list[str]:
-    """Sorted names of the registered methods (only those handling ``kind`` if given)."""
-    from . import methods  # noqa: F401  (registers every family)
+def _library_names():
+    from pnp_internal import catalog
 
-    return sorted(n for n, m in METHODS.items() if kind is None or kind in m.kinds)
+    return catalog.names()
+
+
+def library_run(name: str) -> Callable[[Problem], torch.Tensor]:
+    """The bench's ``run`` for the library method ``name``: a call of :func:`pnp_internal.solve`."""
+    def run(problem: Problem) -> torch.Tensor:
+        from pnp_internal import solve
+
+        return solve(problem.y, problem.operator, method=name, noise_std=problem.noise_std,
+                     seed=problem.seed, precision=problem.precision).x
+
+    return run
+
+
+def _library_method(name: str) -> Method:
+    from pnp_internal import catalog
+
+    m = catalog.get(name)
+    kinds = frozenset(m.kinds) & frozenset(KINDS)
+    return Method(name, library_run(name), kinds, m.description)
+
+
+def known_methods(kind: str | None = None) -> list[str]:
+    """Sorted names of every method (only those handling ``kind`` if given)."""
+    lib = [n for n in _library_names() if kind is None or kind in _library_method(n).kinds]
+    own = [n for n, m in METHODS.items() if kind is None or kind in m.kinds]
+    return sorted(set(lib) | set(own))
 
 
 def get_method(name: str) -> Method:
-    """Return the method called ``name``; an unknown name lists the known ones."""
-    from . import methods  # noqa: F401  (registers every family)
-
-    if name not in METHODS:
-        known = ", ".join(sorted(METHODS)) or "(none registered)"
-        raise ValueError(f"unknown benchmark method {name!r}; known methods: {known}")
-    return METHODS[name]
+    """The method called ``name``; an unknown name lists the known ones."""
+    if name in METHODS:
+        return METHODS[name]
+    if name in _library_names():
+        return _library_method(name)
+    raise ValueError(f"unknown benchmark method {name!r}; known methods: "
+                     f"{', '.join(known_methods())}")

@@ -103,6 +103,7 @@ def run_task(
     limit=None,
     seed=0,
     data_root=None,
+    precision="auto",
     log=print,
 ):
     """Run ``methods`` on ``task_name`` over the image folder ``images``.
@@ -123,6 +124,8 @@ def run_task(
         Run seed; each image's degradation is seeded by ``image_seed(seed, name)``.
     data_root : path-like, optional
         Shared data folder (for the Levin kernels).
+    precision : {"auto", "fp32", "bf16"}
+        Arithmetic of the networks (:func:`pnp_internal.precision.resolve`).
     log : callable
         Where progress lines and notes go (``print``; ``None`` for silence).
 
@@ -156,6 +159,8 @@ def run_task(
         "crop": crop,
         "limit": limit,
         "seed": seed,
+        "precision": precision,
+        "precision_auto": _auto_precision(),
         "methods": [m.name for m in resolved],
         "scoring": task.score_options | {"clip": [0.0, 1.0]},
         "machine": machine_info(),
@@ -189,6 +194,7 @@ def run_task(
                 img_shape=tuple(x_ref.shape[1:]),
                 scale=task.scale,
                 seed=s,
+                precision=precision,
             )
             start, cpu_start = time.perf_counter(), time.process_time()
             try:
@@ -219,6 +225,12 @@ def run_task(
     if errors:
         result["errors"] = errors
     return result
+
+
+def _auto_precision() -> str:
+    from pnp_internal.precision import resolve
+
+    return resolve("auto", torch.device("cpu")).name
 
 
 def _check_estimate(x_hat, x_ref, name):
@@ -295,6 +307,8 @@ def _parser():
     p.add_argument("--limit", type=int, default=None, help="use the first N images (sorted)")
     p.add_argument("--seed", type=int, default=0, help="degradation seed (default 0)")
     p.add_argument("--data", default=None, help="shared data folder (Levin kernels)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="network arithmetic (auto: bf16 only where the CPU/GPU has it natively)")
     p.add_argument("--per-image", action="store_true", help="also print per-image rows")
     p.add_argument("--quiet", action="store_true", help="print only the table")
     return p
@@ -313,6 +327,7 @@ def main(argv=None) -> int:
             limit=args.limit,
             seed=args.seed,
             data_root=args.data,
+            precision=args.precision,
             log=None if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True)),
         )
     except ValueError as err:

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .registry import METHODS, known_methods
+from .registry import get_method, known_methods
 from .runner import format_markdown, machine_info, run_task
 from .tasks import TASKS, get_task
 
@@ -93,15 +93,15 @@ def default_data_root() -> Path:
 
 def plan(entries, *, log=print):
     """``[(entry, methods to run)]``: unknown methods and kinds they do not handle are skipped."""
-    known_methods()  # import every family
+    known = set(known_methods())
     out = []
     for e in entries:
         kind = get_task(e.task).kind
         run, skipped = [], []
         for m in e.methods.split():
-            if m not in METHODS:
+            if m not in known:
                 skipped.append(f"{m} (not registered)")
-            elif kind not in METHODS[m].kinds:
+            elif kind not in get_method(m).kinds:
                 skipped.append(f"{m} (not for {kind})")
             else:
                 run.append(m)

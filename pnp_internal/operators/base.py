@@ -192,6 +192,8 @@ class Operator(LinearPhysics):
                          solver="CG", implicit_backward_solver=False)
         self.img_shape = as_shape(img_shape)
         self.meas_shape = as_shape(meas_shape, name="meas_shape", ndim=None)
+        #: Gaussian noise level of the last :meth:`measure` (``None`` before any).
+        self.measured_noise_std = None
 
     # ----------------------------------------------------------------- to implement
     def _A(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
@@ -356,6 +358,8 @@ class Operator(LinearPhysics):
         if noise_std > 0:
             y = y + noise_std * torch.randn(y.shape, generator=gen, device=y.device,
                                             dtype=y.dtype)
+        # remembered so that solve(noise_std=None) uses the level that made y
+        self.measured_noise_std = float(noise_std)
         return y
 
     def extra_repr(self) -> str:

@@ -5,17 +5,9 @@ Torch-only on purpose: both ``solvers`` and ``priors`` import it without import 
 
 from __future__ import annotations
 
-import contextlib
 import random
 
 import torch
-
-
-def autocast(device: torch.device, enabled: bool):
-    """bfloat16 autocast on CPU/CUDA when ``enabled``, a no-op context otherwise."""
-    if not enabled or device.type not in ("cpu", "cuda"):
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def make_generator(seed, device) -> torch.Generator:

@@ -103,6 +103,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..precision import check_precision
 from .base import AdaptContext, Prior
 from .finetune import FinetuneReport, check_tunable, finetune, trainable_parameters
 from .training_pairs import SUPPORTED_KINDS, PairSampler, operator_kind, sr_factor
@@ -173,11 +174,17 @@ class ImageAdapted(Prior):
         Wall-time budget of one adaptation.
     seed : int or None
         Seed of the crops, transforms and noise. ``None`` uses the solver's seed.
+    precision : {"auto", "fp32", "bf16"} or Precision
+        Arithmetic of the fine-tuning steps (:func:`pnp_internal.precision.resolve`: bf16
+        autocast where the device computes bf16 natively); the hold-out checks are float32 and
+        the denoising calls follow the denoiser's own ``precision``.
 
     Attributes
     ----------
     reports : list of FinetuneReport
         One per adaptation (steps, hold-out curve, kept step, seconds).
+    precision_used : str or None
+        Arithmetic of the last adaptation, ``"fp32"`` or ``"bf16"`` (``None`` before any).
 
     Notes
     -----
@@ -206,9 +213,12 @@ class ImageAdapted(Prior):
                  crop=(32, 40, 48), scales=(1.0, 0.9), sigmas=None, switch_sigma="auto",
                  holdout: float = 0.15, check_every: int = 8, patience: int = 4,
                  x_init: torch.Tensor | None = None, warmup_iter: int = 8,
-                 max_seconds: float | None = None, seed: int | None = 0):
+                 max_seconds: float | None = None, seed: int | None = 0,
+                 precision: str = "auto"):
         super().__init__()
         check_tunable(denoiser, who="ImageAdapted")
+        self.precision = check_precision(precision)
+        self.precision_used: str | None = None
         if when not in _WHEN:
             raise ValueError(f"when must be one of {_WHEN}, got {when!r}")
         if train not in _TRAIN:
@@ -336,10 +346,12 @@ class ImageAdapted(Prior):
         report = finetune(model, params, loss_fn, sampler.batch,
                           steps=self.steps if first else self.steps_during, lr=lr,
                           holdout_loss=holdout_loss, check_every=self.check_every,
-                          patience=self.patience, max_seconds=self.max_seconds)
+                          patience=self.patience, max_seconds=self.max_seconds,
+                          precision=self.precision)
         for p in model.parameters():
             p.requires_grad_(False)
         self.reports.append(report)
+        self.precision_used = report.precision
         self.adapted = True
 
     # ------------------------------------------------------------------ forward

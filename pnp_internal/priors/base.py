@@ -37,8 +37,10 @@ Rules for implementers of ``adapt``:
   shared pretrained weights deep-copies them in ``__init__`` or in ``adapt``), never the operator,
   ``y`` or ``x``. It returns nothing.
 - It should leave the prior in ``eval()`` mode, ready for ``forward`` calls.
-- Training loops on CPU run under ``torch.autocast("cpu", dtype=torch.bfloat16)`` with
-  ``channels_last`` (project convention); ``forward`` must still return float32.
+- Training loops take a keyword ``precision="auto"`` and run in what
+  :func:`pnp_internal.precision.resolve` gives (bf16 autocast only where the device computes
+  bf16 natively; ``channels_last`` on CPU), exposing the name that ran as ``precision_used``;
+  ``forward`` must still return float32.
 
 Example
 -------

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from deepinv.models import DRUNet
 
+from pnp_internal.precision import FP32, check_precision, resolve
+
 try:  # the project's prior base class, when the solvers engineer has landed it
     from pnp_internal.priors.base import Prior as _Base
 except ImportError:  # pragma: no cover - fallback before base.py exists
@@ -39,15 +41,6 @@ FORMAT = "pnp_internal-denoiser-v1"
 _STRIDE = 8  # three stride-2 downsamplings
 #: Folder of the shipped weight files.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-
-
-def _native_bf16(device: torch.device) -> bool:
-    if device.type != "cpu":
-        return False
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # pragma: no cover - older/other builds
-        return False
 
 
 class CNNDenoiser(_Base):
@@ -66,10 +59,17 @@ class CNNDenoiser(_Base):
     residual : bool
         Predict the noise and subtract it (global skip ``x + net(x)``, residual learning as in
         DnCNN), which trains much faster on a small budget; ``False`` is deepinv's DRUNet.
-    bf16 : bool or None
-        Run under bfloat16 autocast. ``None`` (default): only for calls without gradients on a
-        CPU with native bf16 (AVX512-BF16/AMX), where it halves the time (0.24 vs 0.48 CPU-s for
-        256x256 colour on one core) for < 0.02 dB PSNR; calls that need gradients use float32.
+    precision : {"auto", "fp32", "bf16"} or Precision
+        Arithmetic of the network (:func:`pnp_internal.precision.resolve`; settable later as
+        the attribute ``precision``). ``"auto"``: bf16 autocast for calls without gradients
+        on a device with native bf16, where it halves the time (0.24 vs 0.48 CPU-s for 256x256
+        colour on one core) for < 0.02 dB PSNR, and float32 for calls that need gradients.
+        ``"fp32"`` also switches off an autocast opened by the caller.
+
+    Attributes
+    ----------
+    precision_used : str or None
+        ``"fp32"`` or ``"bf16"``: the arithmetic of the last call (``None`` before any).
 
     Notes
     -----
@@ -84,7 +84,7 @@ class CNNDenoiser(_Base):
 
     def __init__(self, channels: int = 3, *, nc: tuple = (32, 64, 128, 256), nb: int = 2,
                  residual: bool = False, device: str | torch.device = "cpu",
-                 bf16: bool | None = None):
+                 precision: str = "auto"):
         super().__init__()
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 (gray) or 3 (colour), got {channels!r}")
@@ -94,7 +94,8 @@ class CNNDenoiser(_Base):
         self.residual = bool(residual)
         self.net = DRUNet(in_channels=channels, out_channels=channels, nc=tuple(nc), nb=nb,
                           pretrained=None)
-        self.bf16 = None if bf16 is None else bool(bf16)
+        self.precision = check_precision(precision)
+        self.precision_used: str | None = None
         self.metadata: dict = {}
         self._warned_sigma = False
         self.to(device)
@@ -154,13 +155,15 @@ class CNNDenoiser(_Base):
         ph, pw = (-h) % _STRIDE, (-w) % _STRIDE
         # gradients flow (in float32) in training mode or when x requires grad; else no_grad
         grads = torch.is_grad_enabled() and (self.training or x.requires_grad)
-        bf16 = self.bf16 if self.bf16 is not None else (not grads and _native_bf16(x.device))
+        prec = FP32 if grads and self.precision == "auto" else resolve(self.precision, x.device)
+        self.precision_used = prec.name
         with torch.enable_grad() if grads else torch.no_grad():
             xin = x.float()
             if ph or pw:
                 mode = "reflect" if (h > ph and w > pw) else "replicate"
                 xin = F.pad(xin, (0, pw, 0, ph), mode=mode)
-            with torch.autocast(xin.device.type, dtype=torch.bfloat16, enabled=bf16):
+            with torch.autocast(xin.device.type, dtype=torch.bfloat16,
+                                enabled=prec.autocast_dtype is not None):
                 out = self.forward_net(xin, s)
             out = out[..., :h, :w].float()
         return out.to(dtype)

@@ -16,7 +16,8 @@ import copy
 import torch
 
 from . import nets
-from ._dip_fit import autocast, make_generator, reinit, seeded_net, sure_loss
+from ..precision import check_precision, resolve
+from ._dip_fit import make_generator, reinit, seeded_net, sure_loss
 from .base import Prior
 
 __all__ = ["DIPDenoiser"]
@@ -56,15 +57,18 @@ class DIPDenoiser(Prior):
         See above.
     tau : float
         Discrepancy factor (stop when the RMS residual is ``<= tau * sigma``).
-    mixed_precision : bool
-        bfloat16 autocast + channels_last for the network ("discrepancy" only).
+    precision : {"auto", "fp32", "bf16"} or Precision
+        Arithmetic of the network with ``loss="discrepancy"``
+        (:func:`pnp_internal.precision.resolve`: bf16 autocast where the device computes bf16
+        natively); the loss is float32, and ``loss="sure"`` always runs in float32.
     seed : int or None
         Seeds the initialisation, ``z`` and the perturbations.
 
     Notes
     -----
-    One image at a time (batch size 1). The last call's number of steps is in
-    ``last_steps``. Gradients are enabled inside ``forward`` even when the solver iterates under
+    One image at a time (batch size 1). The last call's number of steps is in ``last_steps``,
+    its arithmetic (``"fp32"`` or ``"bf16"``) in ``precision_used``. Gradients are enabled
+    inside ``forward`` even when the solver iterates under
     ``torch.no_grad()``/``inference_mode()``; the returned tensor is detached.
 
     Examples
@@ -83,7 +87,7 @@ class DIPDenoiser(Prior):
     """
 
     def __init__(self, net=None, *, steps=300, warm_steps=50, lr=0.01, reg_noise_std=1 / 30,
-                 loss="discrepancy", tau=1.0, mixed_precision=True, seed=0):
+                 loss="discrepancy", tau=1.0, seed=0, precision="auto"):
         super().__init__()
         if net is not None and not (isinstance(net, torch.nn.Module) and hasattr(net, "input_shape")):
             raise TypeError("DIPDenoiser: net must be a generator from pnp_internal.priors.nets "
@@ -98,7 +102,9 @@ class DIPDenoiser(Prior):
                              f"lr={lr}, reg_noise_std={reg_noise_std}, tau={tau}")
         self._template = net
         self.steps, self.warm_steps, self.lr, self.reg_noise_std = steps, warm_steps, lr, reg_noise_std
-        self.loss, self.tau, self.mixed_precision, self.seed = loss, tau, mixed_precision, seed
+        self.loss, self.tau, self.seed = loss, tau, seed
+        self.precision = check_precision(precision)
+        self.precision_used: str | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -127,11 +133,12 @@ class DIPDenoiser(Prior):
         else:
             zc, zh, zw = net.input_shape(h, w)
             z = torch.rand((1, zc, zh, zw), generator=gen, device=device) * 0.1
-        if self.mixed_precision and not sure:
+        prec = resolve("fp32" if sure else self.precision, device)
+        if prec.channels_last:
             net = net.to(memory_format=torch.channels_last)
-            z = z.contiguous(memory_format=torch.channels_last)
+            z = z if z is None else z.contiguous(memory_format=torch.channels_last)
         opt = torch.optim.Adam(net.parameters(), lr=self.lr)
-        self._state = dict(net=net, z=z, gen=gen, opt=opt, shape=tuple(x.shape))
+        self._state = dict(net=net, z=z, gen=gen, opt=opt, shape=tuple(x.shape), prec=prec)
 
     def forward(self, x, sigma, **kwargs):
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[0] != 1:
@@ -146,7 +153,8 @@ class DIPDenoiser(Prior):
             if cold:
                 self._start(x)
             st = self._state
-            net, z, gen, opt = st["net"], st["z"], st["gen"], st["opt"]
+            net, z, gen, opt, prec = st["net"], st["z"], st["gen"], st["opt"], st["prec"]
+            self.precision_used = prec.name
             n_max = self.steps if cold else self.warm_steps
             target = (self.tau * sig) ** 2
             k = 0
@@ -159,7 +167,7 @@ class DIPDenoiser(Prior):
                     if self.reg_noise_std > 0:
                         zin = z + self.reg_noise_std * torch.randn(z.shape, generator=gen,
                                                                    device=z.device)
-                    with autocast(x.device, self.mixed_precision):
+                    with prec.autocast(x.device):
                         out = net(zin)
                     loss = (out.float() - x).pow(2).mean()
                     if loss.item() <= target:
@@ -169,6 +177,6 @@ class DIPDenoiser(Prior):
                 loss.backward()
                 opt.step()
             self.last_steps = k
-            with torch.no_grad(), autocast(x.device, self.mixed_precision and self.loss != "sure"):
+            with torch.no_grad(), prec.autocast(x.device):
                 out = net(x if self.loss == "sure" else z)
         return out.float().contiguous().detach()

@@ -2,10 +2,11 @@
 
 One loop, three guards:
 
-- **speed on CPU**: the model is moved to ``channels_last`` and the loss is computed under
-  ``torch.autocast(dtype=torch.bfloat16)`` (float32 master weights, Adam), unless the caller asks
-  for float32 (SURE's finite-difference divergence needs it); the hold-out checks always run in
-  float32;
+- **speed**: the loss is computed in the arithmetic chosen by
+  :func:`pnp_internal.precision.resolve` (bf16 autocast with float32 master weights where the
+  device computes bf16 natively, float32 elsewhere or when the caller asks, e.g. for SURE's
+  finite-difference divergence), with ``channels_last`` memory on CPU; the hold-out checks
+  always run in float32;
 - **over-fitting**: a self-supervised hold-out loss (computed by the caller on data not used for
   training, with fixed noise so that it is deterministic) is checked every ``check_every`` steps;
   the best weights seen are kept, training stops after ``patience`` checks without improvement,
@@ -25,12 +26,13 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import torch
 from torch import nn
+
+from ..precision import CHOICES, FP32, Precision, resolve
 
 __all__ = ["FinetuneReport", "finetune", "trainable_parameters", "check_tunable"]
 
@@ -57,6 +59,8 @@ class FinetuneReport:
         Wall time of the loop.
     cpu_seconds : float
         Process CPU time of the loop (all threads; fairer than wall time on a shared machine).
+    precision : str
+        Arithmetic of the training steps, ``"fp32"`` or ``"bf16"``.
     """
 
     steps: int = 0
@@ -67,6 +71,7 @@ class FinetuneReport:
     stopped: str = "steps"
     seconds: float = 0.0
     cpu_seconds: float = 0.0
+    precision: str = "fp32"
 
     @property
     def holdout_gain(self) -> float:
@@ -151,19 +156,20 @@ def _restore(params: list[nn.Parameter], saved: list[torch.Tensor]) -> None:
 def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
              sample: Callable[[int], object], *, steps: int, lr: float,
              holdout_loss: Callable[[], float] | None = None, check_every: int = 10,
-             patience: int = 3, max_seconds: float | None = None, bf16: bool = True,
-             weight_decay: float = 0.0) -> FinetuneReport:
+             patience: int = 3, max_seconds: float | None = None,
+             weight_decay: float = 0.0, precision: str = "auto") -> FinetuneReport:
     """Fine-tune ``params`` of ``model`` with Adam, early stopping and a NaN guard.
 
     Parameters
     ----------
     model : torch.nn.Module
         The module that owns ``params`` (put in ``train()`` mode during the loop, ``eval()``
-        after, ``channels_last``).
+        after, ``channels_last`` when the precision asks for it).
     params : list of torch.nn.Parameter
         The parameters to optimise; the others must already have ``requires_grad=False``.
     loss_fn : callable
-        ``loss_fn(batch) -> scalar tensor``; called under bf16 autocast when ``bf16``.
+        ``loss_fn(batch) -> scalar tensor``; called under bf16 autocast when the precision is
+        bf16.
     sample : callable
         ``sample(step) -> batch``: the training batch of step ``step`` (seeded by the caller).
     steps : int
@@ -178,12 +184,13 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
         Hold-out check period, and checks without improvement before stopping.
     max_seconds : float, optional
         Wall-time budget; the loop stops (after a final hold-out check) when it is exceeded.
-    bf16 : bool
-        Use bf16 autocast for the training loss (float32 otherwise). A model with a ``bf16``
-        attribute (the project's CNN wrapper) gets it set to True during the steps, since its
-        default switches bf16 off when gradients flow. Hold-out checks are float32.
     weight_decay : float
         Adam weight decay (0, as in the IDBP-CNN-IA code).
+    precision : {"auto", "fp32", "bf16"} or Precision
+        Arithmetic of the training steps (:func:`pnp_internal.precision.resolve` on the
+        device of ``params``). A model with a ``precision`` attribute (the project's CNN
+        wrapper, whose ``"auto"`` means float32 when gradients flow) gets it set to this
+        during the steps and to float32 during the hold-out checks, then restored.
 
     Returns
     -------
@@ -196,29 +203,33 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
     if not params:
         raise ValueError("nothing to fine-tune: params is empty")
     t0, c0 = time.perf_counter(), time.process_time()
-    report = FinetuneReport()
-    device_type = params[0].device.type
-    amp = torch.autocast(device_type, dtype=torch.bfloat16) if bf16 else nullcontext()
-    model.to(memory_format=torch.channels_last)
-    # The CNN wrapper runs its own inner autocast, which by default (bf16=None) switches bf16
-    # OFF whenever gradients flow and would silently make "bf16" training float32: force it on
-    # for the training steps, off for the hold-out checks, and restore it afterwards.
-    has_flag = hasattr(model, "bf16")
-    old_bf16 = getattr(model, "bf16", None)
-    if has_flag and bf16:
-        model.bf16 = True
+    device = params[0].device
+    prec = resolve(precision, device)
+    report = FinetuneReport(precision=prec.name)
+    if prec.channels_last:
+        model.to(memory_format=torch.channels_last)
+    # The CNN wrapper runs its own inner autocast, whose "auto" means float32 when gradients
+    # flow and would silently make bf16 steps float32: give it the loop's precision for the
+    # steps, float32 for the hold-out checks, and restore its own setting afterwards.
+    old_flag = getattr(model, "precision", None)
+    has_flag = isinstance(old_flag, Precision) or (isinstance(old_flag, str)
+                                                    and old_flag in CHOICES)
+
+    def set_flag(value) -> None:
+        if has_flag:
+            model.precision = value
+
+    set_flag(prec)
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
     def check(step: int) -> bool:
         """Hold-out check; returns True when the loop should stop (early stop)."""
         model.eval()
-        if has_flag:
-            model.bf16 = False
+        set_flag(FP32)
         # float32: the hold-out differences between checks are small (~1 % of the loss)
-        with torch.no_grad(), torch.autocast(device_type, enabled=False):
+        with torch.no_grad(), torch.autocast(device.type, enabled=False):
             value = float(holdout_loss())
-        if has_flag:
-            model.bf16 = True if bf16 else old_bf16
+        set_flag(prec)
         model.train()
         report.holdout.append((step, value))
         best = min(v for _, v in report.holdout[:-1]) if len(report.holdout) > 1 else math.inf
@@ -237,7 +248,7 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
             check(0)
         for step in range(1, steps + 1):
             batch = sample(step)
-            with amp:
+            with prec.autocast(device):
                 loss = loss_fn(batch)
             loss = loss.float()
             if not torch.isfinite(loss):
@@ -275,8 +286,7 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
         model.eval()
         for p in params:
             p.grad = None
-        if has_flag:
-            model.bf16 = old_bf16
+        set_flag(old_flag)
     report.kept_initial = report.best_step == 0
     report.seconds = time.perf_counter() - t0
     report.cpu_seconds = time.process_time() - c0

@@ -78,8 +78,8 @@ class GainTuning(SUREFineTuned):
     loss : {"sure", "noise2self"}
         Self-supervised loss on the noisy input (SURE with a Monte-Carlo divergence needs the
         noise level; Noise2Self does not).
-    steps, lr, batch_size, crop, tau, holdout, check_every, patience, adapt_every, bf16,
-    max_seconds, seed
+    steps, lr, batch_size, crop, tau, holdout, check_every, patience, adapt_every,
+    max_seconds, seed, precision
         As in :class:`~pnp_internal.priors.sure.SUREFineTuned`.
 
     Notes
@@ -116,11 +116,11 @@ class GainTuning(SUREFineTuned):
     def __init__(self, denoiser, *, loss: str = "sure", steps: int = 20, lr: float = 1e-3,
                  batch_size: int = 4, crop: int = 64, tau: float = 1e-3, holdout: float = 0.15,
                  check_every: int = 4, patience: int = 2, adapt_every: int | None = None,
-                 bf16: bool = False, max_seconds: float | None = None, seed: int | None = 0):
+                 max_seconds: float | None = None, seed: int | None = 0, precision: str = "auto"):
         super().__init__(denoiser, loss=loss, train="gains", steps=steps, lr=lr,
                          batch_size=batch_size, crop=crop, tau=tau, holdout=holdout,
                          check_every=check_every, patience=patience, adapt_every=adapt_every,
-                         bf16=bf16, max_seconds=max_seconds, seed=seed)
+                         max_seconds=max_seconds, seed=seed, precision=precision)
 
     @property
     def gains(self) -> list[nn.Parameter]:

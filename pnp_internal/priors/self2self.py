@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._dip_fit import autocast, make_generator, seeded_net
+from ..precision import check_precision, resolve
+from ._dip_fit import make_generator, seeded_net
 from .base import Prior
 
 __all__ = ["Self2Self", "S2SNet"]
@@ -82,8 +83,10 @@ class Self2Self(Prior):
         Ensemble size (the paper: 100; default 32).
     width, depth : int
         Network size (the paper: 48 channels, 5 pooling stages).
-    mixed_precision : bool
-        bfloat16 autocast + channels_last while training and predicting.
+    precision : {"auto", "fp32", "bf16"} or Precision
+        Arithmetic of the network while training and predicting
+        (:func:`pnp_internal.precision.resolve`: bf16 autocast where the device computes bf16
+        natively); the loss is float32. The choice of the last call is in ``precision_used``.
     seed : int or None
         Seeds the initialisation, the masks and the dropout.
 
@@ -102,7 +105,7 @@ class Self2Self(Prior):
     """
 
     def __init__(self, *, steps=1000, warm_steps=100, lr=1e-3, p=0.3, n_predictions=32,
-                 width=32, depth=3, mixed_precision=True, seed=0):
+                 width=32, depth=3, seed=0, precision="auto"):
         super().__init__()
         for name, value in (("steps", steps), ("warm_steps", warm_steps),
                             ("n_predictions", n_predictions), ("width", width), ("depth", depth)):
@@ -114,19 +117,19 @@ class Self2Self(Prior):
             raise ValueError(f"Self2Self: lr must be positive, got {lr!r}")
         self.steps, self.warm_steps, self.lr, self.p = steps, warm_steps, lr, p
         self.n_predictions, self.width, self.depth = n_predictions, width, depth
-        self.mixed_precision, self.seed = mixed_precision, seed
+        self.seed = seed
+        self.precision = check_precision(precision)
+        self.precision_used: str | None = None
         self.reset()
 
     def reset(self) -> None:
         """Forget the trained network (the next call trains from scratch)."""
         self._state = None
 
-    def _masked(self, y, gen):
+    def _masked(self, y, gen, prec):
         b = (torch.rand((y.shape[0], 1) + y.shape[-2:], generator=gen, device=y.device)
              >= self.p).to(y.dtype).expand_as(y[:, :1])
-        inp = torch.cat([y * b, b], 1)
-        if self.mixed_precision:
-            inp = inp.contiguous(memory_format=torch.channels_last)
+        inp = torch.cat([y * b, b], 1).contiguous(memory_format=prec.memory_format)
         return inp, b
 
     def denoise(self, y: torch.Tensor) -> torch.Tensor:
@@ -141,23 +144,24 @@ class Self2Self(Prior):
             y = y.detach().clone().float()
             cold = self._state is None or self._state["shape"] != tuple(y.shape)
             if cold:
+                prec = resolve(self.precision, y.device)
                 gen = make_generator(self.seed, y.device)
                 with torch.random.fork_rng(devices=[]):
                     net = seeded_net(lambda: S2SNet(y.shape[1], width=self.width, depth=self.depth,
                                                     dropout=self.p), self.seed).to(y.device)
-                if self.mixed_precision:
-                    net = net.to(memory_format=torch.channels_last)
-                self._state = dict(net=net, gen=gen, shape=tuple(y.shape),
+                net = net.to(memory_format=prec.memory_format)
+                self._state = dict(net=net, gen=gen, shape=tuple(y.shape), prec=prec,
                                    opt=torch.optim.Adam(net.parameters(), lr=self.lr))
             st = self._state
-            net, gen, opt = st["net"], st["gen"], st["opt"]
+            net, gen, opt, prec = st["net"], st["gen"], st["opt"], st["prec"]
+            self.precision_used = prec.name
             # dropout draws from the global RNG: seed it from our generator, restore afterwards
             with torch.random.fork_rng(devices=[y.device] if y.device.type == "cuda" else []):
                 torch.manual_seed(int(torch.randint(2**62, (1,), generator=gen)))
                 net.train()
                 for _ in range(self.steps if cold else self.warm_steps):
-                    inp, b = self._masked(y, gen)
-                    with autocast(y.device, self.mixed_precision):
+                    inp, b = self._masked(y, gen, prec)
+                    with prec.autocast(y.device):
                         out = net(inp)
                     miss = 1 - b
                     loss = ((out.float() - y) * miss).pow(2).sum() / miss.sum().clamp_min(1) / y.shape[1]
@@ -165,9 +169,9 @@ class Self2Self(Prior):
                     loss.backward()
                     opt.step()
                 acc = torch.zeros_like(y)
-                with torch.no_grad(), autocast(y.device, self.mixed_precision):
+                with torch.no_grad(), prec.autocast(y.device):
                     for _ in range(self.n_predictions):
-                        acc += net(self._masked(y, gen)[0]).float()
+                        acc += net(self._masked(y, gen, prec)[0]).float()
         return (acc / self.n_predictions).contiguous()
 
     def forward(self, x, sigma=None, **kwargs):

@@ -29,6 +29,7 @@ import copy
 import torch
 import torch.nn.functional as F
 
+from ..precision import check_precision, resolve
 from .base import AdaptContext, Prior
 from .finetune import FinetuneReport, check_tunable, finetune, trainable_parameters
 from .training_pairs import PairSampler
@@ -134,8 +135,10 @@ class SUREFineTuned(Prior):
         Hold-out check period and patience.
     adapt_every : int, optional
         Inside a solver: also re-tune after every ``adapt_every`` iterations.
-    bf16 : bool
-        bf16 autocast for the tuning (off by default: SURE's divergence needs float32).
+    precision : {"auto", "fp32", "bf16"} or Precision
+        Arithmetic of the Noise2Self tuning (:func:`pnp_internal.precision.resolve`). SURE
+        tunes in float32 whatever is asked (in bf16 its finite difference
+        :math:`D(z + \tau b) - D(z)` is rounding noise); :attr:`precision_used` tells.
     max_seconds : float, optional
         Wall-time budget of one tuning.
     seed : int or None
@@ -145,6 +148,8 @@ class SUREFineTuned(Prior):
     ----------
     reports : list of FinetuneReport
         One per tuning.
+    precision_used : str or None
+        Arithmetic of the last tuning, ``"fp32"`` or ``"bf16"`` (``None`` before any).
     """
 
     _train_default = "all"
@@ -153,7 +158,7 @@ class SUREFineTuned(Prior):
                  last_k: int = 4, steps: int = 20, lr: float = 1e-5, batch_size: int = 4,
                  crop: int = 64, tau: float = 1e-3, holdout: float = 0.15,
                  check_every: int = 4, patience: int = 2, adapt_every: int | None = None,
-                 bf16: bool = False, max_seconds: float | None = None, seed: int | None = 0):
+                 max_seconds: float | None = None, seed: int | None = 0, precision: str = "auto"):
         super().__init__()
         check_tunable(denoiser, who=type(self).__name__)
         if loss not in ("sure", "noise2self"):
@@ -175,8 +180,9 @@ class SUREFineTuned(Prior):
         self.loss, self.train_what, self.last_k = loss, train, last_k
         self.steps, self.lr, self.batch_size, self.crop, self.tau = steps, lr, batch_size, crop, tau
         self.holdout, self.check_every, self.patience = holdout, check_every, patience
-        self.adapt_every, self.bf16, self.max_seconds, self.seed = adapt_every, bf16, \
-            max_seconds, seed
+        self.adapt_every, self.max_seconds, self.seed = adapt_every, max_seconds, seed
+        self.precision = check_precision(precision)
+        self.precision_used: str | None = None
         self.reports: list[FinetuneReport] = []
         self._pending_seed: int | None | bool = False
         self._gains = None
@@ -246,10 +252,12 @@ class SUREFineTuned(Prior):
             report = finetune(self.model, self._params(), loss_fn, sample, steps=self.steps,
                               lr=self.lr, holdout_loss=holdout_loss,
                               check_every=self.check_every, patience=self.patience,
-                              max_seconds=self.max_seconds, bf16=self.bf16)
+                              max_seconds=self.max_seconds, precision=resolve(
+                                  "fp32" if self.loss == "sure" else self.precision, device))
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.reports.append(report)
+        self.precision_used = report.precision
         return report
 
     def adapt(self, context: AdaptContext) -> None:

@@ -32,24 +32,17 @@ import torch.nn.functional as F
 
 __all__ = ["operator_kind", "sr_factor", "PairSampler", "SUPPORTED_KINDS"]
 
-_KIND_BY_CLASS = {
-    "Downsampling": "sr", "DownsamplingMatlab": "sr",
-    "Blur": "deblur", "BlurFFT": "deblur", "SpaceVaryingBlur": "deblur",
-    "Inpainting": "inpaint",
-    "CompressedSensing": "cs", "StructuredRandom": "cs", "SinglePixelCamera": "cs",
-    "Denoising": "denoise",
-}
 #: Operator families with a rule for building training pairs without ``x_init=``.
 SUPPORTED_KINDS = ("sr", "deblur", "inpaint", "cs", "denoise")
 
 
 def operator_kind(operator) -> str | None:
-    """Task family of ``operator`` from its class hierarchy (``None`` when unknown)."""
-    for cls in type(operator).__mro__:
-        kind = _KIND_BY_CLASS.get(cls.__name__)
-        if kind is not None:
-            return kind
-    return None
+    """Task family of ``operator`` (:func:`pnp_internal.operators.kinds.operator_kind`),
+    ``None`` when unknown."""
+    from ..operators.kinds import operator_kind as kind_of
+
+    kind = kind_of(operator)
+    return None if kind == "other" else kind
 
 
 def sr_factor(operator, y: torch.Tensor, x: torch.Tensor | None = None) -> int:

@@ -7,3 +7,5 @@ from .hqs import HQS
 from . import schedules
 from .zssr import ZSSR
 from .dip import DIP
+from .early_stopping import ESWMV
+from .self2self import Self2Self

@@ -40,6 +40,15 @@ class Result:
         was given).
     message : str
         Why the run stopped, in words.
+    precision : str
+        Arithmetic of the network passes that ran: ``"fp32"`` or ``"bf16"`` (autocast), as
+        decided by :func:`pnp_internal.precision.resolve` (``"fp32"`` when no network ran).
+    noise_std : float or None
+        The noise level the method used ([0, 1] scale): given, read from the operator's noise
+        model, or estimated from ``y``.
+    method : str
+        The method's name (``"ia-idbp"``, ...) when run through :func:`pnp_internal.solve`
+        by name, else the solver's class name.
     """
 
     x: torch.Tensor
@@ -47,6 +56,9 @@ class Result:
     converged: bool
     history: dict[str, list] = field(default_factory=dict)
     message: str = ""
+    precision: str = "fp32"
+    noise_std: float | None = None
+    method: str = ""
 
 
 # --------------------------------------------------------------------------------------------

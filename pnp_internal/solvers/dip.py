@@ -19,8 +19,9 @@ import warnings
 import torch
 
 from ..priors import nets
-from ..priors._dip_fit import (autocast, check_operator, make_generator, reinit, seeded_net,
-                               sure_loss, tv_loss)
+from ..precision import check_precision, resolve
+from ..priors._dip_fit import (check_operator, make_generator, reinit, seeded_net, sure_loss,
+                               tv_loss)
 from .base import Result, SolverState
 from .early_stopping import ESWMV
 
@@ -82,9 +83,11 @@ class DIP:
     early_stop : ESWMV, "auto" or None
         Stopping rule; ``"auto"`` is :meth:`ESWMV.scaled` for ``max_iter``; ``None`` runs the
         fixed budget and returns the last iterate.
-    mixed_precision : bool
-        Run the network under bfloat16 autocast (with ``channels_last`` memory) -- about
-        twice faster on CPUs with AVX-512 BF16; the loss and data term stay float32.
+    precision : {"auto", "fp32", "bf16"} or Precision
+        Arithmetic of the network with the MSE loss (:func:`pnp_internal.precision.resolve`):
+        ``"auto"`` runs it under bf16 autocast where the device computes bf16 natively (about
+        twice faster on CPUs with AVX512-BF16), float32 elsewhere; the loss and data term stay
+        float32, and the SURE loss always runs in float32. ``Result.precision`` says which ran.
     seed : int or None
         Seeds the network initialisation, ``z`` and the perturbations: same seed, same device
         -> same output.
@@ -129,7 +132,7 @@ class DIP:
 
     def __init__(self, net=None, *, max_iter=None, lr=0.01, reg_noise_std=1 / 30, ema=0.99,
                  return_ema=True, tv_weight=0.0, loss="auto", sigma=None, early_stop="auto",
-                 mixed_precision=True, seed=0, reinit=True, device=None, progress=False):
+                 seed=0, reinit=True, device=None, progress=False, precision="auto"):
         if net is not None and not isinstance(net, torch.nn.Module):
             raise TypeError(f"DIP: net must be a torch.nn.Module or None, got {type(net).__name__}")
         if net is not None and not (hasattr(net, "input_shape") and hasattr(net, "min_size")):
@@ -149,7 +152,8 @@ class DIP:
             raise TypeError(f"DIP: early_stop must be an ESWMV, 'auto' or None, got {early_stop!r}")
         self.net, self.max_iter, self.lr, self.reg_noise_std = net, max_iter, float(lr), reg_noise_std
         self.ema, self.return_ema, self.tv_weight, self.loss = ema, return_ema, tv_weight, loss
-        self.sigma, self.early_stop, self.mixed_precision = sigma, early_stop, mixed_precision
+        self.sigma, self.early_stop = sigma, early_stop
+        self.precision = check_precision(precision)
         self.seed, self.device, self.progress, self.reinit = seed, device, progress, reinit
 
     # ------------------------------------------------------------------ setup
@@ -218,10 +222,11 @@ class DIP:
         else:
             zc, zh, zw = net.input_shape(h, w)
             z = torch.rand((y.shape[0], zc, zh, zw), generator=gen, device=device) * 0.1
-        if self.mixed_precision:
+        prec = resolve("fp32" if loss == "sure" else self.precision, device)
+        if prec.channels_last:
             net = net.to(memory_format=torch.channels_last)
             z = z.contiguous(memory_format=torch.channels_last)
-        return net, z, gen, device, loss
+        return net, z, gen, device, loss, prec
 
     # ------------------------------------------------------------------ solve
     def solve(self, y, operator, x0=None, x_true=None, callback=None) -> Result:
@@ -253,7 +258,7 @@ class DIP:
         if not isinstance(y, torch.Tensor) or y.ndim < 2:
             raise TypeError(f"DIP: y must be a torch.Tensor measurement, got {type(y).__name__}")
         y = y.float()
-        net, z, gen, device, loss_kind = self._setup(y, operator, x0)
+        net, z, gen, device, loss_kind, prec = self._setup(y, operator, x0)
         max_iter = self.max_iter if self.max_iter is not None else _DEFAULT_ITER[loss_kind]
         rule = self.early_stop
         rule = ESWMV.scaled(max_iter) if rule == "auto" else copy.deepcopy(rule)
@@ -280,7 +285,7 @@ class DIP:
                 loss, out = sure_loss(net, zin, y, self._sigma, gen)
                 resid = (out - y)
             else:
-                with autocast(device, self.mixed_precision):
+                with prec.autocast(device):
                     out = net(zin)
                 out = out.float().contiguous()
                 resid = operator.A(out) - y
@@ -330,7 +335,7 @@ class DIP:
             raise RuntimeError("DIP: the first iteration already failed (non-finite loss); check "
                                "y for NaN/Inf and lower lr")
         result = Result(x=x.contiguous(), n_iter=n_iter, converged=converged, history=hist,
-                        message=f"{message} (loss: {loss_kind})")
+                        message=f"{message} (loss: {loss_kind})", precision=prec.name)
         result.stop_iter = rule.best_iter if rule is not None else n_iter - 1
         result.loss = loss_kind
         return result

@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..precision import check_precision, resolve
 from .base import Result, SolverState
 from .zssr_data import CubicResampler, PairSampler, Resampler, dihedral, father_scales
 
@@ -116,6 +117,10 @@ class ZSSR:
         Where to train (default: ``y``'s device).
     progress : bool
         Show a tqdm bar.
+    precision : {"auto", "fp32", "bf16"} or Precision
+        Arithmetic of the network while training and predicting
+        (:func:`pnp_internal.precision.resolve`): ``"auto"`` is bf16 autocast where the device
+        computes bf16 natively, float32 elsewhere. ``Result.precision`` says which ran.
 
     Notes
     -----
@@ -134,9 +139,10 @@ class ZSSR:
     is divided by 10 (at most once per ``min_iter`` iterations); training ends when it reaches
     ``lr_min``. The output is the median of the 8 transformed predictions (each back-projected)
     and is back-projected again. Training and the network's forward passes at inference run
-    under bf16 autocast with channels_last on CPU (the network's input and its residual
-    connection stay float32; measured on Set5 baby and butterfly x2: the same PSNR to 0.001 dB
-    as float32 inference, 6-12 % less CPU time in all); back-projection is float32.
+    in the arithmetic of ``precision``; under bf16 autocast the network's input and its
+    residual connection stay float32 (measured on Set5 baby and butterfly x2 on a CPU with
+    AVX512-BF16: the same PSNR to 0.001 dB as float32 inference, 6-12 % less CPU time in
+    all); back-projection is float32.
 
     History: ``"seconds"``, ``"residual"`` (training L1 loss), ``"lr"`` and, when ``x_true`` is
     given, ``"psnr"`` of the plain (no ensemble, no back-projection) prediction, evaluated every
@@ -160,7 +166,7 @@ class ZSSR:
                  test_every=50, slope_window=256, slope_ratio=1.5, n_scales=6, ensemble=True,
                  back_projection=10, gradual=False, warm_start=True, revive=True, rebase=None,
                  affine=0.5, noise_std=0.0,
-                 width=64, depth=8, seed=None, device=None, progress=False):
+                 width=64, depth=8, seed=None, device=None, progress=False, precision="auto"):
         for name, val, lo in [("max_iter", max_iter, 1), ("min_iter", min_iter, 1),
                               ("crop", crop, 8), ("test_every", test_every, 1),
                               ("slope_window", slope_window, 1), ("n_scales", n_scales, 1),
@@ -196,6 +202,7 @@ class ZSSR:
         self.affine = float(affine)
         self.width, self.depth, self.seed = width, depth, seed
         self.device, self.progress = device, progress
+        self.precision = check_precision(precision)
 
     # ------------------------------------------------------------------ public
     def solve(self, y, operator, x0=None, x_true=None, callback=None) -> Result:
@@ -212,6 +219,7 @@ class ZSSR:
                              f"{getattr(y, 'shape', type(y))}")
         img_shape = self._img_shape(y, operator)
         device = torch.device(self.device) if self.device is not None else y.device
+        self._prec = resolve(self.precision, device)
         rs = Resampler(operator, img_shape)
         if x_true is not None and tuple(x_true.shape[1:]) != img_shape:
             raise ValueError(f"x_true must have shape (B, *{img_shape}), got "
@@ -225,7 +233,8 @@ class ZSSR:
             outs.append(x)
             n_iter, conv, msg = max(n_iter, res.n_iter), conv and res.converged, res.message
             hist = res.history if b == 0 else hist
-        return Result(torch.cat(outs).to(y.device), n_iter, conv, hist, msg)
+        return Result(torch.cat(outs).to(y.device), n_iter, conv, hist, msg,
+                      precision=self._prec.name)
 
     # ---------------------------------------------------------------- internals
     def _img_shape(self, y, operator):
@@ -308,7 +317,8 @@ class ZSSR:
     def _train(self, y, rs, img_shape, fathers, x_true, gen, callback, warm=None):
         c = y.shape[1]
         dev = y.device
-        net = _Net(c, self.width, self.depth, gen).to(dev).to(memory_format=torch.channels_last)
+        fmt, prec = self._prec.memory_format, self._prec
+        net = _Net(c, self.width, self.depth, gen).to(dev).to(memory_format=fmt)
         if warm is not None:  # gradual SR: go on training the previous stage's network
             net.load_state_dict(warm.state_dict())
             net.train()
@@ -319,7 +329,6 @@ class ZSSR:
         son_up = rs.up(rs.down(y), y.shape[-2:])
         interp_err = float((son_up - y).std(dim=(-2, -1)).max())
         up_y = rs.up(y, img_shape[-2:]) if x_true is not None else None
-        amp = dict(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cpu")
         hist = {"seconds": [], "residual": [], "lr": []}
         if x_true is not None:
             hist["psnr"] = []
@@ -333,8 +342,8 @@ class ZSSR:
         it = revived = 0
         while it < self.max_iter:
             inp, tgt = sampler.sample()
-            with torch.autocast(**amp):
-                out = net(inp.contiguous(memory_format=torch.channels_last))
+            with prec.autocast(dev):
+                out = net(inp.contiguous(memory_format=fmt))
             loss = (out.float() - tgt).abs().mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -345,13 +354,12 @@ class ZSSR:
                 message = "stopped on a non-finite loss"
                 break
             if it % self.test_every == 0:
-                with torch.no_grad(), torch.autocast(**amp):
-                    rec = net(son_up.contiguous(memory_format=torch.channels_last)).float()
+                with torch.no_grad(), prec.autocast(dev):
+                    rec = net(son_up.contiguous(memory_format=fmt)).float()
                 if self.revive and float((rec - son_up).std(dim=(-2, -1)).max()) < 1e-3 * interp_err:
                     # the ReLUs died and the residual is (nearly) constant: start afresh
                     revived += 1
-                    net = _Net(c, self.width, self.depth, gen).to(dev).to(
-                        memory_format=torch.channels_last)
+                    net = _Net(c, self.width, self.depth, gen).to(dev).to(memory_format=fmt)
                     opt = torch.optim.Adam(net.parameters(), lr=self.lr, fused=True)
                     lr, last_change, steps, errs, warm = self.lr, it, [], [], None
                 else:
@@ -402,10 +410,8 @@ class ZSSR:
 
     @torch.no_grad()
     def _predict(self, net, u):
-        amp = dict(device_type=u.device.type, dtype=torch.bfloat16,
-                   enabled=u.device.type == "cpu")
-        with torch.autocast(**amp):
-            return net(u.contiguous(memory_format=torch.channels_last)).float()
+        with self._prec.autocast(u.device):
+            return net(u.contiguous(memory_format=self._prec.memory_format)).float()
 
     @torch.no_grad()
     def _infer(self, net, y, rs, size):

@@ -1,14 +1,14 @@
 #!/bin/bash
 # Issue 6/7 measurements on one GPU: DIP (denoising Kodak24 + F16 crops, inpainting, SR x4 Set5,
 # seeds), deepinv's DeepImagePrior to its best, and ZSSR variants on Set5/Set14.
-# Usage: DATA=<folder with kodak24 dip set12 set5 set14> OUT=<results> bash benchmarks/gpu_dip_zssr.sh
+# Usage: DATA=<folder with kodak24 dip set12 set5 set14> OUT=<results> bash benchmarks/experiments/gpu_dip_zssr.sh
 # Needs torch with CUDA, deepinv and this package importable. Jobs run concurrently (P at once);
 # each writes <name>.json (DIP: one JSON line; ZSSR: the bench JSON) and <name>.log, all packed
 # into $OUT/results.tar.gz at the end (summaries also on stdout). NO_DEEPINV=1 skips the deepinv baseline runs.
 DATA=${DATA:-../shared/data/test}; P=${P:-14}; TL=${TL:-420}
 RES=$(mktemp -d)  # job outputs; packed into $OUT at the end (the device returns few files)
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
-E="python3 benchmarks/dip_experiments.py"; Z="python3 benchmarks/zssr_experiments.py"
+E="python3 benchmarks/experiments/dip_experiments.py"; Z="python3 benchmarks/experiments/zssr_experiments.py"
 D="--device cuda --score-every 10"
 {
 echo "dip_F16_s0 $E dip --image $DATA/dip/denoising/F16_GT.png --crop 256 --task denoise-s25 --max-iter 2500 $D"

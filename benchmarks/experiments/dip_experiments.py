@@ -1,14 +1,18 @@
-"""Experiments for the Deep Image Prior family (issue 6): PSNR curves, early-stop vs oracle, speed.
+"""Deep Image Prior runs: PSNR curves, early stop against the oracle, speed.
 
-Every run prints one JSON line: image, config, oracle PSNR and its iteration, the ES-WMV stop
-(iteration where it detected, iteration returned, PSNR returned), wall seconds and process CPU
-seconds (the machine is shared, so CPU seconds are the fairer speed measure).
+``dip`` runs :class:`~pnp_internal.solvers.DIP`, ``deepinv`` deepinv's own ``DeepImagePrior``
+loop. Every run prints one JSON line: image, config, oracle PSNR and its iteration, the ES-WMV
+stop (iteration where it detected, iteration returned, PSNR returned), wall seconds and process
+CPU seconds (on a shared machine, CPU seconds are the fairer speed measure).
+``dip_summary.py`` tabulates these lines.
 
 Examples
 --------
-    python benchmarks/dip_experiments.py dip --image ../shared/data/test/dip/denoising/F16_GT.png \
-        --crop 256 --task denoise-s25 --max-iter 1200
-    python benchmarks/dip_experiments.py deepinv --image ... --crop 256 --max-iter 300
+    python benchmarks/experiments/dip_experiments.py dip \
+        --image ../shared/data/test/dip/denoising/F16_GT.png --crop 256 --task denoise-s25 \
+        --max-iter 1200
+    python benchmarks/experiments/dip_experiments.py deepinv --image ... --crop 256 \
+        --max-iter 300
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import deque
 
 import torch
 
@@ -73,8 +78,8 @@ def on_device(args):
 
 def run_dip(args):
     from pnp_internal.priors import nets
-    from pnp_internal.solvers.dip import DIP
-    from pnp_internal.solvers.early_stopping import ESWMV
+    from pnp_internal.solvers import DIP, ESWMV
+
     x, y, op, s, sc = on_device(args)
     c = x.shape[1]
     if args.net == "skip":
@@ -90,23 +95,29 @@ def run_dip(args):
         es.patience = 10**9
     solver = DIP(net, max_iter=args.max_iter, lr=args.lr, reg_noise_std=args.reg_noise,
                  ema=None if args.ema <= 0 else args.ema, early_stop=es,
-                 mixed_precision=not args.fp32, seed=args.seed, device=args.device,
-                 loss=args.loss, sigma=s if args.loss == "sure" else None)
+                 precision="fp32" if args.fp32 else "bf16", seed=args.seed, device=args.device,
+                 loss=args.loss, sigma=s if args.loss == "sure" else None,
+                 return_ema=not args.trace)
     scored, trace = [], []
     if args.trace:  # record raw / EMA / window-mean PSNR and the raw-output variance
-        solver.return_ema = False
         probe = ESWMV(window=args.trace, patience=10**9)
-        state = {"ema": None}
+        window = deque()  # the last --trace raw outputs and their running sum
+        acc = {"ema": None, "sum": None}
+
     def cb(state):
         it, xc = state.iteration, state.x
         if args.trace:
             probe.update(xc)
-            e = state["ema"]
-            state["ema"] = xc.clone() if e is None else e.mul_(args.ema).add_(xc, alpha=1 - args.ema)
+            window.append(xc.detach().clone())
+            acc["sum"] = window[-1].double() if acc["sum"] is None else acc["sum"] + window[-1]
+            if len(window) > args.trace:
+                acc["sum"] -= window.popleft()
+            e = acc["ema"]
+            acc["ema"] = xc.clone() if e is None else e.mul_(args.ema).add_(xc, alpha=1 - args.ema)
             if it % args.score_every == 0:
-                mean = (probe._sum / len(probe._buf)).float()
+                mean = (acc["sum"] / len(window)).float()
                 trace.append((it, probe.variances[-1], *[float(psnr(v.clamp(0, 1), x, **sc))
-                              for v in (xc, state["ema"], mean)]))
+                              for v in (xc, acc["ema"], mean)]))
         if it % args.score_every == 0:
             scored.append((it, float(psnr(xc.clamp(0, 1), x, **sc))))
     t, tc = time.perf_counter(), time.process_time()
@@ -186,9 +197,10 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--reg-noise", type=float, default=1 / 30)
     p.add_argument("--ema", type=float, default=0.99)
-    p.add_argument("--fp32", action="store_true")
+    p.add_argument("--fp32", action="store_true", help="float32 (default: bf16 autocast)")
     p.add_argument("--loss", default="mse", choices=["mse", "sure"],
-                   help="sure: Gaussian denoising only, the noisy image is the input (Metzler et al.)")
+                   help="sure: Gaussian denoising only, the noisy image is the input "
+                        "(Metzler et al.)")
     p.add_argument("--window", type=int, default=0)
     p.add_argument("--patience", type=int, default=0)
     p.add_argument("--no-stop", action="store_true", help="run the whole budget (oracle curve)")

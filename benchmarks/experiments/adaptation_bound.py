@@ -1,25 +1,26 @@
 """How much can adapting the denoiser gain at most? The same fine-tuning on the ground truth.
 
-An upper bound for the image-adapted methods of issue 5 (a diagnostic, not a method: it reads
-the clean image). For each image it runs the plain method, the shipped adapted method, and an
-*oracle* that fine-tunes the same pretrained CNN on the ground truth:
+An upper bound for the image-adapted methods (a diagnostic, not a method: it reads the clean
+image). For each image it prints the PSNR of the plain method, of the library's adapted method,
+and of an *oracle* that fine-tunes the same pretrained CNN on the ground truth:
 
 - super-resolution (``sr-x2``, ...): ``cnn-idbp``, ``ia-idbp``, and IDBP with
   :class:`~pnp_internal.priors.ImageAdapted` given the true HR luminance as ``x_init`` (clean
   crops + Gaussian noise at ``--sigma-lo`` .. ``--sigma-hi``, the copy used at and below
   ``--switch``; no hold-out);
-- denoising (``denoise-s25``, ...): ``cnn``, ``cnn-gaintuning``, and GainTuning whose gains
-  minimise the true squared error ``||D(y) - x||^2`` on the whole noisy image: no
-  self-supervised loss (SURE estimates this error) can choose better gains for that image.
-  With ``--fresh-noise`` the gains are fitted on another noise draw of the clean image, then
-  applied to ``y``: the best gains for the image, with no fit to the noise of ``y``.
+- denoising (``denoise-s25``, ...): ``cnn``, ``cnn-gaintuning``, and per-channel gains
+  (:func:`~pnp_internal.priors.gaintuning.attach_gains`) fitted to the true squared error
+  ``||D(y) - x||^2`` on the whole noisy image: no self-supervised loss (SURE estimates this
+  error) can choose better gains for that image. With ``--fresh-noise`` the gains are fitted
+  on another noise draw of the clean image, then applied to ``y``: the best gains for the
+  image, with no fit to the noise of ``y``.
 
-Example
--------
-    python benchmarks/adaptation_bound.py sr-x2 --images ../shared/data/test/set5 --threads 2 \
-        --steps 300 --lr 3e-4 --sigma-lo 1 --sigma-hi 24 --switch 255
-    python benchmarks/adaptation_bound.py denoise-s25 --images ../shared/data/test/cbsd68 \
-        --limit 8 --threads 2 --steps 60 --lr 2e-3
+Examples
+--------
+    python benchmarks/experiments/adaptation_bound.py sr-x2 --images ../shared/data/test/set5 \
+        --threads 2 --steps 300 --lr 3e-4 --sigma-lo 1 --sigma-hi 24 --switch 255
+    python benchmarks/experiments/adaptation_bound.py denoise-s25 \
+        --images ../shared/data/test/cbsd68 --limit 8 --threads 2 --steps 60 --lr 2e-3
 """
 
 from __future__ import annotations
@@ -32,49 +33,47 @@ import time
 import torch
 import torch.nn.functional as F
 
+import pnp_internal
 from pnp_internal import io, metrics
-from pnp_internal.bench.methods.adapted import _base
-from pnp_internal.bench.methods.classical import _bicubic, make_solver
-from pnp_internal.bench.registry import Problem, get_method
+from pnp_internal.bench.registry import Problem
 from pnp_internal.bench.runner import list_images
 from pnp_internal.bench.tasks import get_task, image_seed
+from pnp_internal.catalog.pnp import shipped_cnn
+
+from _harness import on_luma, solve_with
 
 
 def _sr_oracle(problem, x_true, args):
     """IDBP on the luminance with the CNN fine-tuned on the true HR luminance."""
-    import dataclasses
-
-    from pnp_internal.color import rgb_to_ycbcr, ycbcr_to_rgb
-    from pnp_internal.operators import Downsampling
+    from pnp_internal.color import rgb_to_ycbcr
     from pnp_internal.priors import ImageAdapted
 
-    colour = problem.img_shape[0] == 3
-    y, op, hr = problem.y, problem.operator, x_true
-    if colour:
-        ycc = rgb_to_ycbcr(y)
-        shape = (1, *problem.img_shape[1:])
-        op = Downsampling(problem.scale, img_shape=shape, kernel="bicubic", padding="circular")
-        problem = dataclasses.replace(problem, y=ycc[:, :1].contiguous(), operator=op,
-                                      img_shape=shape)
-        hr = rgb_to_ycbcr(x_true)[:, :1]
-    prior = ImageAdapted(_base(problem), x_init=hr, sigmas=(args.sigma_lo / 255,
-                                                            args.sigma_hi / 255),
-                         switch_sigma=args.switch / 255, steps=args.steps, lr=args.lr,
-                         holdout=0.0, seed=problem.seed)
-    solver, x0 = make_solver(prior, "idbp", problem)
-    out = solver.solve(problem.y, op, x0=x0).x
-    if colour:
-        out = ycbcr_to_rgb(torch.cat([out, _bicubic(ycc[:, 1:], problem.scale)], 1))
-    return out.clamp(0, 1), prior.seconds
+    hr = rgb_to_ycbcr(x_true)[:, :1] if problem.img_shape[0] == 3 else x_true
+    priors = []
+
+    def run(p):
+        prior = ImageAdapted(shipped_cnn(p.img_shape[0]), x_init=hr,
+                             sigmas=(args.sigma_lo / 255, args.sigma_hi / 255),
+                             switch_sigma=args.switch / 255, steps=args.steps, lr=args.lr,
+                             holdout=0.0, seed=p.seed)
+        priors.append(prior)
+        return solve_with(p, prior, "idbp")
+
+    out = on_luma(run)(problem)
+    return out.clamp(0, 1), priors[0].seconds
 
 
 def _denoise_oracle(problem, x_true, args):
-    """GainTuning with the gains fitted to the true error on the whole image."""
-    from pnp_internal.priors import GainTuning
+    """Per-channel gains fitted to the true error on the whole image."""
     from pnp_internal.priors.finetune import finetune
+    from pnp_internal.priors.gaintuning import attach_gains
 
-    gt = GainTuning(_base(problem), seed=problem.seed)
-    model, params = gt.model, gt._params()  # the copy, with its gains attached
+    model = shipped_cnn(problem.img_shape[0]).eval()
+    for q in model.parameters():
+        q.requires_grad_(False)
+    params = attach_gains(model)
+    for g in params:
+        g.requires_grad_(True)
     y, sigma = problem.y, torch.full((1,), problem.noise_std)
     z = y
     if args.fresh_noise:  # another noise draw: the gains cannot fit the noise of y
@@ -86,7 +85,9 @@ def _denoise_oracle(problem, x_true, args):
         return F.mse_loss(model(z_cl, sigma).float(), x_true)
 
     report = finetune(model, params, loss_fn, lambda step: None, steps=args.steps, lr=args.lr,
-                      bf16=not args.float32)
+                      precision="fp32" if args.float32 else "bf16")
+    for g in params:
+        g.requires_grad_(False)
     with torch.no_grad():
         out = model(y, sigma).clamp(0, 1)
     return out, report.seconds
@@ -108,7 +109,7 @@ def main(argv=None) -> int:
                    help="denoising: fit the gains on another noise draw of the clean image, "
                         "then denoise y (the best gains for the image, not for y's noise)")
     p.add_argument("--float32", action="store_true",
-                   help="denoising: tune in float32 (default bf16 autocast)")
+                   help="denoising: tune in float32 (default: bf16 autocast)")
     p.add_argument("--out", help="JSON file for the per-image rows")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -127,7 +128,8 @@ def main(argv=None) -> int:
                           seed=seed)
         row = {"image": path.name}
         for name in (plain, adapted):
-            x_hat = get_method(name).run(problem)
+            x_hat = pnp_internal.solve(problem.y, problem.operator, method=name,
+                                       noise_std=problem.noise_std, seed=problem.seed).x
             row[name] = float(metrics.psnr(x_hat.clamp(0, 1), x_true, **task.score_options)[0])
         t0 = time.perf_counter()
         x_hat, tune_s = oracle(problem, x_true, args)

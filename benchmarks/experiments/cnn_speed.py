@@ -1,9 +1,10 @@
-"""Inference time of the shipped DRUNet-lite on a 256x256 image (issue 4's speed target).
+"""Inference time of the shipped DRUNet-lite on a 256x256 image.
 
-Prints the minimum and median wall time over repeated calls, and the process CPU time per call,
-for the given thread count. Run it on an idle machine for the record:
+Prints the minimum and median wall time over repeated calls, the process CPU time per call and
+the arithmetic that ran, for the given thread count and ``--precision``. Run it on an idle
+machine for the record:
 
-    python benchmarks/cnn_speed.py --threads 2 --channels 3
+    python benchmarks/experiments/cnn_speed.py --threads 2 --channels 3
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 
 import torch
 
-from pnp_internal.priors import pretrained
+from pnp_internal.catalog.pnp import shipped_cnn
 
 
 def main(argv=None) -> int:
@@ -23,9 +24,10 @@ def main(argv=None) -> int:
     p.add_argument("--channels", type=int, default=3, choices=(1, 3))
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--repeat", type=int, default=20)
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    net = pretrained("drunet-lite-color" if a.channels == 3 else "drunet-lite-gray")
+    net = shipped_cnn(a.channels, precision=a.precision)
     x = torch.rand(1, a.channels, a.size, a.size, generator=torch.Generator().manual_seed(0))
     for _ in range(3):  # warm-up
         net(x, 25 / 255)
@@ -35,7 +37,7 @@ def main(argv=None) -> int:
         net(x, 25 / 255)
         walls.append(time.perf_counter() - t)
     cpu = (time.process_time() - c0) / a.repeat
-    print(f"{a.size}x{a.size}x{a.channels}, {a.threads} threads, bf16={net.bf16}: wall min "
+    print(f"{a.size}x{a.size}x{a.channels}, {a.threads} threads, {net.precision_used}: wall min "
           f"{min(walls):.3f} s, median {statistics.median(walls):.3f} s; CPU {cpu:.3f} s/call; "
           f"load {open('/proc/loadavg').read().split()[0]}")
     return 0

@@ -1,7 +1,7 @@
 """Adjoint errors and prox_l2 speed of each operator on a 256x256 RGB image, beside deepinv's own
 operator for the same model. Prints two markdown tables.
 
-Run: ``python benchmarks/operator_speed.py [--size 256] [--repeat 5] [--threads 2]``.
+Run: ``python benchmarks/experiments/operator_speed.py [--size 256] [--repeat 5] [--threads 2]``.
 The CG-based rows use the same iteration cap and tolerance for ours and deepinv's
 (50 iterations, relative tolerance 1e-4: deepinv's defaults).
 """

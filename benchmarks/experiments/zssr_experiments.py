@@ -1,15 +1,17 @@
-"""ZSSR variants (issue 7): what closes the gap to the paper's Set5 numbers?
+"""ZSSR variants: what closes the gap to the paper's Set5 numbers?
 
-Registers one benchmark method, ``zssr-exp``, built from the command-line options, and runs it
-with the benchmark harness (same images, same degradation, same scoring as ``pnp-internal
-bench``). Options that are not ZSSR parameters:
+Registers one benchmark method, ``zssr-exp`` (:class:`~pnp_internal.solvers.ZSSR` built from
+the command-line options), and measures its PSNR and time with the benchmark harness (same
+images, same degradation, same scoring as ``pnp-internal bench``). Options that are not ZSSR
+parameters:
 
 ``--luma``
     Train and super-resolve the Y channel only (chroma by cubic upscaling), as the metric is
     computed on Y; the paper's code trains on RGB.
 ``--init paper``
     The official code's initialisation: normal with variance ``0.1 / fan_in`` for every layer
-    (ours: Kaiming normal, last layer scaled by 0.1).
+    (ours: Kaiming normal, last layer scaled by 0.1), drawn for each new network before its
+    first pass (not with ``--warm``, whose stages start from the previous network).
 ``--gradual [--warm]``
     Gradual SR (x2: the official six stages 1x1.5 ... 2x2; x4: 2x2 then 4x4), each stage
     warm-started from the previous one with ``--warm``.
@@ -30,34 +32,45 @@ bench``). Options that are not ZSSR parameters:
 
 Examples
 --------
-    python benchmarks/zssr_experiments.py sr-x2 --images ../shared/data/test/set5 --luma \
-        --out benchmarks/results/zssr_exp_luma.json
+    python benchmarks/experiments/zssr_experiments.py sr-x2 --images ../shared/data/test/set5 \
+        --luma --out benchmarks/results/zssr_exp_luma.json
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
+import weakref
 
 import torch
 
-from pnp_internal.bench.methods.adapted import on_luma
 from pnp_internal.bench.registry import register
-from pnp_internal.solvers import zssr as zssr_module
-from pnp_internal.solvers.zssr import ZSSR
+from pnp_internal.solvers import ZSSR
 
-from _harness import experiment_parser, run_methods
+from _harness import experiment_parser, on_luma, run_methods
 
 
-class _PaperInitNet(zssr_module._Net):
-    """The ZSSR net with the official initialisation, N(0, 0.1 / fan_in), zero biases."""
+@contextlib.contextmanager
+def _paper_init(seed):
+    """Inside: every ``nn.Conv2d`` gets the official ZSSR initialisation, weights
+    N(0, 0.1 / fan_in), before its first forward pass (biases as built: zero in ZSSR's net)."""
+    gen = torch.Generator().manual_seed(seed)
+    seen = weakref.WeakSet()
 
-    def __init__(self, channels, width, depth, generator):
-        super().__init__(channels, width, depth, generator)
-        for m in self.modules():
-            if isinstance(m, torch.nn.Conv2d):
-                fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
-                torch.nn.init.normal_(m.weight, std=math.sqrt(0.1 / fan_in), generator=generator)
+    def hook(module, _inputs):
+        if isinstance(module, torch.nn.Conv2d) and module not in seen:
+            seen.add(module)
+            w = module.weight
+            fan_in = w.shape[1] * w.shape[2] * w.shape[3]
+            with torch.no_grad():
+                w.copy_(torch.randn(w.shape, generator=gen) * math.sqrt(0.1 / fan_in))
+
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def _scale(text):
@@ -93,8 +106,9 @@ def main(argv=None):
     p.add_argument("--assume-bicubic", action="store_true",
                    help="train with the bicubic kernel whatever the task's kernel (mismatch)")
     args = p.parse_args(argv)
-    if args.init == "paper":
-        zssr_module._Net = _PaperInitNet
+    if args.init == "paper" and args.warm:
+        p.error("--init paper draws each new network before its first pass: it would overwrite "
+                "the weights --warm carries over from the previous stage")
     settings = dict(max_iter=args.max_iter, min_iter=args.min_iter, crop=args.crop,
                     test_every=args.test_every, slope_window=args.slope_window,
                     n_scales=args.n_scales, lr=args.lr, lr_min=args.lr_min, ensemble=True,
@@ -114,7 +128,10 @@ def main(argv=None):
 
             op = Downsampling(problem.scale, img_shape=tuple(problem.img_shape),
                               kernel="bicubic", padding="circular")
-        return solver.solve(problem.y, op).x
+        init = (_paper_init(problem.seed + args.seed_offset) if args.init == "paper"
+                else contextlib.nullcontext())
+        with init:
+            return solver.solve(problem.y, op).x
 
     register("zssr-exp", kinds=("sr",), description=str(vars(args)))(
         on_luma(run) if args.luma else run)

@@ -1,13 +1,17 @@
-"""What image adaptation costs and buys (issue 5): PSNR gain per second of fine-tuning.
+"""What image adaptation costs and buys: PSNR gain per second of fine-tuning.
 
-Runs ``cnn-idbp`` and ``ia-idbp`` (the bench's default adaptation settings) through the
-benchmark harness, image by image, and prints for each image the size of the observation the
-denoiser is tuned from, the gain of ``ia-idbp`` over ``cnn-idbp``, the wall and CPU seconds of the
-fine-tuning loop alone (``ImageAdapted.reports``) and the gain per second of fine-tuning.
+Runs ``cnn-idbp`` and ``ia-idbp-timed`` (``ia-idbp``: IDBP with
+:class:`~pnp_internal.priors.ImageAdapted` and the recipe
+:data:`pnp_internal.recipes.IMAGE_ADAPTED`, its priors kept) through the benchmark harness,
+image by image. With ``--out`` it writes and prints for each image the size of the observation
+the denoiser is tuned from, the gain of ``ia-idbp`` over ``cnn-idbp``, the wall and CPU seconds
+of the fine-tuning loop alone (``ImageAdapted.reports``) and the gain per second of
+fine-tuning.
 
 Example
 -------
-    python benchmarks/ia_cost.py sr-x2 --images ../shared/data/test/set5 --threads 2
+    python benchmarks/experiments/ia_cost.py sr-x2 --images ../shared/data/test/set5 \
+        --threads 2 --out ia_cost.json
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ import json
 import sys
 from pathlib import Path
 
-from pnp_internal.bench.methods.adapted import _adapted
+from pnp_internal import recipes
 from pnp_internal.bench.registry import register
+from pnp_internal.catalog.pnp import shipped_cnn
 
-from _harness import experiment_parser, run_methods
+from _harness import experiment_parser, on_luma, run_methods, solve_with
 
 
 def main(argv=None):
@@ -27,13 +32,18 @@ def main(argv=None):
     p.add_argument("--crop", type=int, help="centre crop of the test images")
     args = p.parse_args(argv)
     priors, shapes = [], []
-    adapted_idbp = _adapted("idbp", keep=priors)
 
-    @register("ia-idbp-timed", kinds=("sr", "deblur", "inpaint", "cs"),
-              description="ia-idbp, keeping its adaptation reports")
-    def timed(problem):
+    def adapted_idbp(problem):
+        from pnp_internal.priors import ImageAdapted
+
+        opts = recipes.IMAGE_ADAPTED.get(problem.kind, recipes.IMAGE_ADAPTED["other"]).options()
+        prior = ImageAdapted(shipped_cnn(problem.img_shape[0]), seed=problem.seed, **opts)
+        priors.append(prior)
         shapes.append(tuple(problem.y.shape[-2:]))
-        return adapted_idbp(problem)
+        return solve_with(problem, prior, "idbp")
+
+    register("ia-idbp-timed", kinds=("sr", "deblur", "inpaint", "cs"),
+             description="ia-idbp, keeping its adaptation reports")(on_luma(adapted_idbp))
 
     out = Path(args.out) if args.out else None
     args.out = str(out.with_suffix(".bench.json")) if out else None

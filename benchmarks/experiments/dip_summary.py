@@ -7,7 +7,7 @@ them and the process CPU seconds; then the mean per task.
 
 Example
 -------
-    python benchmarks/dip_summary.py results/dip_*.json
+    python benchmarks/experiments/dip_summary.py benchmarks/results/dip_runs.jsonl
 """
 
 from __future__ import annotations

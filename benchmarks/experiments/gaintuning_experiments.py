@@ -1,14 +1,15 @@
-"""GainTuning recipes for plain Gaussian denoising (issue 5): which budget gains over ``cnn``?
+"""GainTuning recipes for plain Gaussian denoising: which budget gains over ``cnn``?
 
-Registers ``gt-exp`` (:class:`~pnp_internal.priors.GainTuning` with SURE on ``y``, built from the
-command-line options; options left out keep the ``cnn-gaintuning`` settings) and runs it with
-the benchmark harness next to the methods named in ``--also`` (e.g. ``cnn``), on the same noisy
-images.
+Registers ``gt-exp`` (SURE fine-tuning on ``y`` of the gains, all weights or the last layers,
+built from the command-line options; options left out keep the ``cnn-gaintuning`` recipe,
+:data:`pnp_internal.recipes.GAINTUNING_DENOISE`) and measures its PSNR with the benchmark
+harness next to the methods named in ``--also`` (e.g. ``cnn``), on the same noisy images.
 
 Example
 -------
-    python benchmarks/gaintuning_experiments.py denoise-s25 --images ../shared/data/test/cbsd68 \
-        --limit 8 --steps 60 --crop 128 --batch-size 4 --also cnn
+    python benchmarks/experiments/gaintuning_experiments.py denoise-s25 \
+        --images ../shared/data/test/cbsd68 --limit 8 --steps 60 --crop 128 --batch-size 4 \
+        --also cnn
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import sys
 
 import torch
 
-from pnp_internal.bench.methods.adapted import GT_DENOISE_SETTINGS, _base
+from pnp_internal import recipes
 from pnp_internal.bench.registry import register
+from pnp_internal.catalog.pnp import shipped_cnn
 
 from _harness import experiment_parser, run_methods
 
@@ -31,7 +33,7 @@ def main(argv=None):
                        ("holdout", float), ("check-every", int), ("patience", int)]:
         p.add_argument(f"--{name}", type=kind)
     args = p.parse_args(argv)
-    opts = dict(GT_DENOISE_SETTINGS)
+    opts = recipes.GAINTUNING_DENOISE.options()
     for key in ("steps", "lr", "batch_size", "crop", "holdout", "check_every", "patience"):
         if getattr(args, key) is not None:
             opts[key] = getattr(args, key)
@@ -39,7 +41,8 @@ def main(argv=None):
     def run(problem):
         from pnp_internal.priors import SUREFineTuned
 
-        prior = SUREFineTuned(_base(problem), train=args.train, seed=problem.seed, **opts)
+        prior = SUREFineTuned(shipped_cnn(problem.img_shape[0]), train=args.train,
+                              seed=problem.seed, **opts)
         prior.fit(problem.y, problem.noise_std)
         with torch.no_grad():
             return prior(problem.y, problem.noise_std).clamp(0, 1)

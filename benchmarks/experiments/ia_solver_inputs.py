@@ -1,4 +1,4 @@
-"""Image adaptation for SR on the solver's own inputs, one scale down (issue 5, a negative result).
+"""Image adaptation for SR on the solver's own inputs, one scale down (a negative result).
 
 IDBP-CNN-IA fine-tunes the denoiser on the LR image plus *Gaussian* noise, but late in IDBP the
 denoiser's input is the back-projected estimate, whose error is not Gaussian. This variant
@@ -7,12 +7,13 @@ builds pairs with that error, by cross-scale self-similarity (as ZSSR does): the
 and its denoiser inputs with sigma at or below ``--record`` become training inputs with target
 ``c``; a fraction ``--mix`` of each batch, the rest Gaussian pairs ``c + sigma n -> c``
 (``--sigma-lo`` .. ``--sigma-hi``). IDBP on ``y`` then uses the tuned copy at and below
-``--switch``. ``--mix 0`` is ``ia-idbp`` without the hold-out.
+``--switch``. ``--mix 0`` is ``ia-idbp`` without the hold-out. The method, registered as
+``ia-solver-inputs``, is scored by the benchmark harness.
 
 Example
 -------
-    python benchmarks/ia_solver_inputs.py sr-x2 --images ../shared/data/test/set5 --threads 2 \
-        --mix 0.5 --record 4 --switch 4
+    python benchmarks/experiments/ia_solver_inputs.py sr-x2 --images ../shared/data/test/set5 \
+        --threads 2 --mix 0.5 --record 4 --switch 4
 """
 
 from __future__ import annotations
@@ -24,14 +25,20 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from pnp_internal.bench.methods.adapted import _base, on_luma
-from pnp_internal.bench.methods.classical import make_solver
 from pnp_internal.bench.registry import register
+from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.operators import Downsampling
 from pnp_internal.priors.finetune import finetune
-from pnp_internal.priors.training_pairs import PairSampler, _dihedral
+from pnp_internal.priors.training_pairs import PairSampler
 
-from _harness import experiment_parser, run_methods
+from _harness import experiment_parser, on_luma, run_methods, solve_with
+
+
+def _dihedral(x, k):
+    """One of the 8 flips/rotations (``k`` in 0..7) of a square crop."""
+    if k >= 4:
+        x = x.flip(-1)
+    return torch.rot90(x, k % 4, dims=(-2, -1))
 
 
 class _Recorder:
@@ -70,15 +77,14 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     def run(problem):
-        net, s = _base(problem), problem.scale
+        net, s = shipped_cnn(problem.img_shape[0]).eval(), problem.scale
         y = problem.y
         h, w = (y.shape[-2] // s) * s, (y.shape[-1] // s) * s
         c = y[..., :h, :w].contiguous()
         small = Downsampling(s, img_shape=(1, h, w), kernel="bicubic", padding="circular")
         rec = _Recorder(net, args.record / 255)
         sub = dataclasses.replace(problem, y=small.A(c), operator=small, img_shape=(1, h, w))
-        solver, x0 = make_solver(rec, "idbp", sub)
-        solver.solve(sub.y, small, x0=x0)
+        solve_with(sub, rec, "idbp")
         inputs = torch.cat([x for x, _ in rec.inputs])
         levels = torch.tensor([v for _, v in rec.inputs])
         lo = (s + 1) / 255 if args.sigma_lo is None else args.sigma_lo / 255
@@ -117,8 +123,7 @@ def main(argv=None):
         finetune(model, params, loss_fn, sample, steps=args.steps, lr=args.lr)
         for q in params:
             q.requires_grad_(False)
-        solver, x0 = make_solver(_Switch(net, model.eval(), args.switch / 255), "idbp", problem)
-        return solver.solve(problem.y, problem.operator, x0=x0).x
+        return solve_with(problem, _Switch(net, model.eval(), args.switch / 255), "idbp")
 
     register("ia-solver-inputs", kinds=("sr",), description=str(vars(args)))(on_luma(run))
     return run_methods(args, "ia-solver-inputs")

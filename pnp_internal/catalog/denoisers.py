@@ -1,0 +1,97 @@
+"""Denoising methods applied to ``y`` directly: ``cnn``, ``cnn-gaintuning``, ``cnn-sure``,
+``bm3d``, ``tv`` and ``self2self``.
+
+``cnn-gaintuning`` (Mohan et al. 2021) and ``cnn-sure`` (Metzler et al. 2018) first fit the
+shipped CNN to ``y`` with SURE (:data:`~pnp_internal.recipes.GAINTUNING_DENOISE`,
+:data:`~pnp_internal.recipes.SURE_DENOISE`), then denoise it once.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from .. import recipes
+from ..solvers.base import Result
+from .pnp import shipped_cnn
+from .registry import Problem, checked_options, register
+
+__all__ = ["one_call"]
+
+
+def one_call(p: Problem, denoiser, message: str, *, precision: str | None = None) -> Result:
+    """``Result`` of a single call ``denoiser(y, noise_std)`` (clamped to [0, 1])."""
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        x = denoiser(p.y, p.noise_std).clamp(0, 1)
+    history = {"seconds": [time.perf_counter() - t0]}
+    if p.x_true is not None:
+        from ..metrics import psnr
+
+        history["psnr"] = [float(psnr(x, p.x_true).mean())]
+    used = precision or getattr(denoiser, "precision_used", None) or "fp32"
+    return Result(x, 1, True, history, message, precision=used)
+
+
+@register("cnn", kinds=("denoise",),
+          description="the shipped DRUNet-lite (4.25 M parameters) on y at the noise level")
+def cnn(p: Problem) -> Result:
+    if p.options:
+        _no_options(p, "cnn")
+    return one_call(p, shipped_cnn(p.channels, p.y.device, p.precision), "one CNN call")
+
+
+def _no_options(p: Problem, name: str):
+    raise TypeError(f"method {name!r} takes no options, got {', '.join(sorted(p.options))}")
+
+
+def _self_tuned(cls_name: str, recipe):
+    def run(p: Problem) -> Result:
+        from .. import priors
+
+        cls = getattr(priors, cls_name)
+        opts = {**recipe.options(), **checked_options(cls, p.options, method=cls_name)}
+        prior = cls(shipped_cnn(p.channels, p.y.device, p.precision), seed=p.seed,
+                    precision=p.precision, **opts)
+        report = prior.fit(p.y, p.noise_std)
+        res = one_call(p, prior, f"{cls_name}: {report.steps} SURE steps, kept step "
+                                 f"{report.best_step} ({report.stopped})")
+        res.history["adaptation_seconds"] = [report.seconds]
+        return res
+
+    return run
+
+
+def _classical(name):
+    def run(p: Problem) -> Result:
+        from .. import priors
+
+        if p.options:
+            _no_options(p, name)
+        return one_call(p, {"bm3d": priors.BM3D, "tv": priors.TV}[name](), f"one {name} call",
+                        precision="fp32")
+
+    return run
+
+
+def _self2self(p: Problem) -> Result:
+    from ..solvers.self2self import Self2Self
+
+    opts = {**recipes.SELF2SELF.value, **p.options}
+    solver = Self2Self(seed=p.seed, precision=p.precision, progress=p.progress,
+                       **checked_options(Self2Self, opts, method="self2self"))
+    return solver.solve(p.y, p.operator, x_true=p.x_true, callback=p.callback)
+
+
+register("cnn-gaintuning", kinds=("denoise",),
+         description="DRUNet-lite with per-channel gains tuned on y by SURE (GainTuning)"
+         )(_self_tuned("GainTuning", recipes.GAINTUNING_DENOISE))
+register("cnn-sure", kinds=("denoise",),
+         description="DRUNet-lite fully fine-tuned on y by SURE (Metzler et al.)"
+         )(_self_tuned("SUREFineTuned", recipes.SURE_DENOISE))
+register("bm3d", kinds=("denoise",), description="BM3D (CBM3D on colour) on y")(_classical("bm3d"))
+register("tv", kinds=("denoise",), description="TV (ROF) denoising of y")(_classical("tv"))
+register("self2self", kinds=("denoise",),
+         description="Self2Self (Quan et al. 2020): 1000 steps, 32 dropout predictions"
+         )(_self2self)

@@ -1,0 +1,196 @@
+"""Plug-and-play methods ``<prior>-<solver>``: a named prior inside IDBP, HQS or ADMM.
+
+===========  ==================================================================================
+prior        what
+===========  ==================================================================================
+cnn          the shipped DRUNet-lite, not adapted
+ia           the same fine-tuned on the image before the iterations (IDBP-CNN-IA, Tirer &
+             Giryes 2019), :data:`~pnp_internal.recipes.IMAGE_ADAPTED`
+ia-during    re-adapted on the current estimate every 10 iterations (``ia-idbp-during``)
+gt           GainTuning (SURE on the denoiser's input) every 10 iterations
+dip          :class:`~pnp_internal.priors.DIPDenoiser` (a DIP fitted at every call)
+bm3d, tv     the classical denoisers
+===========  ==================================================================================
+
+The solvers' settings per operator kind are :data:`pnp_internal.recipes.PNP`. Colour
+super-resolution with a CNN prior runs on the luminance (:data:`~pnp_internal.recipes.LUMA_SR`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from .. import recipes
+from ..solvers import ADMM, HQS, IDBP
+from .registry import Problem, checked_options, register
+
+__all__ = ["SOLVERS", "PRIORS", "make_prior", "pnp_method", "initial_estimate", "on_luma",
+           "shipped_cnn"]
+
+SOLVERS = {"idbp": IDBP, "hqs": HQS, "admm": ADMM}
+PNP_KINDS = ("deblur", "sr", "inpaint", "cs", "other")
+
+
+def shipped_cnn(channels: int, device=None, precision: str = "auto"):
+    """A private copy of the shipped DRUNet-lite for ``channels`` (1 gray, 3 colour)."""
+    from ..priors.cnn import pretrained
+
+    model = pretrained("drunet-lite-gray" if channels == 1 else "drunet-lite-color",
+                       device=device or "cpu")
+    if hasattr(model, "precision"):
+        model.precision = precision
+    return model
+
+
+def _cnn(p: Problem):
+    return shipped_cnn(p.channels, p.y.device, p.precision)
+
+
+def _image_adapted(table):
+    def build(p: Problem):
+        from ..priors import ImageAdapted
+
+        opts = table.get(p.kind, table["other"]).options()
+        when = "during" if opts.get("adapt_every") else "before"
+        return ImageAdapted(_cnn(p), when=when, seed=p.seed, precision=p.precision, **opts)
+
+    return build
+
+
+def _gaintuning(p: Problem):
+    from ..priors import GainTuning
+
+    return GainTuning(_cnn(p), seed=p.seed, precision=p.precision,
+                      **recipes.GAINTUNING_IN_SOLVER.options())
+
+
+def _dip_denoiser(p: Problem):
+    from ..priors import DIPDenoiser
+
+    return DIPDenoiser(seed=p.seed, precision=p.precision, **recipes.DIP_DENOISER.value)
+
+
+def _classical(name):
+    def build(p: Problem):
+        from .. import priors
+
+        return {"bm3d": priors.BM3D, "tv": priors.TV, "identity": priors.Identity}[name]()
+
+    return build
+
+
+#: prior name -> (builder(problem) -> prior, restores colour SR on the luminance)
+PRIORS = {
+    "cnn": (_cnn, True),
+    "ia": (_image_adapted(recipes.IMAGE_ADAPTED), True),
+    "ia-during": (_image_adapted(recipes.IMAGE_ADAPTED_DURING), True),
+    "gt": (_gaintuning, True),
+    "dip": (_dip_denoiser, False),
+    "bm3d": (_classical("bm3d"), False),
+    "tv": (_classical("tv"), False),
+    "identity": (_classical("identity"), False),
+}
+
+
+def make_prior(name: str, problem: Problem):
+    """The prior called ``name`` (a key of :data:`PRIORS`) built for ``problem``."""
+    if name not in PRIORS:
+        raise ValueError(f"unknown prior {name!r}; valid names: {', '.join(PRIORS)} (or pass a "
+                         "Prior, a deepinv Denoiser or a callable f(x, sigma))")
+    return PRIORS[name][0](problem)
+
+
+def _bicubic(y, scale):
+    from deepinv.physics.functional import imresize_matlab
+
+    return imresize_matlab(y, scale=scale)
+
+
+def initial_estimate(init: str, p: Problem):
+    """``x0`` for the recipe's ``init`` (``None``: the solver's own ``init="auto"`` rule)."""
+    img_shape = p.img_shape
+    if init == "bicubic" and p.scale:
+        x0 = _bicubic(p.y, p.scale)
+        if tuple(x0.shape[1:]) == img_shape:
+            return x0
+    if init == "measurement" and p.y.ndim == 4 and p.y.shape[1] == img_shape[0]:
+        dh, dw = img_shape[1] - p.y.shape[2], img_shape[2] - p.y.shape[3]
+        if dh >= 0 and dw >= 0:  # "valid" blur: y is smaller, extend its border
+            return torch.nn.functional.pad(p.y, (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2),
+                                           mode="replicate")
+    return None
+
+
+def on_luma(run):
+    """Run ``run(problem)`` on the Y channel of a colour bicubic-SR problem (chroma bicubic).
+
+    Other problems (gray, other kinds or kernels, ``color="rgb"``) go to ``run`` unchanged.
+    """
+    def wrapped(p: Problem):
+        from ..color import rgb_to_ycbcr, ycbcr_to_rgb
+        from ..operators import Downsampling
+
+        op = p.operator
+        if (p.kind != "sr" or p.color == "rgb" or p.channels != 3 or not recipes.LUMA_SR.value
+                or getattr(op, "kernel_name", None) != "bicubic"):
+            return run(p)
+        ycc = rgb_to_ycbcr(p.y)
+        shape = (1, *p.img_shape[1:])
+        luma = Downsampling(p.scale, img_shape=shape, kernel="bicubic",
+                            padding=getattr(op, "padding", "circular")).to(p.y.device)
+        x0 = None if p.x0 is None else rgb_to_ycbcr(p.x0)[:, :1]
+        truth = None if p.x_true is None else rgb_to_ycbcr(p.x_true)[:, :1]
+        sub = dataclasses.replace(p, y=ycc[:, :1].contiguous(), operator=luma, x0=x0,
+                                  x_true=truth)
+        res = run(sub)
+        chroma = _bicubic(ycc[:, 1:], p.scale)
+        res.x = ycbcr_to_rgb(torch.cat([res.x, chroma], dim=1)).clamp(0, 1)
+        res.message = f"{res.message} (luminance restored, chroma bicubic)".strip()
+        return res
+
+    return wrapped
+
+
+def pnp_method(prior, solver: str):
+    """``run(problem) -> Result`` for ``prior`` (a name of :data:`PRIORS` or a prior object)
+    inside ``solver`` (``"idbp"``, ``"hqs"``, ``"admm"``) with the recipe of the operator kind."""
+    cls = SOLVERS[solver]
+
+    def run(p: Problem):
+        recipe = recipes.pnp_recipe(p.kind, solver)
+        model = make_prior(prior, p) if isinstance(prior, str) else prior
+        kw = dict(noise_std=p.noise_std, max_iter=recipe.max_iter, seed=p.seed,
+                  schedule=recipe.build_schedule(p.noise_std, p.scale), progress=p.progress)
+        if solver == "idbp":
+            kw["eps"] = recipe.eps(p.noise_std)
+        if recipe.init == "fill":
+            kw["init"] = "interpolate"
+        kw.update(checked_options(cls, p.options, method=f"{prior}-{solver}"))
+        x0 = p.x0 if p.x0 is not None else initial_estimate(recipe.init, p)
+        res = cls(model, **kw).solve(p.y, p.operator, x0=x0, x_true=p.x_true,
+                                     callback=p.callback)
+        res.precision = getattr(model, "precision_used", None) or res.precision
+        return res
+
+    luma = isinstance(prior, str) and PRIORS[prior][1]
+    return on_luma(run) if luma else run
+
+
+_WHAT = {"cnn": "the shipped DRUNet-lite, not adapted",
+         "ia": "DRUNet-lite fine-tuned on the image before the iterations (IDBP-CNN-IA)",
+         "bm3d": "the BM3D prior", "tv": "the TV prior"}
+for _p, _what in _WHAT.items():
+    for _s, _cls in SOLVERS.items():
+        register(f"{_p}-{_s}", kinds=PNP_KINDS, target=_cls,
+                 description=f"{_s.upper()} with {_what}")(pnp_method(_p, _s))
+register("dip-admm", kinds=PNP_KINDS, target=ADMM,
+         description="ADMM with DIPDenoiser (a DIP fitted at every call, warm-started)"
+         )(pnp_method("dip", "admm"))
+register("ia-idbp-during", kinds=PNP_KINDS, target=IDBP,
+         description="IDBP, DRUNet-lite re-adapted on the current estimate every 10 "
+                     "iterations")(pnp_method("ia-during", "idbp"))
+register("gt-idbp", kinds=PNP_KINDS, target=IDBP,
+         description="IDBP with GainTuning (SURE on the denoiser's input) every 10 "
+                     "iterations")(pnp_method("gt", "idbp"))

@@ -1,0 +1,320 @@
+"""The recipe book: every tuned number of the library, in one place, with its reason and record.
+
+:func:`pnp_internal.solve`, the command line, the examples and the benchmark harness all read
+these tables, so what a user gets is what the benchmarks measured. Each recipe is a frozen
+dataclass whose fields are the options of the class it configures (``options()`` returns them
+as keyword arguments), plus ``why`` (one line) and ``record`` (the benchmark record that backs
+it: a file stem of ``benchmarks/results``).
+
+Operator kinds (:data:`KINDS`): ``"denoise"``, ``"deblur"``, ``"sr"``, ``"inpaint"``, ``"cs"``
+and ``"other"`` (any linear operator the library does not recognise).
+
+References
+----------
+.. [1] T. Tirer, R. Giryes, "Image Restoration by Iterative Denoising and Backward
+   Projections", IEEE TIP 2019; "Super-Resolution via Image-Adapted Denoising CNNs", IEEE SPL
+   2019 (IDBP, IDBP-CNN-IA).
+.. [2] K. Zhang et al., "Plug-and-Play Image Restoration with Deep Denoiser Prior", IEEE TPAMI
+   2022 (DPIR's HQS schedule).
+.. [3] S. Mohan et al., "Adaptive Denoising via GainTuning", NeurIPS 2021.
+.. [4] A. Shocher, N. Cohen, M. Irani, "Zero-Shot Super-Resolution using Deep Internal
+   Learning", CVPR 2018.
+.. [5] D. Ulyanov, A. Vedaldi, V. Lempitsky, "Deep Image Prior", CVPR 2018.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from .solvers import schedules
+
+__all__ = ["KINDS", "PnP", "ImageAdaptation", "SelfTuning", "ZSSRRecipe", "DIPRecipe",
+           "Choice", "PNP", "DEFAULT_SOLVER", "IMAGE_ADAPTED", "IMAGE_ADAPTED_DURING",
+           "GAINTUNING_DENOISE", "GAINTUNING_IN_SOLVER", "SURE_DENOISE", "ZSSR_PAPER",
+           "ZSSR_STAGE", "ZSSR_FAST", "DIP_DEFAULT", "DIP_MSE", "DIP_SR", "DIP_TV", "DEEP_DECODER",
+           "DIP_DENOISER", "SELF2SELF", "LUMA_SR", "DEFAULT_METHOD", "DPIR_SIGMA_FLOOR",
+           "ADMM_TV", "pnp_recipe"]
+
+#: The operator kinds a recipe can be written for.
+KINDS = ("denoise", "deblur", "sr", "inpaint", "cs", "other")
+
+
+class _Recipe:
+    """Mixin: the recipe's settings as keyword arguments (``why`` and ``record`` left out)."""
+
+    def options(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("why", "record")}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A choice that is not a set of options: a method name, a flag or a constant."""
+
+    value: object
+    why: str
+    record: str = ""
+
+
+@dataclass(frozen=True)
+class PnP(_Recipe):
+    """A plug-and-play solver's settings for one operator kind.
+
+    Attributes
+    ----------
+    max_iter : int
+        Number of iterations.
+    schedule : {"dpir", "idbp", "constant"}
+        ``"constant"``: one level, the noise level (a single denoiser call); ``"dpir"``: :class:`~pnp_internal.solvers.schedules.DPIR` (sigma from ``start`` down to
+        ``max(noise, end)``, ``end=None`` = the noise level); ``"idbp"``:
+        :class:`~pnp_internal.solvers.schedules.IDBPDecay` (delta from ``start`` to ``end``).
+    start, end : float
+        First and last level on the [0, 1] scale; multiplied by the SR factor when
+        ``start_per_scale`` / ``end_per_scale``.
+    eps_per_noise_var : float
+        IDBP's ``eps`` is this times ``max(noise, 0.255/255)**2`` (0 for a pure projection).
+    init : {"auto", "bicubic", "measurement", "fill"}
+        Initial estimate: ``"bicubic"`` upscaling of ``y`` (SR), ``"measurement"`` = ``y``
+        itself (deblurring), ``"fill"`` = the missing pixels interpolated (inpainting),
+        ``"auto"`` = the solver's own rule (see :class:`~pnp_internal.solvers.base.Solver`).
+    """
+
+    max_iter: int
+    schedule: str
+    start: float
+    end: float | None
+    start_per_scale: bool = False
+    end_per_scale: bool = False
+    eps_per_noise_var: float = 0.0
+    init: str = "auto"
+    why: str = ""
+    record: str = ""
+
+    def build_schedule(self, noise_std: float, scale: int | None):
+        """The schedule object for this noise level and SR factor."""
+        s = float(scale or 1)
+        start = self.start * (s if self.start_per_scale else 1.0)
+        end = None if self.end is None else self.end * (s if self.end_per_scale else 1.0)
+        if self.schedule == "constant":
+            return schedules.Constant(gamma=1e6)
+        if self.schedule == "idbp":
+            return schedules.IDBPDecay(start, end)
+        return schedules.DPIR(sigma_start=start,
+                              sigma_end=None if end is None else max(noise_std, end))
+
+    def eps(self, noise_std: float) -> float:
+        """IDBP's ``eps`` for this noise level."""
+        if not self.eps_per_noise_var:
+            return 0.0
+        return self.eps_per_noise_var * max(noise_std, schedules.NOISE_FLOOR) ** 2
+
+
+def _dpir(n, why, record, *, end=None, end_per_scale=False, init="auto"):
+    return PnP(n, "dpir", 49 / 255, end, end_per_scale=end_per_scale, init=init, why=why,
+               record=record)
+
+
+_GENERIC_WHY = ("the DPIR decay with 20 iterations; with TV on 64x64 cameraman ADMM beat IDBP "
+                "by 0.7 dB (50% inpainting) and 3 dB (25% CS)")
+
+#: (kind, solver) -> the solver's settings. IDBP's SR schedule ends at 1/255 instead of the
+#: paper's s/255: +0.16 dB at x2 and +0.08 at x3 on Set5 (Y, gray weights, 30 iterations).
+PNP: dict[tuple[str, str], PnP] = {
+    ("deblur", "idbp"): PnP(8, "idbp", 49 / 255, 7.65 / 255, eps_per_noise_var=100.0,
+                            init="measurement", why="delta decays as DPIR's sigma; eps against "
+                            "the noise a blur inverse amplifies (BM3D, 64x64 Set3C crops)",
+                            record="deblur-gauss1.6_set3c_full"),
+    ("deblur", "hqs"): _dpir(8, "DPIR's 8 iterations from y (A^+ y amplifies the noise)",
+                             "deblur-gauss1.6_set3c_full", init="measurement"),
+    ("deblur", "admm"): _dpir(8, "DPIR's schedule, from y", "deblur-gauss1.6_set3c_full",
+                              init="measurement"),
+    ("sr", "idbp"): PnP(30, "idbp", 12 / 255, 1 / 255, start_per_scale=True, init="bicubic",
+                        why="IDBP-CNN's 12s/255 start, ending at 1/255 (+0.16 dB x2 Set5)",
+                        record="quick_sr-x2_set5"),
+    ("sr", "hqs"): _dpir(24, "DPIR SR: sigma down to max(noise, s/255), from bicubic",
+                         "quick_sr-x2_set5", end=1 / 255, end_per_scale=True, init="bicubic"),
+    ("sr", "admm"): _dpir(24, "DPIR SR schedule, from bicubic", "quick_sr-x2_set5", end=1 / 255,
+                          end_per_scale=True, init="bicubic"),
+    ("inpaint", "idbp"): PnP(30, "idbp", 24 / 255, 2 / 255, init="fill",
+                             why="from the interpolated fill: 27-38 dB against 12-18 from A^+ y",
+                             record="quick_inpaint-50_set12"),
+    ("inpaint", "hqs"): _dpir(24, "DPIR schedule from the interpolated fill",
+                              "quick_inpaint-50_set12", init="fill"),
+    ("inpaint", "admm"): _dpir(24, "DPIR schedule from the interpolated fill",
+                               "quick_inpaint-50_set12", init="fill"),
+    ("cs", "idbp"): PnP(100, "idbp", 49 / 255, 2 / 255,
+                        why="from the dim A^T y: 100 iterations give 26-33 dB, 30 give 9-14",
+                        record="quick_cs-25_set12"),
+    ("cs", "hqs"): _dpir(100, "100 iterations from A^T y (30 gave 13-23 dB)", "quick_cs-25_set12"),
+    ("cs", "admm"): _dpir(100, "100 iterations from A^T y", "quick_cs-25_set12"),
+    **{("denoise", s): PnP(1, "constant", 0.0, None, why="one call D(y, sigma_n)",
+                           record="denoise-s25_cbsd68") for s in ("idbp", "hqs", "admm")},
+    ("other", "idbp"): PnP(20, "idbp", 49 / 255, 2 / 255, why=_GENERIC_WHY),
+    ("other", "hqs"): _dpir(20, _GENERIC_WHY, "", end=2 / 255),
+    ("other", "admm"): _dpir(20, _GENERIC_WHY, "", end=2 / 255),
+}
+
+#: kind -> the solver a prior gets when only the prior is named.
+DEFAULT_SOLVER = {
+    "denoise": Choice("idbp", "a single denoiser call"),
+    "deblur": Choice("hqs", "cnn-hqs 28.34 dB against cnn-idbp 28.27 on full Set3C",
+                     "deblur-gauss1.6_set3c_full"),
+    "sr": Choice("idbp", "cnn-idbp 39.44 dB against cnn-hqs 39.12 on Set5 x2 crops",
+                 "quick_sr-x2_set5"),
+    "inpaint": Choice("hqs", "cnn-hqs 32.64 dB against cnn-idbp 32.48 on Set12",
+                      "quick_inpaint-50_set12"),
+    "cs": Choice("idbp", "cnn-idbp 30.89 dB against cnn-hqs 29.90 on Set12 64 px",
+                 "quick_cs-25_set12"),
+    "other": Choice("hqs", "DPIR's HQS is the most robust on an unknown operator"),
+}
+
+
+def pnp_recipe(kind: str, solver: str) -> PnP:
+    """The settings of ``solver`` (``"idbp"``, ``"hqs"``, ``"admm"``) for operator ``kind``."""
+    key = (kind if kind in KINDS else "other", solver)
+    if key not in PNP:
+        raise ValueError(f"no recipe for solver {solver!r}; valid: idbp, hqs, admm")
+    return PNP[key]
+
+
+@dataclass(frozen=True)
+class ImageAdaptation(_Recipe):
+    """Options of :class:`~pnp_internal.priors.ImageAdapted` (IDBP-CNN-IA [1]_)."""
+
+    steps: int
+    batch_size: int = 16
+    lr: float = 1e-4
+    train: str = "all"
+    check_every: int = 8
+    patience: int = 4
+    adapt_every: int | None = None
+    why: str = ""
+    record: str = ""
+
+
+_IA_SHORT = dict(steps=16, check_every=4, patience=3)
+#: kind -> fine-tuning before the iterations (``ia-*``).
+IMAGE_ADAPTED = {
+    "sr": ImageAdaptation(96, why="96 steps on the LR image's own pairs: Set5 x2 37.25 -> 37.44",
+                          record="ia-v2_sr-x2_set5"),
+    "deblur": ImageAdaptation(**_IA_SHORT, why="16 steps, hold-out every 4: Set3C +0.09 dB",
+                              record="ia_deblur-gauss1.6_set3c"),
+    "inpaint": ImageAdaptation(**_IA_SHORT, why="the deblurring recipe (no dedicated record)"),
+    "cs": ImageAdaptation(**_IA_SHORT, why="the deblurring recipe (no dedicated record)"),
+    "other": ImageAdaptation(**_IA_SHORT, why="the deblurring recipe (no dedicated record)"),
+}
+#: kind -> re-adaptation on the current estimate every 10 iterations (``ia-idbp-during``):
+#: half the steps each time.
+IMAGE_ADAPTED_DURING = {
+    k: ImageAdaptation(**{**v.options(), "steps": v.steps // 2, "adapt_every": 10},
+                       why="half the steps, every 10 iterations", record=v.record)
+    for k, v in IMAGE_ADAPTED.items()
+}
+
+
+@dataclass(frozen=True)
+class SelfTuning(_Recipe):
+    """Options of :class:`~pnp_internal.priors.GainTuning` / ``SUREFineTuned`` (SURE on y)."""
+
+    steps: int
+    lr: float
+    batch_size: int
+    crop: int
+    check_every: int = 4
+    patience: int = 2
+    adapt_every: int | None = None
+    why: str = ""
+    record: str = ""
+
+
+#: ``cnn-gaintuning``: SURE on one 256x256 crop per step, 72 steps [3]_.
+GAINTUNING_DENOISE = SelfTuning(72, 2e-3, 1, 256, check_every=10, patience=3,
+                                why="+0.065 dB over cnn on CBSD68 (12 steps on 64 px: +0.02)",
+                                record="gaintuning_denoise-s25_cbsd68")
+#: ``gt-*``: a cheap recipe, re-tuned every 10 iterations on the denoiser's input.
+GAINTUNING_IN_SOLVER = SelfTuning(12, 2e-3, 4, 64, adapt_every=10,
+                                  why="12 steps on 64 px crops, cheap enough to repeat")
+#: ``cnn-sure``: all weights fine-tuned by SURE (Metzler et al. 2018).
+SURE_DENOISE = SelfTuning(12, 1e-5, 4, 64, why="lr 1e-5: larger steps broke the hold-out")
+
+
+@dataclass(frozen=True)
+class ZSSRRecipe(_Recipe):
+    """Options of :class:`~pnp_internal.solvers.ZSSR` [4]_ (the path is chosen per factor)."""
+
+    max_iter: int
+    min_iter: int
+    crop: int
+    test_every: int
+    slope_window: int = 256
+    ensemble: bool = True
+    back_projection: int = 10
+    why: str = ""
+    record: str = ""
+
+
+#: The paper's budget: crops 128, up to 3000 iterations, lr policy down to 1e-6.
+ZSSR_PAPER = ZSSRRecipe(3000, 256, 128, 50, why="the paper's settings; gradual x4: Set5 31.45",
+                        record="zssr-v4_sr-x4_set5")
+#: The budget of each gradual stage: crops 96, lr decisions every 128, <= 800 iterations.
+ZSSR_STAGE = ZSSRRecipe(800, 128, 96, 25, slope_window=128,
+                        why="six official x2 stages at this budget: Set5 37.40 dB, 83 s/image",
+                        record="zssr-v4_sr-x2_set5")
+#: ``zssr-fast`` below x4: the stage budget with crops 80.
+ZSSR_FAST = ZSSRRecipe(800, 128, 80, 25, slope_window=128,
+                       why="1.5x1.5 then x2: Set5 37.24 dB in 24 s/image", record="zssr-v4_sr-x2_set5")
+
+
+@dataclass(frozen=True)
+class DIPRecipe(_Recipe):
+    """Options of :class:`~pnp_internal.solvers.DIP` [5]_ beyond its defaults."""
+
+    max_iter: int | None = None
+    reg_noise_std: float = 1 / 30
+    tv_weight: float = 0.0
+    loss: str = "auto"
+    why: str = ""
+    record: str = ""
+
+
+DIP_DEFAULT = DIPRecipe(why="the paper's perturbation 1/30; SURE loss for Gaussian denoising",
+                        record="dip_runs")
+DIP_MSE = DIPRecipe(loss="mse", why="the paper's DIP: MSE from a random code (F16: 29.69 dB, "
+                   "SURE 31.76)", record="dip_runs")
+DIP_SR = DIPRecipe(reg_noise_std=0.03, why="the paper's SR perturbation")
+DIP_TV = DIPRecipe(tv_weight=2e-3, loss="mse", why="DIP-TV (Liu et al. 2019), weight not tuned")
+#: ``deep-decoder``: Deep Decoder width and depth, no input perturbation (Heckel & Hand 2019).
+DEEP_DECODER = Choice({"channels": 64, "depth": 5, "reg_noise_std": 0.0},
+                      "the paper's k = 64, 5 upsamplings; it has no input to perturb")
+#: ``dip-*``: DIPDenoiser as the prior of a PnP solver.
+DIP_DENOISER = Choice({"steps": 300, "warm_steps": 50},
+                      "300 cold steps, 50 warm ones per later call (discrepancy stop)")
+#: ``self2self``: Self2Self's class defaults (1000 steps, 32 dropout predictions).
+SELF2SELF = Choice({}, "the class defaults: 1000 steps, 32 predictions (Quan et al. 2020)")
+
+#: Colour SR with a CNN prior restores the luminance with the gray model, chroma bicubic
+#: (IDBP-CNN's "SR is done on the Y channel").
+LUMA_SR = Choice(True, "Set5 x2, IDBP 30 iterations: RGB colour model 36.19 dB, Y gray 37.09",
+                 "ia_sr-x2_set5")
+
+#: kind -> the method :func:`pnp_internal.solve` runs when none is named: the best measured
+#: method that restores a 256x256 image within 30 s on 2 CPU cores.
+DEFAULT_METHOD = {
+    "denoise": Choice("cnn", "CBSD68 sigma 25: 30.87 dB in 2 s (BM3D 30.71 in 10+ s)",
+                      "denoise-s25_cbsd68"),
+    "deblur": Choice("cnn-hqs", "Set3C gauss 1.6: 28.34 dB in 1 s (bm3d-hqs 28.57 in 46 s)",
+                     "deblur-gauss1.6_set3c_full"),
+    "sr": Choice("cnn-idbp", "Set5 x2 37.25 dB in 20 s (ia-idbp 37.44 in 47 s, zssr 37.40 in 83)",
+                 "ia_sr-x2_set5"),
+    "inpaint": Choice("cnn-hqs", "Set12 50%: 32.64 dB in 4 s (tv-admm 29.40)",
+                      "quick_inpaint-50_set12"),
+    "cs": Choice("cnn-idbp", "Set12 25% 64 px: 30.89 dB in 4 s (tv-admm 27.27)",
+                 "quick_cs-25_set12"),
+    "other": Choice("cnn-hqs", "DPIR's HQS with the shipped CNN: the deblurring default"),
+}
+
+#: Noise level given to deepinv's DPIR on noiseless problems (its penalty uses max(0.01, sigma)).
+DPIR_SIGMA_FLOOR = Choice(0.01, "0.01 beat 0.255/255 and 2.55/255 on Set12 x2")
+#: kind -> (lambda, stepsize) of deepinv's ADMM-TV baseline, from a grid on 64x64 crops.
+ADMM_TV = Choice({"deblur": (0.002, 10.0), "sr": (0.002, 10.0), "inpaint": (0.002, 100.0),
+                  "cs": (0.002, 100.0)}, "grid lambda 0.002..0.1, stepsize 1, 10, 100")
