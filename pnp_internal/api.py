@@ -164,7 +164,8 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
     Parameters
     ----------
     y : torch.Tensor
-        The measurement ``(1, ...)`` in [0, 1] units.
+        The measurement ``(1, ...)`` in [0, 1] units, a floating-point tensor (computed in
+        float32); integer images, NaN/Inf and [0, 255] data are refused with the fix.
     operator : deepinv.physics.LinearPhysics
         The forward model (a project operator or any deepinv linear physics).
     method : str, optional
@@ -232,6 +233,8 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
         return res
     kind = operator_kind(operator)
     check_measurement(y, kind)
+    if y.dtype != torch.float32:  # float64 / float16 / bfloat16 data: computed in float32
+        y = y.float()
     noise, _ = resolve_noise_std(y, operator, noise_std)
     if color not in ("auto", "rgb"):
         raise ValueError(f"color must be 'auto' or 'rgb', got {color!r}")

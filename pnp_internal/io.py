@@ -42,8 +42,11 @@ def read_image(path, *, device="cpu") -> torch.Tensor:
     torch.Size([1, 3, 4, 5])
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"read_image: {str(path)!r} is a folder; give one image file "
+                                "(pnp-internal bench and restore take folders)")
     if not path.is_file():
-        raise OSError(f"read_image: no such file {str(path)!r}")
+        raise FileNotFoundError(f"read_image: no such file {str(path)!r}")
     try:
         with Image.open(path) as img:
             img.load()

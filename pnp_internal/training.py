@@ -236,7 +236,8 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     prec = resolve(args.precision, dev)
     fmt = prec.memory_format
     model.net.to(memory_format=fmt)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr,
+                           fused=dev.type in ("cpu", "cuda"))
     lr_floor = min(args.lr_min / args.lr, 1.0)
 
     def cosine(i: int) -> float:  # closed form, so a resume with another --steps re-plans the decay

@@ -171,6 +171,40 @@ def _where(s):
     )
 
 
+def _speed_section(results) -> list[str]:
+    """Seconds per image of every method in float32 and bf16, one table per CPU kind, from the
+    records named ``speed-<precision>_<task>.json`` (``benchmarks/experiments/speed_table.sh``)."""
+    cells: dict = {}  # cpu -> method -> precision -> (seconds, psnr, task)
+    for path, d in results:
+        if not path.name.startswith("speed-"):
+            continue
+        s = d["settings"]
+        m = s.get("machine", {})
+        cpu = (f"{m.get('cpu_model', m.get('processor', '?'))}, {m.get('cpu_count', '?')} "
+               f"cores, {m.get('cpu_capability', '?')}, native bf16: "
+               f"{'yes' if m.get('native_bf16') else 'no'}")
+        for name, v in d["mean"].items():
+            cells.setdefault(cpu, {}).setdefault(name, {})[s.get("precision", "auto")] = (
+                v["seconds"], v["psnr"], d["task"])
+    if not cells:
+        return []
+    out = ["", "## Speed per CPU kind", "",
+           "Seconds per 256x256 image (one crop, `benchmarks/experiments/speed_table.sh`) with "
+           "the networks in float32 and under bf16 autocast (`precision=`); `auto` picks bf16 "
+           "only where the CPU computes it natively. PSNR in dB beside each time.", ""]
+    for cpu, methods in cells.items():
+        out += [f"**{cpu}**", "", "| method | task | fp32 s | fp32 PSNR | bf16 s | bf16 PSNR |",
+                "|---|---|---:|---:|---:|---:|"]
+        for name, per in methods.items():
+            row = [name, next(iter(per.values()))[2]]
+            for prec in ("fp32", "bf16"):
+                sec, db, _ = per.get(prec, (float("nan"), float("nan"), ""))
+                row += [f"{sec:.1f}", f"{db:.2f}"]
+            out.append("| " + " | ".join(row) + " |")
+        out.append("")
+    return out
+
+
 def render_results_md(results_dir) -> str:
     """Markdown report of every result JSON in ``results_dir``."""
     results = _load_results(results_dir)
@@ -223,6 +257,7 @@ def render_results_md(results_dir) -> str:
             f"| {d['task']} | {imgs} | {best} | {mean[best]['psnr']:.2f} | {bb_txt} "
             f"| `{path.name}` |"
         )
+    lines += _speed_section(results)
     lines += ["", "## Per run", ""]
     for path, d in results:
         lines += [

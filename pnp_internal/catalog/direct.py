@@ -27,6 +27,7 @@ _ALL = ("denoise", "deblur", "sr", "inpaint", "cs", "other")
 
 def _dip(p: Problem, recipe, net=None, *, name: str):
     opts = {**recipe.options(), **checked_options(DIP, p.options, method=name)}
+    opts.setdefault("sigma", p.noise_std if p.noise_std > 0 else None)
     solver = DIP(net, seed=p.seed, precision=p.precision, progress=p.progress,
                  device=p.y.device, **opts)
     return solver.solve(p.y, p.operator, x_true=p.x_true, callback=p.callback)

@@ -108,9 +108,32 @@ def _bicubic(y, scale):
     return imresize_matlab(y, scale=scale)
 
 
+def normalised_adjoint(y: torch.Tensor, operator) -> torch.Tensor | None:
+    r"""A start for any non-negative operator: :math:`A^\top y / A^\top 1` where the weights
+    :math:`A^\top 1` are large, interpolated elsewhere (normalised convolution).
+
+    For masks, subsampling and blurs it is a local average of the measured values at the
+    right place and brightness, where ``A^+ y`` (a minimum-norm solution) puts zeros or
+    stripes that a denoiser cannot repair. ``None`` for operators with negative weights
+    (compressed sensing), where it means nothing.
+    """
+    from ..operators.inpainting import fill_missing
+
+    with torch.no_grad():
+        w = operator.A_adjoint(torch.ones_like(y))
+        top = float(w.abs().max())
+        if top <= 0 or float(w.min()) < -1e-6 * top:
+            return None
+        known = w > 0.05 * top
+        x = torch.where(known, operator.A_adjoint(y) / w.clamp_min(1e-12), torch.zeros_like(w))
+        return fill_missing(x, known.to(x.dtype))
+
+
 def initial_estimate(init: str, p: Problem):
     """``x0`` for the recipe's ``init`` (``None``: the solver's own ``init="auto"`` rule)."""
     img_shape = p.img_shape
+    if init == "adjoint":
+        return normalised_adjoint(p.y, p.operator)
     if init == "bicubic" and p.scale:
         x0 = _bicubic(p.y, p.scale)
         if tuple(x0.shape[1:]) == img_shape:

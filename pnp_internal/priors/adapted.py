@@ -5,87 +5,10 @@ fine-tunes a **copy** of the weights on training pairs built from the observatio
 :mod:`pnp_internal.priors.training_pairs`), before the iterations, during them, or both. The
 shared pretrained model is never modified.
 
-Defaults and the measurements behind them (DRUNet-lite colour weights after only 303 training
-steps, validation 28.40 dB at sigma 25; 2 CPU cores shared with ~6 other jobs, load 10-17):
-the authors' recipe (320 Adam steps, batch 32, lr 3e-4, all layers) would cost ~15 minutes of
-wall time per image here, so the default keeps their noise level (s + 1)/255, switch sigma,
-rescaling and transforms but does 24 steps of batch 16 (crops 32/40/48 px); the table below
-used their lr 3e-4 (the default is now 1e-4, see further down). On bicubic x2 SR,
-128x128 centre crops of Set5, IDBP 30 iterations, Y channel, border 2:
-
-============  ========  ========  =====================================================
-image         IDBP+CNN  IDBP+IA   adaptation (24 steps): wall / process CPU seconds
-============  ========  ========  =====================================================
-butterfly     28.69     29.48     240 s / 57 s   (+0.78 dB)
-bird          36.83     38.01     253 s / 70 s   (+1.18 dB)
-============  ========  ========  =====================================================
-
-Training on the whole range of the schedule's sigmas and always using the copy
-(``sigmas=(2/255, 26/255), switch_sigma=None``) gave the same PSNR on butterfly (29.48). The
-hold-out loss was still decreasing at step 24 (no early stop), so more steps would help where
-time allows. These gains are measured against weakly trained weights and will shrink as the
-shipped weights improve.
-
-Learning rate: 1e-4, not the authors' 3e-4. With stronger DRUNet-lite gray weights (2807 steps,
-val 27.38 dB at sigma 25) the first Adam steps at 3e-4 (a sign-like move of every weight by ~lr)
-made the hold-out loss *worse* (87.3 -> 92.2 e-4 after one step on brick), so the hold-out guard
-kept the initial weights (no gain at all), and later steps sometimes wrecked the net on full-size
-images (HR PSNR 39.9 -> 36.1 dB at step 12) while the small LR hold-out still improved. At 1e-4
-the hold-out loss and the HR PSNR improve together at every check. Measured: SR x2 rule, LR image
-48x48 of a 96x96 gray scikit-image texture, 16 steps of batch 8 (crops 24/32), HR image denoised
-at sigma_ft = 3/255 (float32, 3 noise draws), PSNR before -> after:
-
-=======  =========================  =========================  ==========================
-image    lr 3e-4                    lr 1e-4                    lr 5e-5
-=======  =========================  =========================  ==========================
-brick    39.90 -> 40.61 (dip 36.9)  39.90 -> 40.63 (monotone)  --
-grass    37.99 -> 38.50 (dip 37.0)  37.99 -> 38.41 (monotone)  37.99 -> 38.31
-gravel   37.70 -> 38.29 (dip 37.5)  37.70 -> 38.18 (monotone)  37.70 -> 38.10
-=======  =========================  =========================  ==========================
-
-(weights at 1431 steps, val 27.06: grass 37.10 -> 37.94, gravel 36.54 -> 37.60 at 1e-4.)
-
-With the shipped weights after their GPU training (colour 8971 / gray 70013 steps, val 31.41 /
-28.12 dB) the gains shrink, as expected. IDBP for SR x2, 30 iterations, 24 steps at lr 1e-4,
-Y channel, border 2: 128x128 centre crops of Set5 (colour) baby/bird/butterfly/head/woman
-45.24->45.35, 40.38->40.88, 32.89->33.14, 35.10->35.16, 38.62->38.78 (mean 38.44 -> 38.66,
-+0.22 dB, ~4 s of adaptation each). On 96x96 native-resolution gray crops of scikit-image images:
-camera +0.07, chelsea +0.12, rocket +0.23, astronaut and coffee +0.00 (the guard kept the
-initial weights), and **brick -1.65 dB**: on a stochastic texture the net tuned on the LR image
-(whose grain is twice as coarse) smooths the HR grain away, and the hold-out guard, which only
-sees LR crops, cannot tell. A cross-scale probe (tune on ``y`` downscaled by the factor, test on
-``y``) did not predict the sign of the HR gain on these 10 images, so it is not used. Lower
-learning rates trade the gains for safety (HR image denoised at sigma 3/255 by the copy tuned
-for 16 steps: brick -0.81 dB at lr 1e-4, -0.59 at 3e-5, -0.01 at 1e-5).
-
-Current defaults (96 steps at lr 1e-4, hold-out checked every 8 steps, patience 4 checks),
-measured on the full Set5 images, bicubic x2, IDBP 30 iterations on Y with the gray weights
-(border 2); plain IDBP with the same CNN: 37.25 dB (baby 38.74, bird 41.94, butterfly 33.78,
-head 35.86, woman 35.94):
-
-=====================================================  =====  ==========================
-recipe                                                 mean   per image
-=====================================================  =====  ==========================
-24 steps, lr 1e-4, check 4 / patience 3 (old default)  37.26  guard kept the initial
-                                                              weights on 4 of 5 images
-24 steps, lr 1e-4, no hold-out                         37.38  38.74 42.12 34.08 35.96 36.02
-96 steps, lr 5e-5, no hold-out                         37.42  38.78 42.15 34.24 35.91 36.03
-96 steps, lr 1e-4, no hold-out                         37.44  38.80 42.20 34.22 35.94 36.03
-160 steps, lr 5e-5, no hold-out                        37.44  38.77 42.19 34.31 35.89 36.02
-96 steps, lr 5e-5, hold-out, check 8 / patience 4      37.42  38.74 42.17 34.28 35.92 36.01
-96 steps, lr 1e-4, hold-out, check 8 / patience 4      37.44  38.74 42.20 34.31 35.96 36.00
-=====================================================  =====  ==========================
-
-With the default (``ia-idbp``, ``benchmarks/results/ia-v2_*.json``): Set5 x3 33.30 -> 33.50 dB
-(lr 5e-5: 33.46), Set14 x2 32.69 -> 32.83 (lr 5e-5: 32.81); no image loses more than 0.005 dB,
-textures (baboon, barbara, bridge, coastguard, flowers) gain nothing.
-
-The old guard stopped too early: on 4 of 5 images the hold-out loss had not gone below its
-initial value by step 12 (3 checks 4 steps apart), so the initial weights were kept. At lr 5e-5
-the LR hold-out loss falls steadily (96 steps: -1.2 % bird, -3.9 % butterfly, -1.1 % head, -2.6 %
-woman, best step 72-96), so the guard now keeps the gains while still refusing a copy that never
-improves. Adaptation cost: 18 CPU-s per Set5 image on average (one thread, loaded machine;
-``benchmarks/ia_experiments.py`` reruns every row of the table).
+The settings per operator kind are in the recipe book
+(:data:`pnp_internal.recipes.IMAGE_ADAPTED`, e.g. 96 steps at lr 1e-4 for SR: Set5 x2
+37.25 -> 37.44 dB); the measurements behind them (learning rate, steps, hold-out guard, where
+adaptation does not pay) are in ``benchmarks/notes/image_adapted.md``.
 
 References
 ----------
@@ -347,7 +270,8 @@ class ImageAdapted(Prior):
                           steps=self.steps if first else self.steps_during, lr=lr,
                           holdout_loss=holdout_loss, check_every=self.check_every,
                           patience=self.patience, max_seconds=self.max_seconds,
-                          precision=self.precision)
+                          precision=self.precision,
+                          on_step=context.step_reporter("adapting the CNN"))
         for p in model.parameters():
             p.requires_grad_(False)
         self.reports.append(report)

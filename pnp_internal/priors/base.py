@@ -88,6 +88,9 @@ class AdaptContext:
         Seed for the prior's randomness during this call (``None``: nondeterministic).
     noise_std : float
         Standard deviation of the noise in ``y`` as given to the solver ([0, 1] scale).
+    progress : callable or None
+        ``progress(text)`` shows a short status (steps, loss) in the solver's progress bar
+        while the prior adapts; ``None`` when no bar is shown.
     """
 
     y: torch.Tensor
@@ -97,6 +100,14 @@ class AdaptContext:
     iteration: int
     seed: int | None = None
     noise_std: float = 0.0
+    progress: object = None
+
+    def step_reporter(self, what: str):
+        """``on_step(step, steps, loss)`` for :func:`~pnp_internal.priors.finetune.finetune`
+        that writes to :attr:`progress` (``None`` without a bar)."""
+        if self.progress is None:
+            return None
+        return lambda k, n, loss: self.progress(f"{what} {k}/{n}, loss {loss:.3g}")
 
     def generator(self, device: torch.device | str | None = None) -> torch.Generator:
         """A :class:`torch.Generator` seeded with :attr:`seed` (random seed when ``None``)."""

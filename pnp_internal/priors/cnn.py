@@ -16,6 +16,9 @@ Denoising", IEEE TIP 27(9), 2018 (noise-level map as input).
 
 from __future__ import annotations
 
+import copy
+import functools
+
 import json
 import warnings
 from pathlib import Path
@@ -242,14 +245,21 @@ def pretrained(name: str, *, device: str | torch.device = "cpu") -> CNNDenoiser:
     if not isinstance(name, (str, Path)):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
     shipped = WEIGHTS_DIR / f"{name}.safetensors"
-    if shipped.is_file():
-        return load_denoiser(shipped, device=device)
+    if shipped.is_file():  # read once per process; every caller gets its own copy
+        return copy.deepcopy(_shipped(str(name))).to(device)
     p = Path(name).expanduser()
     if p.suffix.lower() in {".safetensors", ".pth", ".pt"} or p.exists():
         return load_denoiser(p, device=device)
     raise ValueError(f"unknown pretrained denoiser {str(name)!r}; available: "
                      f"{', '.join(available()) or '(none shipped)'}; or give a path to a "
                      ".safetensors/.pth file")
+
+
+@functools.lru_cache(maxsize=None)
+def _shipped(name: str):
+    """The shipped weights ``name``, loaded on the CPU once (the cache behind
+    :func:`pretrained`)."""
+    return load_denoiser(WEIGHTS_DIR / f"{name}.safetensors")
 
 
 def _strip(sd: dict) -> dict:

@@ -137,7 +137,8 @@ class DIPDenoiser(Prior):
         if prec.channels_last:
             net = net.to(memory_format=torch.channels_last)
             z = z if z is None else z.contiguous(memory_format=torch.channels_last)
-        opt = torch.optim.Adam(net.parameters(), lr=self.lr)
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr,
+                               fused=x.device.type in ("cpu", "cuda"))
         self._state = dict(net=net, z=z, gen=gen, opt=opt, shape=tuple(x.shape), prec=prec)
 
     def forward(self, x, sigma, **kwargs):

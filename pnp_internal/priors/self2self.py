@@ -151,7 +151,8 @@ class Self2Self(Prior):
                                                     dropout=self.p), self.seed).to(y.device)
                 net = net.to(memory_format=prec.memory_format)
                 self._state = dict(net=net, gen=gen, shape=tuple(y.shape), prec=prec,
-                                   opt=torch.optim.Adam(net.parameters(), lr=self.lr))
+                                   opt=torch.optim.Adam(net.parameters(), lr=self.lr,
+                                                        fused=y.device.type in ("cpu", "cuda")))
             st = self._state
             net, gen, opt, prec = st["net"], st["gen"], st["opt"], st["prec"]
             self.precision_used = prec.name

@@ -253,7 +253,8 @@ class SUREFineTuned(Prior):
                               lr=self.lr, holdout_loss=holdout_loss,
                               check_every=self.check_every, patience=self.patience,
                               max_seconds=self.max_seconds, precision=resolve(
-                                  "fp32" if self.loss == "sure" else self.precision, device))
+                                  "fp32" if self.loss == "sure" else self.precision, device),
+                              on_step=getattr(self, "_on_step", None))
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.reports.append(report)
@@ -264,6 +265,7 @@ class SUREFineTuned(Prior):
         """Mark the prior for tuning on the input of its next call (inside a PnP solver the
         denoiser's input is the image plus noise of the current sigma)."""
         self._pending_seed = context.seed if self.seed is None else self.seed + context.iteration
+        self._on_step = context.step_reporter("tuning by SURE")
 
     def forward(self, x: torch.Tensor, sigma, *args, **kwargs) -> torch.Tensor:
         """Denoise with the tuned copy (tuning first on ``x`` if :meth:`adapt` asked for it)."""

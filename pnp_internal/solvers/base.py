@@ -133,8 +133,10 @@ def _norm(t: torch.Tensor) -> float:
 
 
 def _psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
-    mse = (x.clamp(0, 1) - ref).float().pow(2).flatten(1).mean(dim=1).clamp_min(1e-20)
-    return float((10.0 * torch.log10(1.0 / mse)).mean())
+    """Mean PSNR of the estimate clipped to [0, 1] (:func:`pnp_internal.metrics.psnr`)."""
+    from ..metrics import psnr
+
+    return float(psnr(x.clamp(0, 1).float(), ref.float()).clamp_max(200.0).mean())
 
 
 class Solver:
@@ -318,9 +320,12 @@ class Solver:
 
         seed = None if self.seed is None else self.seed + iteration
         with torch.inference_mode(False), torch.enable_grad():
+            bar = getattr(self, "_bar", None)
+            show = None if bar is None or bar.disable else (
+                lambda text: bar.set_postfix_str(text, refresh=True))
             ctx = AdaptContext(y=it.y.detach().clone(), operator=it.operator,
                                x=it.x.detach().clone(), sigma=sigma, iteration=iteration,
-                               seed=seed, noise_std=it.noise_std)
+                               seed=seed, noise_std=it.noise_std, progress=show)
             self.prior.adapt(ctx)
 
     def solve(self, y: torch.Tensor, operator, x0: torch.Tensor | None = None,
@@ -368,11 +373,12 @@ class Solver:
         if x_true is not None:
             history["psnr"] = []
         best_x, best_key = it.x, None
-        min_res = _norm(ax - y) / y_norm
+        min_res = start_res = _norm(ax - y) / y_norm
         n_iter, converged, message = 0, False, f"reached max_iter={self.max_iter}"
         every = getattr(self.prior, "adapt_every", None) if self.prior is not None else None
         bar = tqdm(total=self.max_iter, disable=not self.progress, desc=type(self).__name__,
                    leave=False)
+        self._bar = bar
         try:
             for k in range(self.max_iter):
                 if self.prior is not None and (k == 0 or (every and k % every == 0)):
@@ -427,4 +433,19 @@ class Solver:
                 x_out = self.finalize(it)
         finally:
             bar.close()
+        self._warn_if_worse(start_res, history["residual"][-1], y)
         return Result(x_out, n_iter, converged, history, message)
+
+    def _warn_if_worse(self, start_res: float, final_res: float, y: torch.Tensor) -> None:
+        """Warn when the result explains ``y`` clearly worse than the initial estimate did: the
+        prior pulled the estimate away from the data (a too weak or ill-configured prior, e.g.
+        ``DIPDenoiser`` with a small budget), which no stopping rule can see."""
+        noise_res = self.noise_std * math.sqrt(y.numel()) / max(_norm(y), 1e-12)
+        bound = 1.5 * max(start_res, noise_res, 0.05)
+        if final_res > bound:
+            warnings.warn(
+                f"{type(self).__name__}: the result fits y worse than the initial estimate "
+                f"(relative residual {final_res:.3g} against {start_res:.3g} at the start, noise "
+                f"level {noise_res:.3g}); the prior {getattr(self.prior, 'name', '')!r} may be "
+                "too weak for this problem (give it a larger budget or use another prior)",
+                RuntimeWarning, stacklevel=3)

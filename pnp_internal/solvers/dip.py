@@ -79,7 +79,8 @@ class DIP:
         Measured (sigma 25, 256 px crops, default net, ES-WMV): F16 29.69 dB with MSE,
         31.76 with SURE, in ~300 CPU-s each; see ``benchmarks/RESULTS.md`` for Kodak.
     sigma : float, optional
-        Noise std for ``loss="sure"``; defaults to ``operator.noise_model.sigma``.
+        Noise std for ``loss="sure"``; defaults to ``operator.noise_model.sigma`` (deepinv's
+        Gaussian noise model) or the level the project operator's ``measure`` used.
     early_stop : ESWMV, "auto" or None
         Stopping rule; ``"auto"`` is :meth:`ESWMV.scaled` for ``max_iter``; ``None`` runs the
         fixed budget and returns the last iterate.
@@ -157,15 +158,21 @@ class DIP:
         self.seed, self.device, self.progress, self.reinit = seed, device, progress, reinit
 
     # ------------------------------------------------------------------ setup
+    def _known_sigma(self, operator):
+        """The noise level: ``sigma``, else the operator's Gaussian noise model, else the level
+        the project's ``measure`` used (``None`` when none is known)."""
+        if self.sigma is not None:
+            return self.sigma
+        noise = getattr(operator, "noise_model", None)
+        if type(noise).__name__ == "GaussianNoise":
+            return getattr(noise, "sigma", None)
+        return getattr(operator, "measured_noise_std", None)
+
     def _choose_loss(self, y, operator, img_shape, device) -> str:
         """``self.loss``, with ``"auto"`` resolved (see the class docs)."""
         if self.loss != "auto":
             return self.loss
-        sigma = self.sigma
-        if sigma is None:
-            noise = getattr(operator, "noise_model", None)
-            if type(noise).__name__ == "GaussianNoise":
-                sigma = getattr(noise, "sigma", None)
+        sigma = self._known_sigma(operator)
         if sigma is None or float(torch.as_tensor(sigma).detach().max()) <= 0:
             return "mse"
         if self.net is not None and getattr(self.net, "in_channels", None) != img_shape[1]:
@@ -207,9 +214,7 @@ class DIP:
             if tuple(y.shape) != img_shape or not torch.allclose(operator.A(probe), probe):
                 raise ValueError("DIP: loss='sure' needs a denoising problem (A = identity); "
                                  "use loss='mse' for this operator")
-            sigma = self.sigma
-            if sigma is None:
-                sigma = getattr(getattr(operator, "noise_model", None), "sigma", None)
+            sigma = self._known_sigma(operator)
             if sigma is None or float(torch.as_tensor(sigma).max()) <= 0:
                 raise ValueError("DIP: loss='sure' needs the noise level: pass sigma=... (on the "
                                  "[0, 1] scale) or an operator with a Gaussian noise_model")

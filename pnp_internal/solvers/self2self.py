@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import time
 
-import torch
-
 from .base import Result
 
 __all__ = ["Self2Self"]

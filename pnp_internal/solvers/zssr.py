@@ -15,11 +15,11 @@ import warnings
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..precision import check_precision, resolve
-from .base import Result, SolverState
+from .base import Result, SolverState, _psnr
 from .zssr_data import CubicResampler, PairSampler, Resampler, dihedral, father_scales
+from .zssr_stages import isotropic, plan_stages, rebases, shrunk, stage_scales
 
 MIN_LR_SIZE = 16
 
@@ -186,7 +186,7 @@ class ZSSR:
         self.crop, self.test_every, self.slope_window = crop, test_every, slope_window
         self.slope_ratio, self.n_scales, self.ensemble = slope_ratio, n_scales, ensemble
         self.back_projection, self.noise_std = back_projection, noise_std
-        self.gradual = _stage_scales(gradual)
+        self.gradual = stage_scales(gradual)
         self.warm_start = bool(warm_start)
         self.revive = bool(revive)
         if rebase is None or isinstance(rebase, (bool, np.bool_)):
@@ -266,25 +266,11 @@ class ZSSR:
 
     def _stages(self, factor):
         """Intermediate scales ``(s_h, s_w)`` of gradual SR before the final jump."""
-        if not self.gradual:
-            return []
-        if isinstance(self.gradual, tuple):
-            too_big = [sc for sc in self.gradual if max(sc) > factor or sc == (factor, factor)]
-            if too_big:
-                raise ValueError(f"gradual scales must be below the factor {factor} (the "
-                                 f"final jump is always {factor}x{factor}); got {too_big}.")
-            return list(self.gradual)
-        if factor == 2:  # the official X2_GRADUAL_IDEAL_CONF
-            return [(1.0, 1.5), (1.5, 1.0), (1.5, 1.5), (1.5, 2.0), (2.0, 1.5)]
-        if factor > 2 and factor % 2 == 0:
-            return [(1.0, 1.5), (1.5, 1.0), (1.5, 1.5), (1.5, 2.0), (2.0, 1.5), (2.0, 2.0)]
-        return []
+        return plan_stages(self.gradual, factor)
 
     def _rebases(self, rs, scale):
         """Whether the output of the isotropic stage ``scale`` becomes the new input."""
-        if self.rebase is None:
-            return self.gradual is True and rs.factor > 2 and scale == 2 and _is_cubic(rs)
-        return self.rebase if isinstance(self.rebase, bool) else scale in self.rebase
+        return rebases(self.gradual, self.rebase, rs, scale)
 
     def _one(self, y, rs, img_shape, x_true, gen, callback):
         """Train on one LR image (1, C, h, w) and return (x, Result of the training)."""
@@ -303,7 +289,7 @@ class ZSSR:
                 out = self._back_project(out, y, CubicResampler((sh, sw)))
                 base, base_scale, fathers = out, sh, []
             else:  # as the official code: isotropic outputs become fathers
-                fathers += _shrunk(out, sh / base_scale, self.n_scales)
+                fathers += shrunk(out, sh / base_scale, self.n_scales)
         if base is y:
             final = rs
         else:
@@ -417,7 +403,7 @@ class ZSSR:
     def _infer(self, net, y, rs, size):
         """Self-ensemble (median of 8 flips/rotations) and back-projection, in float32."""
         u = rs.up(y, size)
-        ks = [0] if not self.ensemble else range(8) if _isotropic(rs) else [0, 2, 4, 6]
+        ks = [0] if not self.ensemble else range(8) if isotropic(rs) else [0, 2, 4, 6]
         outs = []
         for k in ks:
             x = dihedral(self._predict(net, dihedral(u, k)), k, inverse=True)
@@ -432,56 +418,3 @@ class ZSSR:
             low = rs.down(x)[..., :y.shape[-2], :y.shape[-1]]
             x = (x + rs.up(y - low, x.shape[-2:])).clamp(0, 1)
         return x
-
-
-def _stage_scales(gradual):
-    """``gradual`` as a bool or a tuple of ``(s_h, s_w)`` intermediate scales."""
-    if isinstance(gradual, (bool, np.bool_)) or gradual is None:
-        return bool(gradual)
-    try:
-        if isinstance(gradual, str):
-            raise TypeError
-        scales = [(float(sc), float(sc)) if np.isscalar(sc) else tuple(map(float, sc))
-                  for sc in gradual]
-    except (TypeError, ValueError):
-        scales = None
-    if not scales or any(len(sc) != 2 or min(sc) < 1 or max(sc) <= 1 for sc in scales):
-        raise ValueError(f"gradual must be a bool or a non-empty sequence of scales (a float "
-                         f"> 1 or a pair (s_h, s_w) >= 1, e.g. [2, 3]); got {gradual!r}")
-    return tuple(scales)
-
-
-def _is_cubic(rs):
-    """Whether the operator's downscaler is the ideal (antialiased) bicubic one, away from the
-    borders."""
-    f = rs.factor
-    x = torch.rand(1, 1, 16 * f, 16 * f, generator=torch.Generator().manual_seed(0),
-                   dtype=torch.float64)
-    a = rs.down(x.to(rs.kernel.dtype))[..., 4:-4, 4:-4].double()
-    b = CubicResampler((f, f)).down(x)[..., 4:-4, 4:-4]
-    return a.shape == b.shape and float((a - b).abs().max()) < 1e-4
-
-
-def _isotropic(rs):
-    """Whether a resampler scales both axes alike (so 90-degree rotations commute with it)."""
-    scale = getattr(rs, "scale", None)
-    return scale is None or scale[0] == scale[1]
-
-
-def _shrunk(x, scale, n_scales):
-    """``x`` (an output ``scale`` times larger than y) at sizes from 1 down to ``1 / scale``
-    (exclusive), with as many sizes per octave as the ``n_scales`` fathers of ``y``."""
-    n = max(1, round(n_scales * math.log(scale) / math.log(2)))
-    h, w = x.shape[-2:]
-    out = []
-    for i in range(n):
-        r = scale ** (-i / n)
-        size = (max(2, round(h * r)), max(2, round(w * r)))
-        out.append(x if i == 0 else F.interpolate(x, size=size, mode="bicubic", antialias=True,
-                                                  align_corners=False).clamp(0, 1))
-    return out
-
-
-def _psnr(x, ref):
-    mse = float((x.clamp(0, 1) - ref).square().mean())
-    return 10 * np.log10(1.0 / max(mse, 1e-20))
