@@ -44,7 +44,7 @@ def read_image(path, *, device="cpu") -> torch.Tensor:
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"read_image: {str(path)!r} is a folder; give one image file "
-                                "(pnp-internal bench and restore take folders)")
+                                "(pnp-internal bench takes folders)")
     if not path.is_file():
         raise FileNotFoundError(f"read_image: no such file {str(path)!r}")
     try:

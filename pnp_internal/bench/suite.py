@@ -191,7 +191,10 @@ def _speed_section(results) -> list[str]:
     out = ["", "## Speed per CPU kind", "",
            "Seconds per 256x256 image (one crop, `benchmarks/experiments/speed_table.sh`) with "
            "the networks in float32 and under bf16 autocast (`precision=`); `auto` picks bf16 "
-           "only where the CPU computes it natively. PSNR in dB beside each time.", ""]
+           "only where the CPU computes it natively. PSNR in dB beside each time. SURE-based "
+           "loops (`cnn-gaintuning`, `dip` on denoising) stay float32 whatever is asked (the "
+           "finite-difference divergence needs it), so their two columns differ only by the "
+           "run-to-run spread of the machine.", ""]
     for cpu, methods in cells.items():
         out += [f"**{cpu}**", "", "| method | task | fp32 s | fp32 PSNR | bf16 s | bf16 PSNR |",
                 "|---|---|---:|---:|---:|---:|"]

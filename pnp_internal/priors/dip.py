@@ -11,6 +11,8 @@ References
 
 from __future__ import annotations
 
+import math
+
 import copy
 
 import torch
@@ -66,7 +68,10 @@ class DIPDenoiser(Prior):
 
     Notes
     -----
-    One image at a time (batch size 1). The last call's number of steps is in ``last_steps``,
+    One image at a time (batch size 1). ``calls`` counts the calls and ``budget_exhausted``
+    those that ran out of steps before the residual reached the noise level (the output is
+    then smoother than asked; a solver warns when it happens in most calls). The last call's
+    number of steps is in ``last_steps``,
     its arithmetic (``"fp32"`` or ``"bf16"``) in ``precision_used``. Gradients are enabled
     inside ``forward`` even when the solver iterates under
     ``torch.no_grad()``/``inference_mode()``; the returned tensor is detached.
@@ -110,7 +115,8 @@ class DIPDenoiser(Prior):
     def reset(self) -> None:
         """Forget the fitted network (the next call starts cold)."""
         self._state = None
-        self.last_steps = 0
+        self.last_steps = self.calls = self.budget_exhausted = 0
+        self.shortfall = 0.0
 
     def _start(self, x):
         c, h, w = x.shape[1:]
@@ -178,6 +184,10 @@ class DIPDenoiser(Prior):
                 loss.backward()
                 opt.step()
             self.last_steps = k
+            self.calls += 1
+            if self.loss != "sure" and k == n_max:  # ran out before the discrepancy held
+                self.budget_exhausted += 1
+                self.shortfall = max(self.shortfall, math.sqrt(loss.item() / max(target, 1e-12)))
             with torch.no_grad(), prec.autocast(x.device):
                 out = net(x if self.loss == "sure" else z)
         return out.float().contiguous().detach()

@@ -1,9 +1,8 @@
-"""The common result contract of every solver and the common iterative loop.
+"""The common iterative loop of the plug-and-play solvers.
 
-:class:`Result` is what every solver returns (iterative PnP loops and direct internal methods);
 :class:`Solver` is the base class whose :meth:`Solver.solve` runs ``setup -> step -> ... ->
 finalize`` with the checks, history, callback, adaptation calls and divergence guard shared by
-all iterative solvers.
+all iterative solvers; it returns a :class:`~pnp_internal.solvers.result.Result`.
 """
 
 from __future__ import annotations
@@ -11,54 +10,13 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import torch
 from tqdm.auto import tqdm
 
 from . import schedules
-
-
-@dataclass
-class Result:
-    """Outcome of a solver run.
-
-    Attributes
-    ----------
-    x : torch.Tensor
-        The returned estimate, shape ``(B, C, H, W)``, values nominally in [0, 1].
-    n_iter : int
-        Number of iterations actually performed.
-    converged : bool
-        ``True`` when the stopping rule (tolerance, early stop) ended the run, ``False`` when
-        the iteration cap or the divergence guard did.
-    history : dict of str to list
-        Per-iteration records, one list per key, all of length ``n_iter``: ``"seconds"``
-        (cumulative wall time), ``"residual"`` (relative change or data misfit), ``"sigma"``
-        (denoiser noise level, when the solver has one) and ``"psnr"`` (only when ``x_true``
-        was given).
-    message : str
-        Why the run stopped, in words.
-    precision : str
-        Arithmetic of the network passes that ran: ``"fp32"`` or ``"bf16"`` (autocast), as
-        decided by :func:`pnp_internal.precision.resolve` (``"fp32"`` when no network ran).
-    noise_std : float or None
-        The noise level the method used ([0, 1] scale): given, read from the operator's noise
-        model, or estimated from ``y``.
-    method : str
-        The method's name (``"ia-idbp"``, ...) when run through :func:`pnp_internal.solve`
-        by name, else the solver's class name.
-    """
-
-    x: torch.Tensor
-    n_iter: int
-    converged: bool
-    history: dict[str, list] = field(default_factory=dict)
-    message: str = ""
-    precision: str = "fp32"
-    noise_std: float | None = None
-    method: str = ""
+from .result import Result, SolverState  # noqa: F401  (re-exported)
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,37 +37,6 @@ def _inpainting_mask(operator):
     if isinstance(operator, DeepinvInpainting):
         return operator.mask
     return None
-
-
-@dataclass
-class SolverState:
-    """What ``callback(state)`` receives after every iteration.
-
-    Attributes
-    ----------
-    iteration : int
-        Number of completed iterations (1 after the first).
-    x : torch.Tensor
-        The current estimate (do not modify it in place).
-    sigma : float or None
-        The denoiser level used at this iteration.
-    residual : float
-        Relative data misfit ``||A x - y|| / ||y||``.
-    change : float
-        Relative change ``||x_k - x_{k-1}|| / ||x_{k-1}||``.
-    psnr : float or None
-        PSNR (dB, estimate clipped to [0, 1]) against ``x_true`` when given.
-    seconds : float
-        Wall time since :meth:`Solver.solve` was called.
-    """
-
-    iteration: int
-    x: torch.Tensor
-    sigma: float | None
-    residual: float
-    change: float
-    psnr: float | None
-    seconds: float
 
 
 class Iterate(SimpleNamespace):
@@ -368,6 +295,8 @@ class Solver:
             it = Iterate(y=y, operator=operator, x=x, noise_std=self.noise_std)
             self.setup(it)
         self._prior_checked = False
+        if self.prior is not None and hasattr(self.prior, "budget_exhausted"):
+            self.prior.calls = self.prior.budget_exhausted = 0
 
         history = {"seconds": [], "residual": [], "change": [], "sigma": []}
         if x_true is not None:
@@ -434,7 +363,24 @@ class Solver:
         finally:
             bar.close()
         self._warn_if_worse(start_res, history["residual"][-1], y)
+        self._warn_if_short(message)
         return Result(x_out, n_iter, converged, history, message)
+
+    def _warn_if_short(self, message: str) -> None:
+        """Warn when a prior that fits itself to each input (``DIPDenoiser``) ran out of steps
+        in most calls: its outputs were smoother than the noise level asked for."""
+        short = getattr(self.prior, "budget_exhausted", None)
+        if not isinstance(short, int):
+            return
+        calls = self.prior.calls
+        if calls and short > calls / 2:
+            warnings.warn(
+                f"{type(self).__name__}: the prior {getattr(self.prior, 'name', '')!r} ran out "
+                f"of steps in {short} of {calls} calls before fitting its input to the noise "
+                f"level (residual up to {getattr(self.prior, 'shortfall', 0.0):.1f} x the "
+                "target), so it returned smoother images than the schedule asks for and the "
+                "result can end below the start; give it more steps (steps=, warm_steps=)",
+                RuntimeWarning, stacklevel=3)
 
     def _warn_if_worse(self, start_res: float, final_res: float, y: torch.Tensor) -> None:
         """Warn when the result explains ``y`` clearly worse than the initial estimate did: the
