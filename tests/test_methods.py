@@ -89,7 +89,7 @@ def test_default_method_per_kind_beats_tv_admm(camera):
 
 def test_image_adapted_before_and_during(camera, short_recipes):
     """``ia-idbp`` adapts once before the iterations, ``ia-idbp-during`` at iterations 10, 20
-    (on the current estimate)."""
+    (on the current estimate), ``when="both"`` at 0, 10 and 20."""
     from pnp_internal.catalog.pnp import make_prior
 
     problem, _ = _problem("ia-idbp", camera)
@@ -98,7 +98,11 @@ def test_image_adapted_before_and_during(camera, short_recipes):
     before = make_prior("ia", p)
     during = make_prior("ia-during", p)
     assert before.when == "before" and during.when == "during" and during.adapt_every == 10
-    for prior, n in ((before, 1), (during, 2)):
+    from pnp_internal.priors import ImageAdapted
+
+    both = ImageAdapted(pi.priors.pretrained("drunet-lite-gray"), when="both",
+                        **(recipes.IMAGE_ADAPTED["deblur"].options() | {"adapt_every": 10}))
+    for prior, n in ((before, 1), (during, 2), (both, 3)):
         pi.solvers.IDBP(prior, max_iter=21, noise_std=problem.noise_std).solve(
             problem.y, problem.operator)
         assert len(prior.reports) == n
