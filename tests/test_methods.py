@@ -28,7 +28,8 @@ def short_recipes(monkeypatch):
     for table in (recipes.IMAGE_ADAPTED, recipes.IMAGE_ADAPTED_DURING):
         for k, v in list(table.items()):
             monkeypatch.setitem(table, k, dataclasses.replace(v, batch_size=2, **small))
-    for name in ("GAINTUNING_DENOISE", "GAINTUNING_IN_SOLVER", "SURE_DENOISE"):
+    for name in ("GAINTUNING_DENOISE", "GAINTUNING_DENOISE_FAST", "GAINTUNING_IN_SOLVER",
+                 "SURE_DENOISE"):
         r = getattr(recipes, name)
         monkeypatch.setattr(recipes, name, dataclasses.replace(r, crop=16, batch_size=1, **small))
     for name in ("ZSSR_PAPER", "ZSSR_STAGE", "ZSSR_FAST"):
