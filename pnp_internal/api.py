@@ -41,11 +41,15 @@ def methods(kind: str | None = None) -> dict[str, str]:
             for n in catalog.names(kind)}
 
 
-def _scale(operator) -> int | None:
-    f = getattr(operator, "factor", None)
-    if isinstance(f, (tuple, list)) and f:
-        f = f[0]
-    return int(round(float(f))) if isinstance(f, (int, float)) and f >= 1 else None
+def _sr_scale(operator, y) -> int | None:
+    """The SR factor (:func:`~pnp_internal.priors.training_pairs.sr_factor`), ``None`` when the
+    operator does not tell it."""
+    from .priors.training_pairs import sr_factor
+
+    try:
+        return sr_factor(operator, y)
+    except ValueError:
+        return None
 
 
 def resolve_noise_std(y: torch.Tensor, operator, noise_std=None) -> tuple[float, str]:
@@ -239,7 +243,7 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
     if color not in ("auto", "rgb"):
         raise ValueError(f"color must be 'auto' or 'rgb', got {color!r}")
     problem = catalog.Problem(y=y, operator=operator, kind=kind, noise_std=noise,
-                              scale=_scale(operator) if kind == "sr" else None, seed=seed,
+                              scale=_sr_scale(operator, y) if kind == "sr" else None, seed=seed,
                               precision=precision, progress=progress, color=color, x0=x0,
                               x_true=x_true, callback=callback, options=options)
     name = _method_name(method, prior, solver, kind)

@@ -44,29 +44,19 @@ def solve_with(problem, prior, solver: str = "idbp") -> torch.Tensor:
 def on_luma(run):
     """Run ``run(problem) -> x`` on the Y channel of a colour bicubic-SR bench problem.
 
-    The luminance (full-range YCbCr) is restored through a gray bicubic
-    :class:`~pnp_internal.operators.Downsampling`, Cb and Cr are upscaled by MATLAB bicubic, as
-    the library's CNN methods do. Other problems (gray, other kinds or kernels) go to ``run``
-    unchanged.
+    The split is the library's (:func:`pnp_internal.catalog.pnp.luminance_sr`): the luminance
+    restored through a gray bicubic operator, Cb and Cr upscaled by MATLAB bicubic. Other
+    problems (gray, other kinds or kernels) go to ``run`` unchanged.
     """
-    from deepinv.physics.functional import imresize_matlab
-
-    from pnp_internal.color import rgb_to_ycbcr, ycbcr_to_rgb
-    from pnp_internal.operators import Downsampling
+    from pnp_internal.catalog.pnp import luminance_sr
 
     def wrapped(problem):
-        op = problem.operator
-        if (problem.kind != "sr" or problem.img_shape[0] != 3
-                or getattr(op, "kernel_name", None) != "bicubic"):
+        split = luminance_sr(problem.y, problem.operator, problem.scale) \
+            if problem.kind == "sr" else None
+        if split is None:
             return run(problem)
-        ycc = rgb_to_ycbcr(problem.y)
-        shape = (1, *problem.img_shape[1:])
-        luma = Downsampling(problem.scale, img_shape=shape, kernel="bicubic",
-                            padding=getattr(op, "padding", "circular")).to(problem.y.device)
-        sub = dataclasses.replace(problem, y=ycc[:, :1].contiguous(), operator=luma,
-                                  img_shape=shape)
-        y_hr = run(sub)
-        chroma = imresize_matlab(ycc[:, 1:], scale=problem.scale)
-        return ycbcr_to_rgb(torch.cat([y_hr, chroma], dim=1)).clamp(0, 1)
+        y_luma, luma, to_rgb = split
+        return to_rgb(run(dataclasses.replace(problem, y=y_luma, operator=luma,
+                                              img_shape=luma.img_shape)))
 
     return wrapped

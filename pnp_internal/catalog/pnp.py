@@ -27,7 +27,7 @@ from ..solvers import ADMM, HQS, IDBP
 from .registry import Problem, checked_options, register
 
 __all__ = ["SOLVERS", "PRIORS", "make_prior", "pnp_method", "initial_estimate", "on_luma",
-           "shipped_cnn"]
+           "luminance_sr", "shipped_cnn"]
 
 SOLVERS = {"idbp": IDBP, "hqs": HQS, "admm": ADMM}
 PNP_KINDS = ("deblur", "sr", "inpaint", "cs", "other")
@@ -39,8 +39,7 @@ def shipped_cnn(channels: int, device=None, precision: str = "auto"):
 
     model = pretrained("drunet-lite-gray" if channels == 1 else "drunet-lite-color",
                        device=device or "cpu")
-    if hasattr(model, "precision"):
-        model.precision = precision
+    model.precision = precision
     return model
 
 
@@ -146,30 +145,49 @@ def initial_estimate(init: str, p: Problem):
     return None
 
 
-def on_luma(run):
-    """Run ``run(problem)`` on the Y channel of a colour bicubic-SR problem (chroma bicubic).
+def luminance_sr(y: torch.Tensor, operator, scale: int):
+    """Split colour bicubic super-resolution into its luminance problem.
 
-    Other problems (gray, other kinds or kernels, ``color="rgb"``) go to ``run`` unchanged.
+    Returns ``(y_luma, luma_operator, to_rgb)``: the Y channel of ``y`` (full-range YCbCr), a
+    gray bicubic :class:`~pnp_internal.operators.Downsampling` for it, and ``to_rgb(x_luma)``,
+    which joins a restored luminance with the chroma upscaled by MATLAB bicubic; ``None`` for
+    gray images and other kernels.
+    """
+    from ..color import rgb_to_ycbcr, ycbcr_to_rgb
+    from ..operators import Downsampling
+
+    if y.shape[1] != 3 or getattr(operator, "kernel_name", None) != "bicubic":
+        return None
+    ycc = rgb_to_ycbcr(y)
+    shape = (1, *operator.img_shape[1:])
+    luma = Downsampling(scale, img_shape=shape, kernel="bicubic",
+                        padding=getattr(operator, "padding", "circular")).to(y.device)
+
+    def to_rgb(x_luma):
+        chroma = _bicubic(ycc[:, 1:], scale)
+        return ycbcr_to_rgb(torch.cat([x_luma, chroma], dim=1)).clamp(0, 1)
+
+    return ycc[:, :1].contiguous(), luma, to_rgb
+
+
+def on_luma(run):
+    """Run ``run(problem)`` on the Y channel of a colour bicubic-SR problem (chroma bicubic,
+    :func:`luminance_sr`). Other problems (gray, other kinds or kernels, ``color="rgb"``) go to
+    ``run`` unchanged.
     """
     def wrapped(p: Problem):
-        from ..color import rgb_to_ycbcr, ycbcr_to_rgb
-        from ..operators import Downsampling
+        from ..color import rgb_to_ycbcr
 
-        op = p.operator
-        if (p.kind != "sr" or p.color == "rgb" or p.channels != 3 or not recipes.LUMA_SR.value
-                or getattr(op, "kernel_name", None) != "bicubic"):
+        split = None
+        if p.kind == "sr" and p.color != "rgb" and recipes.LUMA_SR.value:
+            split = luminance_sr(p.y, p.operator, p.scale)
+        if split is None:
             return run(p)
-        ycc = rgb_to_ycbcr(p.y)
-        shape = (1, *p.img_shape[1:])
-        luma = Downsampling(p.scale, img_shape=shape, kernel="bicubic",
-                            padding=getattr(op, "padding", "circular")).to(p.y.device)
+        y_luma, luma, to_rgb = split
         x0 = None if p.x0 is None else rgb_to_ycbcr(p.x0)[:, :1]
         truth = None if p.x_true is None else rgb_to_ycbcr(p.x_true)[:, :1]
-        sub = dataclasses.replace(p, y=ycc[:, :1].contiguous(), operator=luma, x0=x0,
-                                  x_true=truth)
-        res = run(sub)
-        chroma = _bicubic(ycc[:, 1:], p.scale)
-        res.x = ycbcr_to_rgb(torch.cat([res.x, chroma], dim=1)).clamp(0, 1)
+        res = run(dataclasses.replace(p, y=y_luma, operator=luma, x0=x0, x_true=truth))
+        res.x = to_rgb(res.x)
         res.message = f"{res.message} (luminance restored, chroma bicubic)".strip()
         return res
 

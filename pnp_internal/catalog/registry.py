@@ -7,6 +7,7 @@ this module (``pnp.py``, ``denoisers.py``, ``direct.py``, ``baselines.py``).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass, field
 from typing import Callable
@@ -64,9 +65,9 @@ class Problem:
     callback: Callable | None = None
     options: dict = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def img_shape(self) -> tuple:
-        """``(C, H, W)`` of the image to recover."""
+        """``(C, H, W)`` of the image to recover (one adjoint at most, then remembered)."""
         shape = getattr(self.operator, "img_shape", None) or getattr(self.operator, "img_size",
                                                                      None)
         if shape:
