@@ -4,6 +4,7 @@ configured solver instance, with the settings of the recipe book (:mod:`pnp_inte
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import torch
@@ -57,7 +58,7 @@ def resolve_noise_std(y: torch.Tensor, operator, noise_std=None) -> tuple[float,
 
     ``noise_std`` when given; else the operator's noise model (deepinv physics with a
     ``GaussianNoise`` model, or the level the project's ``measure`` used); else an estimate from
-    ``y`` by deepinv's :class:`~deepinv.models.PatchCovarianceNoiseEstimator`, with a warning
+    ``y`` (:func:`pnp_internal.noise.estimate_noise_std`, deepinv's estimator), with a warning
     saying so and how to set it.
     """
     if noise_std is not None:
@@ -77,13 +78,29 @@ def resolve_noise_std(y: torch.Tensor, operator, noise_std=None) -> tuple[float,
     if type(model).__name__ == "GaussianNoise" and sigma is not None:
         sigma = float(sigma.flatten()[0]) if isinstance(sigma, torch.Tensor) else float(sigma)
         return sigma, "the operator's noise model"
-    import deepinv as dinv
+    from .noise import estimate_noise_std
 
-    with torch.no_grad():
-        est = float(dinv.models.PatchCovarianceNoiseEstimator()(y.float()).flatten()[0])
+    est = estimate_noise_std(y)
     warnings.warn(f"noise_std was not given: estimated {est:.4g} ({est * 255:.2f}/255) from y; "
                   "pass noise_std= (on the [0, 1] scale) to set it", UserWarning, stacklevel=3)
     return est, "estimated from y"
+
+
+def resolve_tile(tile, problem) -> int | None:
+    """The tile side for ``problem``: ``tile`` when an int, ``None`` for whole-image passes,
+    or for ``"auto"`` what :func:`pnp_internal.memory.auto_tile` picks from free memory."""
+    if tile is None:
+        return None
+    if tile == "auto":
+        from .memory import auto_tile
+        from .precision import resolve
+
+        _, h, w = problem.img_shape
+        return auto_tile(h, w, device=problem.y.device,
+                         precision=resolve(problem.precision, problem.y.device).name)
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 16:
+        raise ValueError(f"tile must be 'auto', None or an int >= 16 (pixels), got {tile!r}")
+    return tile
 
 
 def check_measurement(y: torch.Tensor, kind: str) -> None:
@@ -162,7 +179,7 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
           noise_std: float | None = None, seed: int | None = 0, device=None,
           precision: str = "auto", progress: bool = False, color: str = "auto",
           x0: torch.Tensor | None = None, x_true: torch.Tensor | None = None, callback=None,
-          clamp: bool = True, **options) -> Result:
+          clamp: bool = True, tile: int | str | None = "auto", **options) -> Result:
     """Restore ``x`` from ``y = A x + n`` with a named method or a prior inside a solver.
 
     Parameters
@@ -200,6 +217,11 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
         Initial estimate, ground truth (PSNR history) and ``callback(state)``.
     clamp : bool
         Clamp ``Result.x`` to [0, 1] (``False`` keeps the raw iterate).
+    tile : {"auto"} or int or None
+        Run the denoiser in tiles of this side (:class:`~pnp_internal.priors.Tiled`) inside
+        the iterations; ``"auto"``: only when the whole image would not fit in memory
+        (:func:`pnp_internal.memory.auto_tile`); ``None``: never. DIP, Deep Decoder, ZSSR and
+        Self2Self cannot tile: they refuse an image that will not fit, before any work.
     **options
         Overrides of the recipe for the method's main class (the solver for PnP methods,
         ``DIP``, ``ZSSR``, ``GainTuning``, ...); an unknown option raises ``TypeError`` listing
@@ -246,6 +268,7 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
                               scale=_sr_scale(operator, y) if kind == "sr" else None, seed=seed,
                               precision=precision, progress=progress, color=color, x0=x0,
                               x_true=x_true, callback=callback, options=options)
+    problem = dataclasses.replace(problem, tile=resolve_tile(tile, problem))
     name = _method_name(method, prior, solver, kind)
     if name is not None:
         entry = catalog.get(name)
@@ -254,6 +277,8 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
                              f"({type(operator).__name__}); methods for {kind}: "
                              f"{', '.join(catalog.names(kind))}")
         run = entry.run
+        if entry.memory != "cnn":
+            problem.check_fits(entry.memory, name)
     else:
         run, name = _composed(prior, solver, kind)
     try:

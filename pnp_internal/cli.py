@@ -1,10 +1,12 @@
-"""Command line: ``pnp-internal bench ...``, ``pnp-internal train-denoiser ...``."""
+"""Command line: ``pnp-internal restore ...``, ``pnp-internal bench ...``,
+``pnp-internal train-denoiser ...``."""
 
 from __future__ import annotations
 
 import sys
 
 _COMMANDS = {
+    "restore": ("pnp_internal.restore", "restore your own images (denoise, deblur, sr, inpaint)"),
     "bench": ("pnp_internal.bench.runner", "run a benchmark task over a folder of images"),
     "train-denoiser": ("pnp_internal.training", "train the project's CNN denoiser"),
 }

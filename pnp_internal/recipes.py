@@ -33,7 +33,7 @@ __all__ = ["KINDS", "PnP", "ImageAdaptation", "SelfTuning", "ZSSRRecipe", "DIPRe
            "GAINTUNING_DENOISE", "GAINTUNING_DENOISE_FAST", "GAINTUNING_IN_SOLVER", "SURE_DENOISE", "ZSSR_PAPER",
            "ZSSR_STAGE", "ZSSR_FAST", "DIP_DEFAULT", "DIP_MSE", "DIP_SR", "DIP_TV", "DEEP_DECODER",
            "DIP_DENOISER", "SELF2SELF", "LUMA_SR", "DEFAULT_METHOD", "DPIR_SIGMA_FLOOR",
-           "ADMM_TV", "pnp_recipe"]
+           "ADMM_TV", "MEMORY_PER_PIXEL", "TILE", "pnp_recipe"]
 
 #: The operator kinds a recipe can be written for.
 KINDS = ("denoise", "deblur", "sr", "inpaint", "cs", "other")
@@ -335,3 +335,18 @@ DPIR_SIGMA_FLOOR = Choice(0.01, "0.01 beat 0.255/255 and 2.55/255 on Set12 x2")
 #: kind -> (lambda, stepsize) of deepinv's ADMM-TV baseline, from a grid on 64x64 crops.
 ADMM_TV = Choice({"deblur": (0.002, 10.0), "sr": (0.002, 10.0), "inpaint": (0.002, 100.0),
                   "cs": (0.002, 100.0)}, "grid lambda 0.002..0.1, stepsize 1, 10, 100")
+
+#: Peak memory of one method family per pixel of the restored image (bytes; float32 CNN
+#: passes, bf16 about half), from which :mod:`pnp_internal.memory` picks tile sizes and refuses
+#: images that cannot fit. ``cnn``: one DRUNet-lite pass without gradients; ``dip``: a DIP or
+#: Deep Decoder training step; ``zssr``: ZSSR's final geometric-ensemble pass; ``self2self``: a
+#: Self2Self step. Measured at 256-1024 px with 10-25 % added for the solver's own copies.
+MEMORY_PER_PIXEL = Choice({"cnn": 1300, "dip": 4000, "zssr": 1100, "self2self": 2200},
+                          "peak RSS over the input tensors at 512 and 1024 px: cnn 1126 and 918 "
+                          "B/px (bf16 480), dip 3530 and 2776, zssr 859 (of the output), "
+                          "self2self 1858", "memory-per-pixel")
+#: Tiled CNN passes: tile centres up to ``max_tile`` px with ``margin`` px of context, used when
+#: the whole image would take more than ``budget`` of the free memory.
+TILE = Choice({"margin": 32, "max_tile": 1024, "budget": 0.5},
+              "margin 32: tiles of 128 change a 512x512 CBSD68-size denoising by 0.003 dB; "
+              "tiles beyond 1024 px gain no speed on a CPU", "tiled-vs-untiled")

@@ -74,7 +74,7 @@ def deepinv_admm_tv(p: Problem) -> Result:
         return _timed(p, lambda: model(p.y, p.operator), "deepinv ADMM-TV")
 
 
-@register("deepinv-dip", kinds=_ALL,
+@register("deepinv-dip", kinds=_ALL, memory="dip",
           description="deepinv DeepImagePrior + ConvDecoder(256 ch), 2500 steps (its defaults)")
 def deepinv_dip(p: Problem) -> Result:
     import deepinv as dinv

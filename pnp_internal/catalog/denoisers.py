@@ -24,7 +24,7 @@ def one_call(p: Problem, denoiser, message: str, *, precision: str | None = None
     """``Result`` of a single call ``denoiser(y, noise_std)`` (clamped to [0, 1])."""
     t0 = time.perf_counter()
     with torch.no_grad():
-        x = denoiser(p.y, p.noise_std).clamp(0, 1)
+        x = p.tiled(denoiser)(p.y, p.noise_std).clamp(0, 1)
     history = {"seconds": [time.perf_counter() - t0]}
     if p.x_true is not None:
         from ..metrics import psnr
@@ -98,6 +98,6 @@ register("cnn-sure", kinds=("denoise",),
          )(_self_tuned("SUREFineTuned", "SURE_DENOISE"))
 register("bm3d", kinds=("denoise",), description="BM3D (CBM3D on colour) on y")(_classical("bm3d"))
 register("tv", kinds=("denoise",), description="TV (ROF) denoising of y")(_classical("tv"))
-register("self2self", kinds=("denoise",),
+register("self2self", kinds=("denoise",), memory="self2self",
          description="Self2Self (Quan et al. 2020): 1000 steps, 32 dropout predictions"
          )(_self2self)

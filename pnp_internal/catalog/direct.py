@@ -33,24 +33,25 @@ def _dip(p: Problem, recipe, net=None, *, name: str):
     return solver.solve(p.y, p.operator, x_true=p.x_true, callback=p.callback)
 
 
-@register("dip", kinds=_ALL, target=DIP,
+@register("dip", kinds=_ALL, target=DIP, memory="dip",
           description="Deep Image Prior, CPU skip net, EMA, ES-WMV automatic stop")
 def dip(p: Problem):
     return _dip(p, recipes.DIP_SR if p.kind == "sr" else recipes.DIP_DEFAULT, name="dip")
 
 
-@register("dip-mse", kinds=("denoise",), target=DIP,
+@register("dip-mse", kinds=("denoise",), target=DIP, memory="dip",
           description="Deep Image Prior with the paper's MSE loss (random code), ES-WMV")
 def dip_mse(p: Problem):
     return _dip(p, recipes.DIP_MSE, name="dip-mse")
 
 
-@register("dip-tv", kinds=_ALL, target=DIP, description="DIP + TV term, ES-WMV automatic stop")
+@register("dip-tv", kinds=_ALL, target=DIP, memory="dip",
+          description="DIP + TV term, ES-WMV automatic stop")
 def dip_tv(p: Problem):
     return _dip(p, recipes.DIP_TV, name="dip-tv")
 
 
-@register("deep-decoder", kinds=_ALL, target=DIP,
+@register("deep-decoder", kinds=_ALL, target=DIP, memory="dip",
           description="Deep Decoder (Heckel & Hand 2019), ES-WMV automatic stop")
 def deep_decoder(p: Problem):
     from ..priors import nets
@@ -77,7 +78,7 @@ def _bicubic_x2(p: Problem) -> bool:
     return p.scale == 2 and getattr(p.operator, "kernel_name", None) == "bicubic"
 
 
-@register("zssr", kinds=("sr",), target=ZSSR,
+@register("zssr", kinds=("sr",), target=ZSSR, memory="zssr",
           description="ZSSR (Shocher et al. 2018), the official configurations: x2 bicubic six "
                       "gradual stages at the stage budget; x4+ gradual, paper budget; else one "
                       "jump")
@@ -87,13 +88,13 @@ def zssr(p: Problem):
     return _zssr(p, recipes.ZSSR_PAPER, _large(p), name="zssr")
 
 
-@register("zssr-gradual", kinds=("sr",), target=ZSSR,
+@register("zssr-gradual", kinds=("sr",), target=ZSSR, memory="zssr",
           description="ZSSR, the official gradual stages with the paper's budget per stage")
 def zssr_gradual(p: Problem):
     return _zssr(p, recipes.ZSSR_PAPER, True, name="zssr-gradual")
 
 
-@register("zssr-fast", kinds=("sr",), target=ZSSR,
+@register("zssr-fast", kinds=("sr",), target=ZSSR, memory="zssr",
           description="ZSSR budget setting: x2 bicubic 1.5x1.5 then x2 (crops 80); x4+ "
                       "zssr's stages at the stage budget; else one jump with crops 80")
 def zssr_fast(p: Problem):

@@ -98,7 +98,10 @@ def make_prior(name: str, problem: Problem):
     if name not in PRIORS:
         raise ValueError(f"unknown prior {name!r}; valid names: {', '.join(PRIORS)} (or pass a "
                          "Prior, a deepinv Denoiser or a callable f(x, sigma))")
-    return PRIORS[name][0](problem)
+    if name == "dip":
+        problem.check_fits("dip", "dip-admm")
+        return PRIORS[name][0](problem)
+    return problem.tiled(PRIORS[name][0](problem))
 
 
 def _bicubic(y, scale):
@@ -201,7 +204,7 @@ def pnp_method(prior, solver: str):
 
     def run(p: Problem):
         recipe = recipes.pnp_recipe(p.kind, solver)
-        model = make_prior(prior, p) if isinstance(prior, str) else prior
+        model = make_prior(prior, p) if isinstance(prior, str) else p.tiled(prior)
         kw = dict(noise_std=p.noise_std, max_iter=recipe.max_iter, seed=p.seed,
                   schedule=recipe.build_schedule(p.noise_std, p.scale), progress=p.progress)
         if solver == "idbp":

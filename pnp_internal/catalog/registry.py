@@ -14,6 +14,7 @@ from typing import Callable
 
 import torch
 
+from .. import recipes
 from ..recipes import KINDS
 
 __all__ = ["Problem", "Method", "register", "get", "names", "checked_options"]
@@ -49,6 +50,9 @@ class Problem:
     options : dict
         Overrides of the recipe's settings for the method's main class (checked by
         :func:`checked_options`).
+    tile : int or None
+        Side of the tiles of the CNN and classical priors (:class:`~pnp_internal.priors.Tiled`);
+        ``None``: whole-image passes.
     """
 
     y: torch.Tensor
@@ -64,6 +68,7 @@ class Problem:
     x_true: torch.Tensor | None = None
     callback: Callable | None = None
     options: dict = field(default_factory=dict)
+    tile: int | None = None
 
     @functools.cached_property
     def img_shape(self) -> tuple:
@@ -79,23 +84,43 @@ class Problem:
     def channels(self) -> int:
         return self.img_shape[0]
 
+    def tiled(self, prior):
+        """``prior`` in :attr:`tile`-pixel tiles (unchanged without tiling)."""
+        if self.tile is None:
+            return prior
+        from ..priors import Tiled
+
+        return Tiled(prior, tile=self.tile, margin=recipes.TILE.value["margin"])
+
+    def check_fits(self, family: str, method: str) -> None:
+        """Refuse (``MemoryError``) an image too large for ``method``, which cannot tile."""
+        from ..memory import check_fits
+        from ..precision import resolve
+
+        check_fits(family, method, self.img_shape, device=self.y.device,
+                   precision=resolve(self.precision, self.y.device).name)
+
 
 @dataclass(frozen=True)
 class Method:
     """A registered method: ``name``, ``run(problem) -> Result``, the ``kinds`` it handles,
-    one line of ``description`` and the class whose options ``options=`` may override."""
+    one line of ``description``, the class whose options ``options=`` may override, and
+    ``memory``: ``"cnn"`` for methods whose networks run in tiles, else the family of
+    :data:`~pnp_internal.recipes.MEMORY_PER_PIXEL` that sizes the whole image."""
 
     name: str
     run: Callable
     kinds: frozenset
     description: str
     target: type | None = None
+    memory: str = "cnn"
 
 
 _METHODS: dict[str, Method] = {}
 
 
-def register(name: str, *, kinds, description: str, target: type | None = None):
+def register(name: str, *, kinds, description: str, target: type | None = None,
+             memory: str = "cnn"):
     """Decorator registering ``run(problem) -> Result`` as method ``name`` for ``kinds``."""
     kinds = frozenset(kinds)
     unknown = sorted(kinds - set(KINDS))
@@ -105,7 +130,7 @@ def register(name: str, *, kinds, description: str, target: type | None = None):
     def decorator(run):
         if name in _METHODS:
             raise ValueError(f"method {name!r} is registered twice")
-        _METHODS[name] = Method(name, run, kinds, description, target)
+        _METHODS[name] = Method(name, run, kinds, description, target, memory)
         return run
 
     return decorator

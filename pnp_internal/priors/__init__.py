@@ -8,4 +8,5 @@ from .gaintuning import GainTuning
 from .sure import SUREFineTuned
 from .dip import DIPDenoiser
 from .self2self import Self2Self
+from .tiled import Tiled
 from . import nets
