@@ -340,11 +340,11 @@ ADMM_TV = Choice({"deblur": (0.002, 10.0), "sr": (0.002, 10.0), "inpaint": (0.00
 #: passes, bf16 about half), from which :mod:`pnp_internal.memory` picks tile sizes and refuses
 #: images that cannot fit. ``cnn``: one DRUNet-lite pass without gradients; ``dip``: a DIP or
 #: Deep Decoder training step; ``zssr``: ZSSR's final geometric-ensemble pass; ``self2self``: a
-#: Self2Self step. Measured at 256-1024 px with 10-25 % added for the solver's own copies.
-MEMORY_PER_PIXEL = Choice({"cnn": 1300, "dip": 4000, "zssr": 1100, "self2self": 2200},
-                          "peak RSS over the input tensors at 512 and 1024 px: cnn 1126 and 918 "
-                          "B/px (bf16 480), dip 3530 and 2776, zssr 859 (of the output), "
-                          "self2self 1858", "memory-per-pixel")
+#: Self2Self step. The largest measured value plus about 15 % for the solver's own copies.
+MEMORY_PER_PIXEL = Choice({"cnn": 1300, "dip": 4200, "zssr": 1200, "self2self": 2800},
+                          "peak RSS over the inputs, colour, 2 threads: cnn 1136 B/px at 512 px, "
+                          "922 at 1024 (bf16 565 and 482); dip 3632 at 256, 2739 at 512; zssr "
+                          "1046 (of the output); self2self 2423", "memory-per-pixel")
 #: Tiled CNN passes: tile centres up to ``max_tile`` px with ``margin`` px of context, used when
 #: the whole image would take more than ``budget`` of the free memory.
 TILE = Choice({"margin": 32, "max_tile": 1024, "budget": 0.5},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 import sys
 import time
 
@@ -34,7 +35,11 @@ def _device(settings: Settings) -> torch.device:
 def _noise(settings: Settings, y: torch.Tensor) -> tuple[float, str]:
     if settings.noise_std is not None:
         return settings.noise_std, "given (--noise)"
-    return estimate_noise_std(y), "estimated (pnp_internal.noise.estimate_noise_std)"
+    sigma = estimate_noise_std(y)
+    if not math.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"the noise level of this {y.shape[-1]}x{y.shape[-2]} image could not "
+                         "be estimated; give it with --noise SIGMA (0-255 scale)")
+    return sigma, "estimated (pnp_internal.noise.estimate_noise_std)"
 
 
 def _method(settings: Settings) -> str:
