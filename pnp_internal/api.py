@@ -282,7 +282,8 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
     else:
         run, name = _composed(prior, solver, kind)
     try:
-        res = run(problem)
+        with recipes.reading() as read:
+            res = run(problem)
     except RuntimeError as err:  # torch.OutOfMemoryError on CUDA, an allocator error on CPU
         if not isinstance(err, torch.OutOfMemoryError) and "allocate memory" not in str(err):
             raise
@@ -290,7 +291,7 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
         raise MemoryError(f"out of memory restoring a {shape} image with {name!r} on "
                           f"{y.device}: restore it in tiles (e.g. 256x256 with overlap), pick a "
                           "cheaper method (cnn-hqs, zssr-fast) or run on the CPU") from err
-    res.method, res.noise_std = name, noise
+    res.method, res.noise_std, res.recipes = name, noise, read
     if clamp:
         res.x = res.x.clamp(0, 1)
     return res

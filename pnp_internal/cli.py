@@ -8,6 +8,8 @@ import sys
 _COMMANDS = {
     "restore": ("pnp_internal.restore", "restore your own images (denoise, deblur, sr, inpaint)"),
     "bench": ("pnp_internal.bench.runner", "run a benchmark task over a folder of images"),
+    "report": ("pnp_internal.bench.report",
+               "write benchmarks/RESULTS.md from the canonical records"),
     "train-denoiser": ("pnp_internal.training", "train the project's CNN denoiser"),
 }
 

@@ -24,6 +24,8 @@ References
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, fields
 
 from .solvers import schedules
@@ -33,13 +35,68 @@ __all__ = ["KINDS", "PnP", "ImageAdaptation", "SelfTuning", "ZSSRRecipe", "DIPRe
            "GAINTUNING_DENOISE", "GAINTUNING_DENOISE_FAST", "GAINTUNING_IN_SOLVER", "SURE_DENOISE", "ZSSR_PAPER",
            "ZSSR_STAGE", "ZSSR_FAST", "DIP_DEFAULT", "DIP_MSE", "DIP_SR", "DIP_TV", "DEEP_DECODER",
            "DIP_DENOISER", "SELF2SELF", "LUMA_SR", "DEFAULT_METHOD", "DPIR_SIGMA_FLOOR",
-           "ADMM_TV", "MEMORY_PER_PIXEL", "TILE", "pnp_recipe"]
+           "ADMM_TV", "MEMORY_PER_PIXEL", "TILE", "pnp_recipe", "reading"]
 
 #: The operator kinds a recipe can be written for.
 KINDS = ("denoise", "deblur", "sr", "inpaint", "cs", "other")
 
 
-class _Recipe:
+_READ: ContextVar[dict | None] = ContextVar("recipes_read", default=None)
+
+
+@contextmanager
+def reading():
+    """Collect the recipes read inside the block: ``{name: every setting}``, where ``name``
+    is the recipe's name in this module (``"IMAGE_ADAPTED['sr']"``).
+
+    Examples
+    --------
+    >>> import torch, pnp_internal as pi
+    >>> from pnp_internal import operators, recipes
+    >>> op = operators.Denoising(img_shape=(1, 16, 16))
+    >>> with recipes.reading() as read:
+    ...     _ = pi.solve(torch.rand(1, 1, 16, 16), op, method="cnn-gaintuning", noise_std=0.1,
+    ...                  steps=1)
+    >>> "GAINTUNING_DENOISE" in read
+    True
+    """
+    read: dict = {}
+    outer = _READ.get()
+    token = _READ.set(read)
+    try:
+        yield read
+    finally:
+        _READ.reset(token)
+        if outer is not None:  # nested blocks: the enclosing one sees these reads too
+            for name, settings in read.items():
+                outer.setdefault(name, settings)
+
+
+def _name_of(recipe) -> str:
+    for name, value in globals().items():
+        if value is recipe:
+            return name
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if item is recipe:
+                    return f"{name}[{key!r}]"
+    return type(recipe).__name__
+
+
+class _Logged:
+    """Mixin: reading a field inside :func:`reading` records the whole recipe."""
+
+    def __getattribute__(self, attr):
+        read = _READ.get()
+        if read is not None and not attr.startswith("_"):
+            names = object.__getattribute__(self, "__dataclass_fields__")
+            if attr in names:
+                read.setdefault(_name_of(self), {f: object.__getattribute__(self, f)
+                                                 for f in names})
+        return object.__getattribute__(self, attr)
+
+
+class _Recipe(_Logged):
     """Mixin: the recipe's settings as keyword arguments (``why`` and ``record`` left out)."""
 
     def options(self) -> dict:
@@ -48,7 +105,7 @@ class _Recipe:
 
 
 @dataclass(frozen=True)
-class Choice:
+class Choice(_Logged):
     """A choice that is not a set of options: a method name, a flag or a constant."""
 
     value: object
@@ -122,7 +179,8 @@ _GENERIC_WHY = ("an operator the library does not recognise: DPIR's decay over 2
 _GENERIC_RECORD = "custom-operator-start-s2.55_set12"
 
 #: (kind, solver) -> the solver's settings. IDBP's SR schedule ends at 1/255 instead of the
-#: paper's s/255: +0.16 dB at x2 and +0.08 at x3 on Set5 (Y, gray weights, 30 iterations).
+#: paper's s/255 (better at x2 and x3 on Set5, Y, gray weights, 30 iterations; that comparison
+#: has no record).
 PNP: dict[tuple[str, str], PnP] = {
     ("deblur", "idbp"): PnP(8, "idbp", 49 / 255, 7.65 / 255, eps_per_noise_var=100.0,
                             init="measurement", why="delta decays as DPIR's sigma; eps against "
@@ -133,7 +191,7 @@ PNP: dict[tuple[str, str], PnP] = {
     ("deblur", "admm"): _dpir(8, "DPIR's schedule, from y", "deblur-gauss1.6_set3c_full",
                               init="measurement"),
     ("sr", "idbp"): PnP(30, "idbp", 12 / 255, 1 / 255, start_per_scale=True, init="bicubic",
-                        why="IDBP-CNN's 12s/255 start, ending at 1/255 (+0.16 dB x2 Set5)",
+                        why="IDBP-CNN's 12s/255 start, ending at 1/255 (see the note above)",
                         record="quick_sr-x2_set5"),
     ("sr", "hqs"): _dpir(24, "DPIR SR: sigma down to max(noise, s/255), from bicubic",
                          "quick_sr-x2_set5", end=1 / 255, end_per_scale=True, init="bicubic"),
@@ -162,8 +220,8 @@ PNP: dict[tuple[str, str], PnP] = {
 #: kind -> the solver a prior gets when only the prior is named.
 DEFAULT_SOLVER = {
     "denoise": Choice("idbp", "a single denoiser call"),
-    "deblur": Choice("hqs", "the robust one: Set3C 28.98 dB (admm 29.10, idbp 28.72), Levin "
-                            "Set12 32.74 (admm collapses to 27.43)", "pnp-cnn_deblur-levin_set12"),
+    "deblur": Choice("hqs", "the robust one: Levin Set12 32.74 dB (admm collapses to 27.43); "
+                            "Set3C 28.98 (admm 29.10, idbp 28.72)", "pnp-cnn_deblur-levin_set12"),
     "sr": Choice("idbp", "cnn-idbp 39.44 dB against cnn-hqs 39.12 on Set5 x2 crops",
                  "quick_sr-x2_set5"),
     "inpaint": Choice("admm", "Set12 50%: cnn-admm 34.18 dB, cnn-hqs 33.77",
@@ -202,7 +260,7 @@ _IA_SHORT = dict(steps=16, check_every=4, patience=3)
 IMAGE_ADAPTED = {
     "sr": ImageAdaptation(96, why="96 steps on the LR image's own pairs: Set5 x2 37.25 -> 37.44",
                           record="ia-v2_sr-x2_set5"),
-    "deblur": ImageAdaptation(**_IA_SHORT, why="16 steps, hold-out every 4: Set3C +0.09 dB",
+    "deblur": ImageAdaptation(**_IA_SHORT, why="16 steps, hold-out every 4: Set3C 28.72 -> 28.81 dB",
                               record="ia_deblur-gauss1.6_set3c"),
     "inpaint": ImageAdaptation(**_IA_SHORT, why="the deblurring recipe (no dedicated record)"),
     "cs": ImageAdaptation(**_IA_SHORT, why="the deblurring recipe (no dedicated record)"),
@@ -234,7 +292,7 @@ class SelfTuning(_Recipe):
 
 #: ``cnn-gaintuning``: SURE on one 256x256 crop per step, 72 steps [3]_.
 GAINTUNING_DENOISE = SelfTuning(72, 2e-3, 1, 256, check_every=10, patience=3,
-                                why="+0.065 dB over cnn on CBSD68 (12 steps on 64 px: +0.02)",
+                                why="CBSD68 30.934 dB against cnn's 30.869 (12 steps on 64 px: +0.02)",
                                 record="gaintuning_denoise-s25_cbsd68")
 #: ``cnn-gaintuning-fast``: two thirds of the steps, for CPUs without native bf16 (SURE runs in
 #: float32 everywhere: 72 steps take about 40 s on a 256x256 image on 2 cores).
@@ -312,13 +370,13 @@ LUMA_SR = Choice(True, "Set5 x2, IDBP 30 iterations: RGB colour model 36.19 dB, 
 #: kind -> the method :func:`pnp_internal.solve` runs when none is named: the best measured
 #: method that restores a 256x256 image within 30 s on 2 CPU cores.
 DEFAULT_METHOD = {
-    "denoise": Choice("cnn-gaintuning-fast", "CBSD68 sigma 25, first 8 images: +0.040 dB over "
-                                             "cnn (30.950 against 30.910) in 22.6 s/image in "
-                                             "float32; cnn alone: 30.87 on all 68 in 0.4 s",
+    "denoise": Choice("cnn-gaintuning-fast", "CBSD68 sigma 25, first 8 images: 30.950 dB "
+                                             "against cnn's 30.910 in 22.6 s/image in float32; "
+                                             "cnn alone: 30.87 on all 68 in 0.4 s",
                       "gaintuning-fast_denoise-s25_cbsd68"),
     "deblur": Choice("cnn-hqs", "Set3C gauss 1.6: 28.98 dB in 1 s (ia-idbp 28.81, bm3d-hqs "
                                 "28.57 in 46 s); Levin Set12 32.74", "pnp-cnn_deblur-gauss1.6_set3c"),
-    "sr": Choice("ia-idbp", "Set5 x2 37.45 dB in 15 s/image (cnn-idbp 37.25, zssr 37.40 in "
+    "sr": Choice("ia-idbp", "Set5 x2 37.44 dB in 15 s/image (cnn-idbp 37.25, zssr 37.40 in "
                             "130 s); 256x256: 11.3 s in float32, 7.3 s in bf16",
                  "ia-v2_sr-x2_set5"),
     "inpaint": Choice("cnn-admm", "Set12 50%: 34.18 dB in 6 s (cnn-hqs 33.77, tv-admm "

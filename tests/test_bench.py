@@ -1,6 +1,7 @@
 """Benchmark harness: runner JSON contract, seeded degradations, name errors, suite report."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -130,20 +131,37 @@ def test_kernel_aware_sr_task_blurs_with_the_gaussian_then_decimates():
     assert not torch.allclose(y, get_task("sr-x2").degrade(x, seed=0).y, atol=1e-2)
 
 
-def test_suite_skips_unregistered_methods_and_renders_all_results(folder, tmp_path):
+def test_suite_skips_unregistered_methods_and_never_overwrites_a_record(folder, tmp_path):
     lines = []
     entry = suite.Entry("denoise-s15", "imgs", None, 1, "tv not-a-method bicubic")
     [(e, methods)] = suite.plan([entry], log=lines.append)
     assert methods == ["tv"]
     assert "not-a-method (not registered)" in lines[0] and "bicubic (not for denoise)" in lines[0]
-    written = suite.run_suite([entry], data_root=tmp_path, out_dir=tmp_path / "bench",
-                              log=lambda *a: None)
-    extra = run_task("denoise-s15", folder, ["pseudo-inverse"], limit=1, log=None)
-    (tmp_path / "bench" / "results" / "long_run.json").write_text(json.dumps(extra))
-    md = suite.write_results_md(tmp_path / "bench").read_text()
-    assert written[0].name == "quick_denoise-s15_imgs.json"
-    assert "`quick_denoise-s15_imgs.json`" in md and "`long_run.json`" in md
-    assert "| tv |" in md and "| pseudo-inverse |" in md and "Quick suite: 1 runs" in md
+    first = suite.run_suite([entry], data_root=tmp_path, out_dir=tmp_path / "bench",
+                            log=lambda *a: None)
+    second = suite.run_suite([entry], data_root=tmp_path, out_dir=tmp_path / "bench",
+                             log=lambda *a: None)
+    assert first[0].name == "quick_denoise-s15_imgs.json"
+    assert second[0].name == "quick_denoise-s15_imgs-run2.json" and first[0].is_file()
+    record = json.loads(second[0].read_text())["settings"]
+    assert record["provenance"]["commit"] and record["provenance"]["packages"]["torch"]
+    assert isinstance(record["provenance"]["dirty"], bool)
+    assert set(record["recipes"]["tv"]) == {"TILE", "MEMORY_PER_PIXEL"}  # only the tiling
+
+
+def test_results_page_regenerates_byte_identically_from_the_index():
+    from pnp_internal.bench import report
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    assert (bench / "RESULTS.md").read_text() == report.render(bench, plots=False)
+    index, speed = report.load_index(bench)
+    assert index["sr-x2"]["set5"]["ia-idbp"] and speed
+
+
+def test_a_record_holds_the_resolved_recipe_of_each_method(folder):
+    result = run_task("sr-x2", folder, ["cnn-idbp"], limit=1, crop=32, log=None)
+    read = result["settings"]["recipes"]["cnn-idbp"]
+    assert read["PNP[('sr', 'idbp')]"]["max_iter"] == 30 and "LUMA_SR" in read
 
 
 def test_a_failing_method_is_recorded_and_does_not_stop_the_run(folder, tmp_path, monkeypatch):

@@ -26,12 +26,13 @@ from pathlib import Path
 
 import torch
 
-from pnp_internal import io, metrics
+from pnp_internal import io, metrics, recipes
 
 from .registry import Problem, get_method, known_methods
 from .tasks import TASKS, center_crop, get_task, image_seed, to_color, to_gray
 
-__all__ = ["list_images", "run_task", "format_markdown", "machine_info", "main"]
+__all__ = ["list_images", "run_task", "format_markdown", "machine_info", "provenance",
+           "fresh_path", "main"]
 
 
 def list_images(folder, *, limit: int | None = None) -> list[Path]:
@@ -89,6 +90,45 @@ def machine_info() -> dict:
         "torch": torch.__version__,
         "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
+
+
+def provenance() -> dict:
+    """What produced a record: the project's commit and whether the tree had uncommitted
+    changes (``None`` outside a git checkout) and the versions of the packages that compute."""
+    import importlib.metadata as meta
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args):
+        try:
+            out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                                 timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    versions = {}
+    for package in ("pnp_internal", "torch", "deepinv", "numpy", "scipy", "bm3d"):
+        try:
+            versions[package] = meta.version(package)
+        except meta.PackageNotFoundError:
+            versions[package] = None
+    return {"commit": commit, "dirty": None if status is None else bool(status),
+            "packages": versions}
+
+
+def fresh_path(path) -> Path:
+    """``path`` if no file is there, else the first free ``STEM-2.json``, ``STEM-3.json``, ...:
+    a run never overwrites an earlier record."""
+    path = candidate = Path(path)
+    n = 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-run{n}{path.suffix}")
+        n += 1
+    return candidate
 
 
 def _convert(x, channels):
@@ -181,6 +221,8 @@ def run_task(
         "methods": [m.name for m in resolved],
         "scoring": task.score_options | {"clip": [0.0, 1.0]},
         "machine": machine_info(),
+        "provenance": provenance(),
+        "recipes": {},
         "kernels": {},
         "notes": [],
     }
@@ -215,7 +257,9 @@ def run_task(
             )
             start, cpu_start = time.perf_counter(), time.process_time()
             try:
-                x_hat = method.run(problem)
+                with recipes.reading() as read:
+                    x_hat = method.run(problem)
+                settings["recipes"].setdefault(method.name, {}).update(read)
                 seconds = time.perf_counter() - start
                 cpu_seconds = time.process_time() - cpu_start
                 x_hat = _check_estimate(x_hat, x_ref, method.name)
@@ -351,9 +395,12 @@ def main(argv=None) -> int:
         print(f"pnp-internal bench: {err}", file=sys.stderr)
         return 2
     if args.out:
-        out = Path(args.out)
+        out = fresh_path(args.out)
+        if str(out) != str(args.out):
+            print(f"pnp-internal bench: {args.out} exists; the record goes to {out}",
+                  file=sys.stderr)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=1) + "\n")
+        out.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(format_markdown(result, per_image=args.per_image))
     return 1 if result.get("errors") else 0
 

@@ -1,12 +1,12 @@
-"""The quick benchmark suite (``make bench``) and the ``benchmarks/RESULTS.md`` report.
+"""The quick benchmark suite (``make bench``).
 
 ``python -m pnp_internal.bench.suite [--data DIR] [--out-dir benchmarks] [--only TEXT]
 [--report-only] [--dry-run]`` runs every line of :data:`SUITE` over the shared images, writes
-``<out-dir>/results/quick_<task>_<set>.json``, then regenerates ``<out-dir>/RESULTS.md`` from
-**all** JSON files in ``<out-dir>/results`` (long runs made separately with ``pnp-internal
-bench ... --out benchmarks/results/<name>.json`` appear too). Methods that are not registered
-(yet) are skipped, and said so. The whole suite is sized to finish in under 15 minutes on
-2 idle CPU cores (crops and image limits below).
+new stamped records ``<out-dir>/results/quick_<task>_<set>[-runN].json`` (never over an
+earlier one), then regenerates ``<out-dir>/RESULTS.md`` from the canonical records of
+``results/index.toml`` (:mod:`pnp_internal.bench.report`): a new record enters the page when
+the index names it. Methods that are not registered are skipped, and said so. The whole suite
+is sized to finish in under 15 minutes on 2 idle CPU cores (crops and image limits below).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .registry import get_method, known_methods
-from .runner import format_markdown, machine_info, run_task
+from .runner import format_markdown, fresh_path, machine_info, run_task
 from .tasks import TASKS, get_task
 
 
@@ -73,14 +73,6 @@ SUITE = [
     Entry("cs-25",           "test/set12",     64,  3,   f"pseudo-inverse deepinv-admm-tv {_TV} "
                                                          f"{_CNN}"),
 ]
-
-BASELINES = ("pseudo-inverse", "bicubic")
-
-
-def is_baseline(name: str) -> bool:
-    """Baselines: the pseudo-inverse, bicubic interpolation and deepinv's own solvers."""
-    return name in BASELINES or name.startswith("deepinv-")
-
 
 def default_data_root() -> Path:
     """``$PNP_INTERNAL_DATA``, else ``../shared/data`` from the current folder or the repo."""
@@ -135,155 +127,13 @@ def run_suite(entries, *, data_root, out_dir, seed=0, log=print):
         result["settings"]["images"] = entry.images  # relative to the data root, portable
         result["settings"]["suite"] = "quick"
         result["settings"]["wall_seconds_total"] = time.perf_counter() - t0
-        path = results_dir / f"{entry.name}.json"
-        path.write_text(json.dumps(result, indent=1) + "\n")
+        path = fresh_path(results_dir / f"{entry.name}.json")  # never overwrites a record
+        path.write_text(json.dumps(result, indent=1, default=str) + "\n")
         written.append(path)
         log(format_markdown(result))
         log(f"[suite] {entry.name}: {time.perf_counter() - t0:.0f} s "
             f"(total {time.perf_counter() - start:.0f} s)")
     return written
-
-
-# ------------------------------------------------------------------------------- RESULTS.md
-def _load_results(results_dir):
-    out = []
-    for path in sorted(Path(results_dir).glob("*.json")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            print(f"note: skipping {path.name}: {err}", file=sys.stderr)
-            continue
-        if isinstance(data, dict) and {"task", "settings", "rows", "mean"} <= set(data):
-            out.append((path, data))
-    order = {name: i for i, name in enumerate(TASKS)}
-    out.sort(key=lambda pr: (order.get(pr[1]["task"], 99), pr[0].name))
-    return out
-
-
-def _where(s):
-    m = s.get("machine", {})
-    load = m.get("load_average_1min")
-    load = f"{load:.2f}" if isinstance(load, (int, float)) else "?"
-    return (
-        f"{m.get('date', '?')}, host {m.get('host', '?')} ({m.get('cpu_count', '?')} CPUs, "
-        f"torch {m.get('torch', '?')} with {m.get('torch_threads', '?')} threads, "
-        f"1-min load {load})"
-    )
-
-
-def _speed_section(results) -> list[str]:
-    """Seconds per image of every method in float32 and bf16, one table per CPU kind, from the
-    records named ``speed-<precision>_<task>.json`` (``benchmarks/experiments/speed_table.sh``)."""
-    cells: dict = {}  # cpu -> method -> precision -> (seconds, psnr, task)
-    for path, d in results:
-        if not path.name.startswith("speed-"):
-            continue
-        s = d["settings"]
-        m = s.get("machine", {})
-        cpu = (f"{m.get('cpu_model', m.get('processor', '?'))}, {m.get('cpu_count', '?')} "
-               f"cores, {m.get('cpu_capability', '?')}, native bf16: "
-               f"{'yes' if m.get('native_bf16') else 'no'}")
-        for name, v in d["mean"].items():
-            cells.setdefault(cpu, {}).setdefault(name, {})[s.get("precision", "auto")] = (
-                v["seconds"], v["psnr"], d["task"])
-    if not cells:
-        return []
-    out = ["", "## Speed per CPU kind", "",
-           "Seconds per 256x256 image (one crop, `benchmarks/experiments/speed_table.sh`) with "
-           "the networks in float32 and under bf16 autocast (`precision=`); `auto` picks bf16 "
-           "only where the CPU computes it natively. PSNR in dB beside each time. SURE-based "
-           "loops (`cnn-gaintuning`, `dip` on denoising) stay float32 whatever is asked (the "
-           "finite-difference divergence needs it), so their two columns differ only by the "
-           "run-to-run spread of the machine.", ""]
-    for cpu, methods in cells.items():
-        out += [f"**{cpu}**", "", "| method | task | fp32 s | fp32 PSNR | bf16 s | bf16 PSNR |",
-                "|---|---|---:|---:|---:|---:|"]
-        for name, per in methods.items():
-            row = [name, next(iter(per.values()))[2]]
-            for prec in ("fp32", "bf16"):
-                sec, db, _ = per.get(prec, (float("nan"), float("nan"), ""))
-                row += [f"{sec:.1f}", f"{db:.2f}"]
-            out.append("| " + " | ".join(row) + " |")
-        out.append("")
-    return out
-
-
-def render_results_md(results_dir) -> str:
-    """Markdown report of every result JSON in ``results_dir``."""
-    results = _load_results(results_dir)
-    lines = [
-        "# Benchmark results",
-        "",
-        "Generated by `make bench` (`python -m pnp_internal.bench.suite`) from every JSON file in "
-        "`benchmarks/results/`; do not edit by hand. Files named `quick_*` come from the quick "
-        "suite (centre crops, few images: a progress record, not the published protocols); "
-        "other files are longer runs made with `pnp-internal bench ... --out "
-        "benchmarks/results/NAME.json`.",
-        "",
-        "PSNR/SSIM: all channels, no border, except SR (Y channel of BT.601, border = scale). "
-        "`seconds` is the wall-clock time of the method alone; `CPU s` its process CPU time "
-        "(fairer when the machine is shared). Baselines: pseudo-inverse, bicubic, deepinv-*.",
-        "",
-    ]
-    for extra in ("PUBLISHED.md", "EXPERIMENTS.md"):  # hand-written companions, if present
-        f = Path(results_dir).parent / extra
-        if f.is_file():
-            lines += [f.read_text().rstrip(), ""]
-    quick = [d for _, d in results if d["settings"].get("suite") == "quick"]
-    if quick:
-        wall = sum(d["settings"].get("wall_seconds_total", 0.0) for d in quick)
-        dates = sorted(d["settings"].get("machine", {}).get("date", "?") for d in quick)
-        m = quick[0]["settings"].get("machine", {})
-        lines += [
-            f"Quick suite: {len(quick)} runs, {wall / 60:.1f} minutes in all (degradation, "
-            f"methods and scoring), {dates[0]} to {dates[-1]}, host {m.get('host', '?')} "
-            f"({m.get('cpu_count', '?')} CPUs, {m.get('processor', '?')}, torch "
-            f"{m.get('torch', '?')}).",
-            "",
-        ]
-    lines += [
-        "## Summary: best method against the best baseline",
-        "",
-        "| task | images | best method | PSNR | best baseline | PSNR | file |",
-        "|---|---|---|---:|---|---:|---|",
-    ]
-    for path, d in results:
-        s, mean = d["settings"], d["mean"]
-        if not mean:
-            continue
-        best = max(mean, key=lambda k: mean[k]["psnr"])
-        base = [k for k in mean if is_baseline(k)]
-        bb = max(base, key=lambda k: mean[k]["psnr"]) if base else None
-        imgs = f"{s.get('images')} ({s.get('n_images')}, crop {s.get('crop')})"
-        bb_txt = f"{bb} | {mean[bb]['psnr']:.2f}" if bb else "- | -"
-        lines.append(
-            f"| {d['task']} | {imgs} | {best} | {mean[best]['psnr']:.2f} | {bb_txt} "
-            f"| `{path.name}` |"
-        )
-    lines += _speed_section(results)
-    lines += ["", "## Per run", ""]
-    for path, d in results:
-        lines += [
-            f"### {d['task']} (`{path.name}`)",
-            "",
-            d["settings"].get("task_description", ""),
-            "",
-            format_markdown(d, heading=False),
-            "",
-            f"Run {_where(d['settings'])}.",
-        ]
-        notes = d["settings"].get("notes") or []
-        if notes:
-            lines.append("Notes: " + "; ".join(notes[:6]) + (" ..." if len(notes) > 6 else ""))
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def write_results_md(out_dir) -> Path:
-    """Regenerate ``out_dir/RESULTS.md`` from ``out_dir/results/*.json``."""
-    path = Path(out_dir) / "RESULTS.md"
-    path.write_text(render_results_md(Path(out_dir) / "results"))
-    return path
 
 
 def main(argv=None) -> int:
@@ -311,7 +161,9 @@ def main(argv=None) -> int:
             f"{machine_info()['cpu_count']} CPUs")
         run_suite(entries, data_root=data_root, out_dir=args.out_dir, seed=args.seed, log=log)
         log(f"[suite] done in {(time.perf_counter() - start) / 60:.1f} minutes")
-    path = write_results_md(args.out_dir)
+    from .report import write
+
+    path = write(args.out_dir)
     print(f"[suite] wrote {path}")
     return 0
 

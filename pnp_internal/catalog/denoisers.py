@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import torch
+from tqdm.auto import tqdm
 
 from .. import recipes
 from ..solvers.base import Result
@@ -57,7 +58,11 @@ def _self_tuned(cls_name: str, recipe: str):
                 **checked_options(cls, p.options, method=cls_name)}
         prior = cls(shipped_cnn(p.channels, p.y.device, p.precision), seed=p.seed,
                     precision=p.precision, **opts)
-        report = prior.fit(p.y, p.noise_std)
+        with tqdm(total=prior.steps, desc=cls_name, unit="step", leave=False,
+                  disable=not p.progress) as bar:
+            prior._on_step = lambda step, steps, loss: (bar.update(1),
+                                                        bar.set_postfix(loss=f"{loss:.3g}"))
+            report = prior.fit(p.y, p.noise_std)
         res = one_call(p, prior, f"{cls_name}: {report.steps} SURE steps, kept step "
                                  f"{report.best_step} ({report.stopped})")
         res.history["adaptation_seconds"] = [report.seconds]

@@ -8,7 +8,7 @@ shared pretrained model is never modified.
 The settings per operator kind are in the recipe book
 (:data:`pnp_internal.recipes.IMAGE_ADAPTED`, e.g. 96 steps at lr 1e-4 for SR: Set5 x2
 37.25 -> 37.44 dB); the measurements behind them (learning rate, steps, hold-out guard, where
-adaptation does not pay) are in ``benchmarks/notes/image_adapted.md``.
+adaptation does not pay) are in ``benchmarks/notes/image-adaptation.md``.
 
 References
 ----------

@@ -122,7 +122,7 @@ def restore_one(job: Job, ctx: _Context) -> dict:
         "method": res.method, "precision": res.precision, "iterations": res.n_iter,
         "converged": res.converged, "message": res.message, "seconds": seconds,
         "megapixels_per_second": x.shape[-1] * x.shape[-2] / 1e6 / seconds,
-        "history": res.history,
+        "history": res.history, "recipes": res.recipes,
     }
     if s.gt:
         truth = report.find_truth(s.gt, job.output.name)

@@ -39,6 +39,9 @@ class Result:
     method : str
         The method's name (``"ia-idbp"``, ...) when run through :func:`pnp_internal.solve`
         by name, else the solver's class name.
+    recipes : dict
+        The recipe book's entries the run read, each with every setting
+        (:func:`pnp_internal.recipes.reading`); filled in by :func:`pnp_internal.solve`.
     """
 
     x: torch.Tensor
@@ -49,6 +52,7 @@ class Result:
     precision: str = "fp32"
     noise_std: float | None = None
     method: str = ""
+    recipes: dict = field(default_factory=dict)
 
 
 @dataclass
