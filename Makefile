@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench report reproduce clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pnp_internal.bench.suite
+
+report: $(STAMP)
+	$(BIN)/pnp-internal report
+
+# The survey's three first experiments against the published numbers, 3 seeds; QUICK=1: the
+# first image of each set on small crops (under 10 minutes on 2 cores).
+reproduce: $(STAMP)
+	$(BIN)/python benchmarks/experiments/reproduce.py $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -8,24 +8,93 @@ measured by ``benchmarks/experiments/noise_estimation.py`` (record ``noise-estim
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 __all__ = ["estimate_noise_std"]
+
+BLOCK = 16
+"""Side of the blocks that are kept or dropped (pixels)."""
+CELL = 8
+"""Side of the cells whose means stand in for the clean image when judging a block."""
+MARGINS = (2.0, 1.5, 1.0)
+"""Distances from 0 and 1, in units of the current estimate, tried in turn."""
+MIN_PIXELS = 64 * BLOCK * BLOCK
+"""Fewest kept pixels an estimate is made from (64 blocks)."""
+MAX_PIXELS = 512 * BLOCK * BLOCK
+"""Most pixels (per channel) given to the estimator: kept blocks beyond it are thinned evenly
+(about 0.3 s and 120 MiB per estimate on 3 channels)."""
+ROUNDS = 4
+"""Most re-estimates (each with the margin of the previous estimate)."""
+TOL = 0.1 / 255
+"""The rounds stop when the estimate moves less than this."""
+
+
+def _estimate(strip: torch.Tensor) -> float:
+    """deepinv's PatchCovarianceNoiseEstimator (8x8 patches) on ``strip``, every patch
+    position (stride 1)."""
+    from deepinv.models import PatchCovarianceNoiseEstimator
+
+    with torch.no_grad():
+        return float(PatchCovarianceNoiseEstimator.estimate_noise(strip, patch_size=8,
+                                                                  stride=1)[0])
+
+
+def _thin(idx: torch.Tensor, limit: int) -> torch.Tensor:
+    """At most ``limit`` of the sorted indices ``idx``, evenly spread."""
+    if len(idx) <= limit:
+        return idx
+    pick = torch.linspace(0, len(idx) - 1, limit, device=idx.device).round().long()
+    return idx[pick]
 
 
 def estimate_noise_std(y: torch.Tensor) -> float:
     """The standard deviation of white Gaussian noise in ``y`` ([0, 1] scale).
 
+    deepinv's :class:`~deepinv.models.PatchCovarianceNoiseEstimator` (Chen, Zhu & Heng, "An
+    Efficient Statistical Method for Image Noise Level Estimation", ICCV 2015), given only
+    the parts of ``y`` where clipping at 0 and 1 has not removed noise. On the whole of an
+    8-bit image (noise added, clipped, rounded) it underestimates strong noise: -1.0/255 on
+    average at sigma 25/255 and -4.9/255 at 50/255 (CBSD68, Kodak24, Set12).
+
+    The method:
+
+    1. cut ``y`` into 16x16 blocks; judge each block and channel by the means of its four
+       8x8 cells (the noise of a mean is sigma/8);
+    2. estimate on all blocks (the estimator gets the blocks laid side by side in a strip
+       16 pixels high, row after row of blocks, and uses every 8x8 patch position: stride 1
+       instead of deepinv's default 3, which matters for the small regions of step 3);
+    3. keep the blocks whose cell means all lie within ``k * sigma`` of neither 0 nor 1, for
+       the current estimate ``sigma`` and the first ``k`` in (2, 1.5, 1) that keeps at least
+       64 blocks; if too few blocks qualify on every channel, the qualifying (block,
+       channel) pairs are given as one gray strip; re-estimate on them;
+    4. repeat step 3 (at most 4 times) until the estimate moves by less than 0.1/255.
+
+    When no margin keeps 64 blocks, the last estimate stands (the one on all blocks, clipping
+    bias included). Images under 64 blocks are estimated whole (stride 1). At most 512 blocks
+    (131072 pixels) go to the estimator: above that the kept blocks are thinned evenly over
+    the image, so time and memory are bounded (about 1 s and 0.4 GB on a 12 MP photo).
+
+    Measured (``benchmarks/experiments/noise_estimation.py``, record ``noise-estimation``;
+    CBSD68 + Kodak24 + Set12, 104 images, noise clipped and rounded to 1/255), mean absolute
+    error / bias in 1/255 units: sigma 5: 0.30 / +0.29, 10: 0.21 / +0.18,
+    25: 0.28 / -0.08, 50: 0.83 / -0.30. The gray Set12 images are overestimated at low noise
+    (+2.1/255 at sigma 5, +1.3/255 at sigma 10: texture that 8x8 gray patches cannot tell from
+    noise); the colour sets are within 0.1/255 on average there.
+
     Parameters
     ----------
     y : torch.Tensor
-        A noisy image ``(1, C, H, W)`` in [0, 1].
+        A noisy image ``(1, C, H, W)`` in [0, 1] (of a batch, the first image is used).
 
     Returns
     -------
     float
-        The estimate of deepinv's :class:`~deepinv.models.PatchCovarianceNoiseEstimator`
-        (Chen, Zhu & Heng, "An Efficient Statistical Method for Image Noise Level
-        Estimation", ICCV 2015).
+        The estimated standard deviation, on the [0, 1] scale.
+
+    Raises
+    ------
+    RuntimeError
+        From deepinv when its estimator fails on an image too small for 8x8 patches.
 
     Examples
     --------
@@ -36,7 +105,52 @@ def estimate_noise_std(y: torch.Tensor) -> float:
     >>> round(estimate_noise_std(y), 2)
     0.1
     """
-    import deepinv as dinv
+    if y.dim() == 3:
+        y = y.unsqueeze(0)
+    y = y[:1].detach().float()
+    c, h, w = y.shape[1:]
+    nr, nc = h // BLOCK, w // BLOCK
+    if nr * nc * BLOCK * BLOCK < MIN_PIXELS:
+        return _estimate(y)
+    y = y[..., :nr * BLOCK, :nc * BLOCK]
+    # (C, nr, nc, BLOCK, BLOCK): the blocks of each channel, in raster order
+    blocks = y[0].reshape(c, nr, BLOCK, nc, BLOCK).permute(0, 1, 3, 2, 4)
+    r = BLOCK // CELL
+    cells = F.avg_pool2d(y, CELL)[0].reshape(c, nr, r, nc, r)
+    lo, hi = cells.amin(dim=(2, 4)), cells.amax(dim=(2, 4))  # (C, nr, nc)
+    limit = MAX_PIXELS // (BLOCK * BLOCK)
+    least = MIN_PIXELS // (BLOCK * BLOCK)
 
-    with torch.no_grad():
-        return float(dinv.models.PatchCovarianceNoiseEstimator()(y.float()).flatten()[0])
+    def colour_strip(keep: torch.Tensor) -> torch.Tensor:  # keep: (nr * nc,) bool
+        idx = _thin(keep.nonzero().flatten(), limit)
+        b = blocks.reshape(c, nr * nc, BLOCK, BLOCK)[:, idx]  # (C, N, BLOCK, BLOCK)
+        return b.permute(0, 2, 1, 3).reshape(1, c, BLOCK, -1)
+
+    def gray_strip(keep: torch.Tensor) -> torch.Tensor:  # keep: (C * nr * nc,) bool
+        idx = _thin(keep.nonzero().flatten(), limit)
+        b = blocks.reshape(c * nr * nc, BLOCK, BLOCK)[idx]  # (N, BLOCK, BLOCK)
+        return b.permute(1, 0, 2).reshape(1, 1, BLOCK, -1)
+
+    sigma = _estimate(colour_strip(torch.ones(nr * nc, dtype=torch.bool, device=y.device)))
+    for _ in range(ROUNDS):
+        strip = None
+        for k in MARGINS:
+            ok = (lo > k * sigma) & (hi < 1 - k * sigma)  # (C, nr, nc)
+            ok_all = ok.all(dim=0).flatten()
+            if int(ok_all.sum()) >= least:
+                strip = colour_strip(ok_all)
+                break
+            if c > 1 and int(ok.sum()) >= least:
+                strip = gray_strip(ok.flatten())
+                break
+        if strip is None:
+            break
+        try:
+            new = _estimate(strip)
+        except RuntimeError:  # deepinv: "Noise level estimation failed."
+            break
+        done = abs(new - sigma) < TOL
+        sigma = new
+        if done:
+            break
+    return sigma

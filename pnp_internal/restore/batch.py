@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import math
+import os
 import sys
+from pathlib import Path
 import time
 
 import torch
@@ -17,11 +19,11 @@ from ..api import resolve_tile, solve
 from ..memory import check_fits
 from ..noise import estimate_noise_std
 from ..precision import resolve
-from . import report
+from . import report, workers
 from .jobs import Job, degradation, find_jobs, load_kernel
-from .settings import Settings, UsageError, parse
+from .settings import Settings, UsageError, check, parse
 
-__all__ = ["main", "restore_one", "plan_one"]
+__all__ = ["main", "run", "restore_many", "restore_one", "plan_one", "Context"]
 
 
 def _device(settings: Settings) -> torch.device:
@@ -57,7 +59,7 @@ def _resize_alpha(alpha, height: int, width: int):
     return (a[0, 0].numpy() * peak).round().astype(alpha.dtype)
 
 
-class _Context:
+class Context:
     """What the jobs share: the device, the kernel read once."""
 
     def __init__(self, settings: Settings):
@@ -66,7 +68,7 @@ class _Context:
         self.kernel = load_kernel(settings.kernel) if settings.task == "deblur" else None
 
 
-def plan_one(job: Job, ctx: _Context) -> str:
+def plan_one(job: Job, ctx: Context) -> str:
     """One line of ``--dry-run``: what would be done with ``job`` (nothing is restored)."""
     s = ctx.settings
     image = io.load_image(job.source)
@@ -91,7 +93,7 @@ def plan_one(job: Job, ctx: _Context) -> str:
             f"{name}, noise {noise}, {tiles}, {ctx.device}, precision {prec}")
 
 
-def restore_one(job: Job, ctx: _Context) -> dict:
+def restore_one(job: Job, ctx: Context) -> dict:
     """Restore one image: write its report, then its output (so an output on disk is always
     complete and reported). Returns the report."""
     s = ctx.settings
@@ -152,18 +154,89 @@ def _row(job: Job, status: str, data: dict | None = None, error: str | None = No
     return row
 
 
+def _engine(todo, settings: Settings):
+    if settings.ray:
+        return workers.on_ray(todo, settings, settings.ray,
+                              cpus_per_task=settings.cpus_per_task or 1.0,
+                              gpus_per_task=settings.gpus_per_task, retries=settings.retries)
+    if settings.workers > 1:
+        threads = int(settings.cpus_per_task) if settings.cpus_per_task else None
+        return workers.processes(todo, settings, settings.workers, retries=settings.retries,
+                                 threads=threads)
+    return workers.serial(todo, settings)
+
+
+def run(settings: Settings) -> list[dict]:
+    """Restore every image of ``settings``; one row per image (``status`` restored, skipped
+    or failed, with the report's method, noise, seconds and scores), the summary written to
+    ``OUT/reports/summary.json``."""
+    jobs, errors = find_jobs(settings)
+    if settings.out.is_dir():
+        io.remove_partials(settings.out)
+        io.remove_partials(settings.out / "reports")
+    rows, todo = [], []
+    for job in jobs:
+        if settings.skip_existing and job.output.is_file():
+            rows.append(_row(job, "skipped (exists)"))
+        else:
+            todo.append(job)
+    with tqdm(total=len(todo), desc="images", unit="image",
+              disable=settings.quiet or not todo) as bar:
+        for job, status, payload in _engine(todo, settings):
+            bar.update(1)
+            bar.set_postfix_str(job.source.name)
+            if status == "restored":
+                rows.append(_row(job, "restored", payload))
+            else:
+                rows.append(_row(job, "failed", error=payload))
+                tqdm.write(f"{job.source}: failed: {payload}", file=sys.stderr)
+    rows += [{"image": item, "status": "failed", "error": why} for item, why in errors.items()]
+    if rows:
+        report.write_json(settings.out / "reports" / "summary.json",
+                          {"settings": dataclasses.asdict(settings), "rows": rows})
+    return rows
+
+
+def restore_many(inputs, out, *, task: str, **options) -> list[dict]:
+    """Restore many images from Python, as ``pnp-internal restore`` does.
+
+    Parameters
+    ----------
+    inputs : str, path or list of them
+        Image files, folders or globs.
+    out : str or path
+        Output folder (reports in ``out/reports``).
+    task : {"denoise", "deblur", "sr", "inpaint"}
+    **options
+        Any other setting of :class:`~pnp_internal.restore.settings.Settings` under its
+        field name: ``kernel``, ``scale``, ``mask``, ``noise``, ``method``, ``workers``,
+        ``ray``, ``cpus_per_task``, ``gpus_per_task``, ``retries``, ``skip_existing``, ...
+
+    Returns
+    -------
+    list of dict
+        One row per image: ``image``, ``status``, ``output``, and for restored images
+        ``method``, ``noise_std_255``, ``seconds``, ``psnr``/``ssim`` (with ``gt``).
+    """
+    inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    settings = Settings(inputs=tuple(str(i) for i in inputs), out=Path(out), task=task,
+                        **{"quiet": True, **options})
+    check(settings)
+    return run(settings)
+
+
 def main(argv=None) -> int:
     """``pnp-internal restore INPUT... --out DIR --task TASK [options]``; exit code 0 when
     every image was restored (or skipped), 1 when some failed, 2 for unusable settings."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         settings = parse(argv)
-        ctx = _Context(settings)
+        ctx = Context(settings)
     except (UsageError, OSError, ValueError) as err:
         print(f"pnp-internal restore: {err}", file=sys.stderr)
         return 2
-    jobs, errors = find_jobs(settings)
     if settings.dry_run:
+        jobs, errors = find_jobs(settings)
         for job in jobs:
             try:
                 print(plan_one(job, ctx))
@@ -172,35 +245,12 @@ def main(argv=None) -> int:
         for item, why in errors.items():
             print(f"{item}: will fail: {why}")
         return 1 if errors else 0
-    if settings.out.is_dir():
-        io.remove_partials(settings.out)
-        io.remove_partials(settings.out / "reports")
-    rows = []
-    bar = tqdm(jobs, desc="images", unit="image", disable=settings.quiet or not jobs)
-    for job in bar:
-        bar.set_postfix_str(job.source.name)
-        if settings.skip_existing and job.output.is_file():
-            rows.append(_row(job, "skipped (exists)"))
-            continue
-        try:
-            data = restore_one(job, ctx)
-        except KeyboardInterrupt:
-            print(f"\ninterrupted at {job.source}; rerun with --skip-existing to finish the "
-                  "batch", file=sys.stderr)
-            return 130
-        except Exception as err:  # one bad file must not stop the batch: it is reported
-            message = f"{type(err).__name__}: {err}"
-            rows.append(_row(job, "failed", error=message))
-            tqdm.write(f"{job.source}: failed: {message}", file=sys.stderr)
-            continue
-        rows.append(_row(job, "restored", data))
-    for item, why in errors.items():
-        rows.append({"image": item, "status": "failed", "error": why})
+    try:
+        rows = run(settings)
+    except KeyboardInterrupt:
+        print("\ninterrupted; rerun with --skip-existing to finish the batch", file=sys.stderr)
+        return 130
     failed = [r for r in rows if r["status"] == "failed"]
-    if rows:
-        report.write_json(settings.out / "reports" / "summary.json",
-                          {"settings": {k: v for k, v in dataclasses.asdict(settings).items()},
-                           "rows": rows})
     print(report.summary_table(rows))
     done = sum(r["status"] == "restored" for r in rows)
     skipped = sum(r["status"].startswith("skipped") for r in rows)

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Settings", "TASKS", "parse", "UsageError"]
+__all__ = ["Settings", "TASKS", "parse", "check", "UsageError"]
 
 #: What ``--task`` accepts.
 TASKS = ("denoise", "deblur", "sr", "inpaint")
@@ -44,6 +44,11 @@ class Settings:
     dry_run: bool = False
     plot: bool = False
     quiet: bool = False
+    workers: int = 1
+    ray: str | None = None
+    cpus_per_task: float | None = None
+    gpus_per_task: float = 0.0
+    retries: int = 1
 
     @property
     def noise_std(self) -> float | None:
@@ -91,6 +96,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", action="store_true",
                    help="also write OUT/reports/NAME.png: observed, restored, convergence")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--workers", type=int, help="images restored at once in separate processes "
+                                               "of this machine (default 1)")
+    p.add_argument("--ray", help="auto (the running Ray cluster, else a local one) or a Ray "
+                                 "address: one Ray task per image")
+    p.add_argument("--cpus-per-task", type=float, help="torch threads per worker / Ray CPUs per "
+                                                       "task (default: cores / workers; Ray 1)")
+    p.add_argument("--gpus-per-task", type=float, help="Ray GPUs per task, fractions allowed "
+                                                       "(default 0)")
+    p.add_argument("--retries", type=int, help="retries of an image whose worker died "
+                                               "(default 1)")
     return p
 
 
@@ -137,11 +152,12 @@ def parse(argv) -> Settings:
         if key in merged:
             merged[key] = str(merged[key])
     settings = Settings(**merged)
-    _check(settings)
+    check(settings)
     return settings
 
 
-def _check(s: Settings) -> None:
+def check(s: Settings) -> None:
+    """Raise :class:`UsageError` for settings the command cannot use, naming the fix."""
     if s.task == "deblur" and not s.kernel:
         raise UsageError("--task deblur needs --kernel (gaussian:STD[:SIZE] or a .npy/.mat/"
                          ".png file)")
@@ -178,6 +194,16 @@ def _check(s: Settings) -> None:
         if s.task not in entry.kinds:
             raise UsageError(f"--method {s.method} does not do {s.task}; methods for "
                              f"{s.task}: {', '.join(catalog.names(s.task))}")
+    if not isinstance(s.workers, int) or s.workers < 1:
+        raise UsageError(f"--workers must be an integer >= 1, got {s.workers!r}")
+    if s.workers > 1 and s.ray:
+        raise UsageError("give --workers or --ray, not both (Ray spreads the tasks itself)")
+    if not isinstance(s.retries, int) or s.retries < 0:
+        raise UsageError(f"--retries must be an integer >= 0, got {s.retries!r}")
+    for flag, value in (("--cpus-per-task", s.cpus_per_task), ("--gpus-per-task",
+                                                                 s.gpus_per_task)):
+        if value is not None and not (isinstance(value, (int, float)) and value >= 0):
+            raise UsageError(f"{flag} must be a number >= 0, got {value!r}")
     for key, value in (("device", s.device), ("precision", s.precision)):
         valid = ("auto", "cpu", "cuda") if key == "device" else ("auto", "fp32", "bf16")
         if value not in valid:
