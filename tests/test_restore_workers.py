@@ -107,8 +107,12 @@ def test_killed_driver_then_skip_existing_resumes(batch, tmp_path):
     deadline = time.time() + 120
     while len(list(out.glob("*.png"))) < 2 and time.time() < deadline:
         time.sleep(0.1)
+    workers = _children_running(proc.pid, "spawn_main")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    time.sleep(3)
+    assert workers and not [p for p in workers if os.path.exists(f"/proc/{p}")], \
+        "worker processes outlived the killed driver"
     first = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
     assert 2 <= len(first) < 5
     done = subprocess.run([*CLI, str(batch), "--out", str(out), *flags, "--workers", "2",

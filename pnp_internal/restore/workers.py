@@ -40,9 +40,20 @@ def serial(jobs, settings):
 
 
 def _start_worker(threads):
+    import threading
+    import time
+
     import torch
 
     torch.set_num_threads(max(1, threads))
+    parent = os.getppid()
+
+    def leave_with_the_parent():  # a killed driver must not leave workers behind
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=leave_with_the_parent, daemon=True).start()
 
 
 def processes(jobs, settings, workers: int, *, retries: int = 1, threads: int | None = None):
