@@ -123,12 +123,13 @@ def estimate_noise_std(y: torch.Tensor) -> float:
 
     def colour_strip(keep: torch.Tensor) -> torch.Tensor:  # keep: (nr * nc,) bool
         idx = _thin(keep.nonzero().flatten(), limit)
-        b = blocks.reshape(c, nr * nc, BLOCK, BLOCK)[:, idx]  # (C, N, BLOCK, BLOCK)
+        b = blocks[:, idx // nc, idx % nc]  # (C, N, BLOCK, BLOCK), copies only these
         return b.permute(0, 2, 1, 3).reshape(1, c, BLOCK, -1)
 
     def gray_strip(keep: torch.Tensor) -> torch.Tensor:  # keep: (C * nr * nc,) bool
         idx = _thin(keep.nonzero().flatten(), limit)
-        b = blocks.reshape(c * nr * nc, BLOCK, BLOCK)[idx]  # (N, BLOCK, BLOCK)
+        ch, pos = idx // (nr * nc), idx % (nr * nc)
+        b = blocks[ch, pos // nc, pos % nc]  # (N, BLOCK, BLOCK)
         return b.permute(1, 0, 2).reshape(1, 1, BLOCK, -1)
 
     sigma = _estimate(colour_strip(torch.ones(nr * nc, dtype=torch.bool, device=y.device)))

@@ -1,6 +1,9 @@
-"""Accuracy and speed of deepinv's Gaussian noise-level estimators, for ``--noise auto``.
+"""Accuracy and speed of the Gaussian noise-level estimate behind ``--noise auto``.
 
-Estimators: :class:`deepinv.models.PatchCovarianceNoiseEstimator` and
+The headline is the library function :func:`pnp_internal.noise.estimate_noise_std`
+(method ``estimate_noise_std``: deepinv's patch-covariance estimator given only the blocks
+that clipping has not touched). Beside it, deepinv's estimators as they are:
+:class:`deepinv.models.PatchCovarianceNoiseEstimator` and
 :class:`deepinv.models.WaveletNoiseEstimator` (needs ``ptwt``; skipped when it is missing),
 each on the whole ``(1, C, H, W)`` image as deepinv does, and per channel (the ``C`` channels
 as a batch, then the median or the mean of the ``C`` estimates).
@@ -47,6 +50,7 @@ from deepinv.models import PatchCovarianceNoiseEstimator, WaveletNoiseEstimator
 from pnp_internal.bench.runner import list_images
 from pnp_internal.bench.tasks import image_seed
 from pnp_internal.io import read_image
+from pnp_internal.noise import estimate_noise_std
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "test"
@@ -58,6 +62,7 @@ TEST_CROP = 256
 LARGE_SIZE = (3000, 4000)  # H, W
 LARGE_CROP = 1024
 SEED = 0
+LIB = "estimate_noise_std"  # the method name of pnp_internal.noise.estimate_noise_std
 
 
 def has_ptwt() -> bool:
@@ -97,6 +102,16 @@ def estimate(est, y: torch.Tensor) -> tuple[dict, dict]:
     return out, {"": secs[""], "/ch-median": secs["/ch"], "/ch-mean": secs["/ch"]}
 
 
+def estimate_lib(y: torch.Tensor) -> tuple[float, float]:
+    """:func:`pnp_internal.noise.estimate_noise_std` of ``y`` in /255 units, and its seconds."""
+    t0 = time.perf_counter()
+    try:
+        v = estimate_noise_std(y) * 255
+    except RuntimeError:
+        v = math.nan
+    return v, time.perf_counter() - t0
+
+
 def noisy(x: torch.Tensor, sigma: float, noise: torch.Tensor, variant: str) -> torch.Tensor:
     y = x + (sigma / 255) * noise
     if variant == "png":
@@ -131,6 +146,14 @@ def run_test_sets(data: Path, limit: int | None, ests: dict) -> list[dict]:
                                        center_crop(x, TEST_CROP)))
                     for region, yy, xx in inputs:
                         realised = float((yy - xx).std()) * 255
+                        v, sec = estimate_lib(yy)
+                        records.append({
+                            "set": set_name, "image": path.name,
+                            "shape": list(yy.shape[1:]), "sigma": sigma,
+                            "variant": variant, "region": region,
+                            "method": LIB, "estimate": v, "realised": realised,
+                            "seconds": sec,
+                        })
                         for e_name, est in ests.items():
                             vals, secs = estimate(est, yy)
                             for m, v in vals.items():
@@ -213,11 +236,42 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _current_rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _extra_memory(fn):
+    """``fn()``, and the most resident memory (MiB) it added over what was resident before
+    (sampled every 2 ms by a thread; the process high-water mark cannot tell, as building the
+    noisy image already set it higher)."""
+    import threading
+
+    before = _current_rss_mib()
+    peak = [before]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], _current_rss_mib())
+            stop.wait(0.002)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    try:
+        out = fn()
+    finally:
+        stop.set()
+        t.join()
+    return out, max(peak[0], _current_rss_mib()) - before
+
+
 def large_child(data: Path, method: str) -> dict:
-    """Time, peak memory and estimates of ``method`` ("patchcov" or "wavelet", whole or per
-    channel) on the mosaic with png-variant noise, whole and central crop."""
+    """Time, peak memory and estimates of ``method`` (``LIB``, or "patchcov" or "wavelet",
+    whole or per channel) on the mosaic with png-variant noise, whole and central crop."""
     e_name, per_channel = method.split("/")[0], method.endswith("/ch")
-    est = estimators()[e_name]
+    est = (lambda y: torch.tensor([estimate_noise_std(y)])) if method == LIB \
+        else estimators()[e_name]
     x = large_mosaic(data)
     noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(SEED))
     y0 = noisy(x, 25, noise, "png")
@@ -228,16 +282,19 @@ def large_child(data: Path, method: str) -> dict:
     def call(y):
         t0 = time.perf_counter()
         with torch.no_grad():
-            v = est(y.transpose(0, 1) if per_channel else y) * 255
-        return [float(a) for a in v], time.perf_counter() - t0
+            v, extra = _extra_memory(lambda: est(y.transpose(0, 1) if per_channel else y))
+        return [float(a) * 255 for a in v], time.perf_counter() - t0, extra
 
+    extra_full = []
     for sigma in SIGMAS:
         y = y0 if sigma == 25 else noisy(x, sigma, noise, "png")
-        full, t_full = call(y)
-        crop, t_crop = call(center_crop(y, LARGE_CROP))
-        out["by_sigma"][sigma] = {"full": full, "full_seconds": t_full,
+        full, t_full, m_full = call(y)
+        crop, t_crop, _ = call(center_crop(y, LARGE_CROP))
+        extra_full.append(m_full)
+        out["by_sigma"][sigma] = {"full": full, "full_seconds": t_full, "full_extra_mib": m_full,
                                   "crop": crop, "crop_seconds": t_crop}
     out["peak_rss_mib"] = _rss_mib()
+    out["extra_mib_whole"] = max(extra_full)
     return out
 
 
@@ -246,28 +303,27 @@ def run_large(data: Path, threads: int, ests: dict) -> dict:
         print("skipping the large image: no kodak24", file=sys.stderr)
         return {}
     results = {}
-    for e_name in ests:
-        for mode in ("", "/ch"):
-            method = e_name + mode
-            cmd = [sys.executable, __file__, "--data", str(data), "--threads", str(threads),
-                   "--large-child", method]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                results[method] = {"error": proc.stderr.strip().splitlines()[-1:]}
-            else:
-                r = json.loads(proc.stdout.strip().splitlines()[-1])
-                r["by_sigma"] = {int(k): v for k, v in r["by_sigma"].items()}
-                results[method] = r
-            print(f"large {method} done", file=sys.stderr, flush=True)
+    for method in [LIB] + [e_name + mode for e_name in ests for mode in ("", "/ch")]:
+        cmd = [sys.executable, __file__, "--data", str(data), "--threads", str(threads),
+               "--large-child", method]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            results[method] = {"error": proc.stderr.strip().splitlines()[-1:]}
+        else:
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            r["by_sigma"] = {int(k): v for k, v in r["by_sigma"].items()}
+            results[method] = r
+        print(f"large {method} done", file=sys.stderr, flush=True)
     return results
 
 
 def print_large(large: dict) -> None:
     print(f"\n### {LARGE_SIZE[1]}x{LARGE_SIZE[0]} RGB mosaic (png variant): time, memory, "
           f"error x255 on the whole image and on the central {LARGE_CROP}x{LARGE_CROP} crop\n")
-    print("| method | s whole | s crop | peak RSS - baseline (MiB) | "
+    print("| method | s whole (sigma 25) | s whole (slowest sigma) | s crop | "
+          "memory added by the whole-image call (MiB) | "
           + " | ".join(f"err s{s} whole / crop" for s in SIGMAS) + " |")
-    print("|---|---:|---:|---:|" + "---:|" * len(SIGMAS))
+    print("|---|---:|---:|---:|---:|" + "---:|" * len(SIGMAS))
     for method, r in large.items():
         if "error" in r:
             print(f"| {method} | failed: {r['error']} |")
@@ -282,8 +338,9 @@ def print_large(large: dict) -> None:
                 c = b["crop"][0] if red is None else red(b["crop"])
                 cells.append(f"{f - s:+.2f} / {c - s:+.2f}")
             b25 = r["by_sigma"][25]
-            print(f"| {method}{suffix} | {b25['full_seconds']:.2f} | {b25['crop_seconds']:.3f} "
-                  f"| {r['peak_rss_mib'] - r['baseline_rss_mib']:.0f} | "
+            slowest = max(b["full_seconds"] for b in r["by_sigma"].values())
+            print(f"| {method}{suffix} | {b25['full_seconds']:.2f} | {slowest:.2f} "
+                  f"| {b25['crop_seconds']:.3f} | {r['extra_mib_whole']:.0f} | "
                   + " | ".join(cells) + " |")
 
 
@@ -340,13 +397,17 @@ def main(argv=None) -> int:
     for group, by_method in summary.items():
         for method, stats in by_method.items():
             print_table(f"{method}, {group} (all sets)", stats)
+    for key, stats in per_set.items():
+        if key.startswith(LIB + " @") or key.startswith("patchcov @"):
+            print_table(f"{key}, png/full", stats)
 
     large = {} if args.no_large else run_large(args.data, args.threads, ests)
     if large:
         print_large(large)
 
     record = {
-        "what": "Gaussian noise-level estimation error of deepinv's estimators",
+        "what": "Gaussian noise-level estimation error of pnp_internal.noise."
+                "estimate_noise_std and of deepinv's estimators",
         "settings": {
             "data": str(args.data), "sets": list(SETS), "limit": args.limit,
             "sigmas_255": list(SIGMAS), "variants": {
@@ -355,6 +416,9 @@ def main(argv=None) -> int:
             "regions": {"full": "whole image",
                         f"crop{TEST_CROP}": f"central {TEST_CROP}x{TEST_CROP} crop (png only)"},
             "methods": {
+                LIB: "pnp_internal.noise.estimate_noise_std (the library function: "
+                     "PatchCovarianceNoiseEstimator, stride 1, on the 16x16 blocks away from "
+                     "the clip levels; see its docstring)",
                 "<est>": "estimator on the whole (1, C, H, W) tensor",
                 "<est>/ch-median": "median of the per-channel estimates ((C, 1, H, W) batch)",
                 "<est>/ch-mean": "mean of the per-channel estimates"},
@@ -368,7 +432,9 @@ def main(argv=None) -> int:
                      "where the png variant clips)",
             "seed": SEED, "noise_seed": "pnp_internal.bench.tasks.image_seed(0, 'set/file')",
             "large_image": f"{LARGE_SIZE[1]}x{LARGE_SIZE[0]} mosaic of Kodak24 tiles, png "
-                           f"variant, whole and central {LARGE_CROP}x{LARGE_CROP} crop",
+                           f"variant, whole and central {LARGE_CROP}x{LARGE_CROP} crop; "
+                           "extra_mib_whole: most resident memory one whole-image call added "
+                           "(sampled every 2 ms)",
         },
         "machine": machine(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -112,9 +112,11 @@ def _batch_scalar(v, batch: int, ref: torch.Tensor, name: str) -> torch.Tensor |
 
 
 def cg(apply: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, *,
-       x0: torch.Tensor | None = None, max_iter: int = 100, tol: float = 1e-5) -> torch.Tensor:
+       x0: torch.Tensor | None = None, max_iter: int = 100, tol: float = 1e-5,
+       precondition: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Batched conjugate gradients for ``apply(x) = b`` with ``apply`` symmetric positive
-    (semi-)definite.
+    (semi-)definite; ``precondition(r)`` (symmetric positive definite, an approximate inverse
+    of ``apply``) makes it preconditioned CG.
 
     Each batch element (dim 0) has its own step sizes; the loop stops when every element
     reaches ``||b - apply(x)|| <= tol ||b||`` (``tol`` is raised to ``4 eps`` of the dtype) or
@@ -139,22 +141,25 @@ def cg(apply: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, *,
     else:
         x = x0.clone()
         r = b - apply(x)
-    p = r.clone()
-    rs = dot(r, r)
+    precondition = precondition or (lambda v: v)
+    z = precondition(r)
+    p = z.clone()
+    rz = dot(r, z)
     stop = (tol ** 2) * dot(b, b)
     zero = torch.zeros((), dtype=b.dtype, device=b.device)
     for _ in range(int(max_iter)):
-        if bool((rs <= stop).all()):
+        if bool((dot(r, r) <= stop).all()):
             break
         ap = apply(p)
         pap = dot(p, ap)
-        alpha = torch.where(pap > 0, rs / torch.where(pap > 0, pap, 1), zero)
+        alpha = torch.where(pap > 0, rz / torch.where(pap > 0, pap, 1), zero)
         x = x + alpha * p
         r = r - alpha * ap
-        rs_new = dot(r, r)
-        beta = torch.where(rs > 0, rs_new / torch.where(rs > 0, rs, 1), zero)
-        p = r + beta * p
-        rs = rs_new
+        z = precondition(r)
+        rz_new = dot(r, z)
+        beta = torch.where(rz > 0, rz_new / torch.where(rz > 0, rz, 1), zero)
+        p = z + beta * p
+        rz = rz_new
     return x
 
 
@@ -298,7 +303,13 @@ class Operator(LinearPhysics):
                     return z + self._At(u)
         rho = 1.0 / g
         return cg(lambda v: self._At(self._A(v)) + rho * v, self._At(y) + rho * z, x0=z,
-                  max_iter=max_iter or self.max_iter, tol=tol or self.tol)
+                  max_iter=max_iter or self.max_iter, tol=tol or self.tol,
+                  precondition=self._prox_preconditioner(rho))
+
+    def _prox_preconditioner(self, rho):
+        """An approximate inverse of ``A^T A + rho I`` for :meth:`prox_l2`'s conjugate
+        gradients, or ``None`` (plain CG)."""
+        return None
 
     def A_dagger(self, y: torch.Tensor, *, method: str = "auto", max_iter: int | None = None,
                  tol: float | None = None, rcond: float = RCOND) -> torch.Tensor:

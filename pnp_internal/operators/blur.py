@@ -125,6 +125,23 @@ class Blur(ConvMixin, Operator):
         h, w = self.img_shape[1:]
         return torch.fft.irfft2(num / (k.abs().square() + rho), s=(h, w))
 
+    def _prox_preconditioner(self, rho):
+        """For non-circular paddings: the exact inverse of the circular blur's
+        ``K^T K + rho I`` on the image grid, which differs from ``A^T A + rho I`` only near
+        the borders (a 512x512 photo: a handful of iterations instead of about a hundred)."""
+        if self.padding == "circular":
+            return None
+        h, w = self.img_shape[1:]
+        k = self.kernel
+        kh, kw = k.shape
+        otf = torch.zeros(h, w, dtype=torch.float32, device=k.device)
+        otf[:kh, :kw] = k
+        otf = torch.fft.rfft2(torch.roll(otf, (-(kh // 2), -(kw // 2)), dims=(0, 1)))
+        if isinstance(rho, torch.Tensor):
+            rho = rho.to(torch.float32)
+        den = otf.abs().square() + rho
+        return lambda r: torch.fft.irfft2(torch.fft.rfft2(r) / den, s=(h, w)).to(r.dtype)
+
     def extra_repr(self) -> str:
         return (f"kernel={tuple(self.kernel.shape)}, padding={self.padding!r}, "
                 + super().extra_repr())
