@@ -406,5 +406,5 @@ MEMORY_PER_PIXEL = Choice({"cnn": 1300, "dip": 4200, "zssr": 1200, "self2self": 
 #: Tiled CNN passes: tile centres up to ``max_tile`` px with ``margin`` px of context, used when
 #: the whole image would take more than ``budget`` of the free memory.
 TILE = Choice({"margin": 32, "max_tile": 1024, "budget": 0.5},
-              "margin 32: tiles of 128 change a 512x512 CBSD68-size denoising by 0.003 dB; "
-              "tiles beyond 1024 px gain no speed on a CPU", "tiled-vs-untiled")
+              "margin 32: tiles of 128 change each task's default method on 512x512 Kodak24 "
+              "crops by 0.023 dB at most (ia-idbp SR 26.98 -> 26.96 dB)", "tiled-vs-untiled")

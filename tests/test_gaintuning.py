@@ -89,7 +89,7 @@ def test_sure_gaintuning_improves_a_mis_scaled_denoiser():
 def test_sure_is_not_biased_by_saturated_pixels():
     """SURE needs the noisy image unclipped: with 40% saturated pixels, clipping the tuning crops
     made the hold-out SURE negative and GainTuning lose 1.4 dB on Kodak's kodim20. The hold-out
-    SURE must now be close to the true MSE and the tuned copy no worse than the original."""
+    SURE must be close to the true MSE and the tuned copy no worse than the original."""
     from conftest import real_image
     from pnp_internal.metrics import psnr
     from pnp_internal.priors import GainTuning, available, pretrained

@@ -87,8 +87,6 @@ RECIPE_ALLOWED: dict[str, dict[str, str | None]] = {
     # The RGB-vs-Y comparison (older weights) was never kept as a record; ia_sr-x2_set5 holds
     # the Y/gray cnn-idbp at 37.25, not the quoted 37.09.
     "LUMA_SR": {"36.19": None},
-    # The record tiled-vs-untiled is written by benchmarks/experiments/restore_cost.py tiling.
-    "TILE": {"0.003": None},
 }
 
 

@@ -157,7 +157,7 @@ def test_custom_operator_starts_sensibly_and_cnn_beats_tv(scene):
 
 def test_dip_denoiser_out_of_steps_is_reported(scene):
     """``DIPDenoiser`` with a small budget inside HQS ended below the blurred input (24.0 dB
-    against 25.5) without a word; the solver now says the prior ran out of steps."""
+    against 25.5) without a word; the solver says the prior ran out of steps."""
     from pnp_internal.priors import DIPDenoiser
 
     op, y = _blurred(scene[..., :64, :64])

@@ -112,16 +112,16 @@ def speed(sizes) -> dict:
                              "psnr": float(metrics.psnr(restored, truth)),
                              "noise_std_255": rep["noise_std_255"], "precision": rep["precision"],
                              "command": r["command"]})
-                print(json.dumps({k: v for k, v in rows[-1].items() if k != "command"}))
+                print(json.dumps({k: v for k, v in rows[-1].items() if k != "command"}), flush=True)
     return {"rows": rows}
 
 
-def tiling(tile: int) -> dict:
+def tiling(tile: int, limit: int) -> dict:
     """Each task's default method on 512x512 Kodak crops, whole-image against tiled passes."""
     import pnp_internal as pi
 
     rows = []
-    for path in sorted(KODAK.glob("*.png"))[:4]:
+    for path in sorted(KODAK.glob("*.png"))[:limit]:
         x = io.read_image(path)[..., :512, :512]
         with tempfile.TemporaryDirectory() as tmp:
             for task in TASK_FLAGS:
@@ -140,7 +140,7 @@ def tiling(tile: int) -> dict:
                     psnr[name] = float(metrics.psnr(deg.output(res.x), truth))
                 rows.append({"image": path.name, "task": task, "method": res.method, **psnr,
                              "difference_db": psnr["tiled"] - psnr["whole"]})
-                print(json.dumps(rows[-1]))
+                print(json.dumps(rows[-1]), flush=True)
     return {"tile": tile, "rows": rows,
             "max_abs_difference_db": max(abs(r["difference_db"]) for r in rows)}
 
@@ -189,7 +189,7 @@ def memory() -> dict:
                                      capture_output=True, text=True, check=True)
                 rows.append({"family": family, "side": side, "precision": precision,
                              "bytes_per_pixel": float(out.stdout.strip().splitlines()[-1])})
-                print(json.dumps(rows[-1]))
+                print(json.dumps(rows[-1]), flush=True)
     return {"rows": rows}
 
 
@@ -206,7 +206,7 @@ def large(task: str, height: int, width: int) -> dict:
                "psnr_observed": float(metrics.psnr(io.read_image(source), truth))
                if task in ("denoise", "deblur") and truth.shape == x.shape else None,
                "message": rep["message"], "precision": rep["precision"], "command": r["command"]}
-        print(json.dumps(row))
+        print(json.dumps(row), flush=True)
     return {"rows": [row]}
 
 
@@ -215,13 +215,14 @@ def main(argv=None) -> None:
     p.add_argument("part", choices=("speed", "tiling", "memory", "large"))
     p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     p.add_argument("--tile", type=int, default=128)
+    p.add_argument("--limit", type=int, default=2, help="tiling: Kodak24 images used")
     p.add_argument("--task", default="denoise")
     p.add_argument("--height", type=int, default=3000)
     p.add_argument("--width", type=int, default=4000)
     args = p.parse_args(argv)
     record = {"speed": "restore-speed", "tiling": "tiled-vs-untiled",
               "memory": "memory-per-pixel", "large": f"restore-large-photo-{args.task}"}[args.part]
-    body = {"speed": lambda: speed(args.sizes), "tiling": lambda: tiling(args.tile),
+    body = {"speed": lambda: speed(args.sizes), "tiling": lambda: tiling(args.tile, args.limit),
             "memory": memory, "large": lambda: large(args.task, args.height, args.width)
             }[args.part]()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,

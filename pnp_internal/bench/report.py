@@ -35,17 +35,19 @@ def _is_baseline(name: str) -> bool:
 
 
 def load_index(bench_dir) -> tuple[dict, list[str]]:
-    """``({task: {image_set: {method: record_id}}}, speed_record_ids)``, each record checked
-    to exist."""
+    """``({task: {image_set: {method: record_id}}, "_reproduce": ids}, speed_record_ids)``,
+    each record checked to exist."""
     bench_dir = Path(bench_dir)
     index = tomllib.loads((bench_dir / "results" / "index.toml").read_text())
     speed = index.pop("speed", [])
+    reproduce = index.pop("reproduce", [])
     named = [(f"{t}/{i}/{m}", r) for t, sets in index.items() for i, cells in sets.items()
-             for m, r in cells.items()] + [("speed", r) for r in speed]
+             for m, r in cells.items()] + [("speed", r) for r in speed + reproduce]
     for cell, record in named:
         if not (bench_dir / "results" / f"{record}.json").is_file():
             raise FileNotFoundError(f"index.toml: {cell} names {record!r}, which is not in "
                                     "benchmarks/results")
+    index["_reproduce"] = reproduce
     return index, speed
 
 
@@ -90,6 +92,26 @@ def _device(record: dict) -> str:
     return f"CPU ({cores} cores)" if cores else "CPU"
 
 
+def _reproduce_section(bench_dir: Path, ids: list[str]) -> list[str]:
+    """The survey's experiments against the published numbers (``make reproduce``)."""
+    out = []
+    for record_id in ids:
+        d = json.loads((bench_dir / "results" / f"{record_id}.json").read_text())
+        quick = "--quick" in d["experiment"]
+        out += [f"## Reproduction of the published experiments ({'quick: first image, crops' if quick else 'full protocols'})",
+                "", f"`make reproduce{' QUICK=1' if quick else ''}`, seeds "
+                f"{', '.join(map(str, d['seeds']))}; record `{record_id}`.", "",
+                "| experiment | task | images | ours (mean) | spread (max - min) | published | "
+                "s/image |", "|---|---|---|---:|---:|---:|---:|"]
+        for r in d["rows"]:
+            out.append(f"| {r['experiment']} ({r['method']}) | {r['task']} | {r['images']} "
+                       f"({r['n_images']}) | {r['psnr_mean']:.2f} | "
+                       f"{r['psnr_max'] - r['psnr_min']:.2f} | {r['published']:.2f} | "
+                       f"{r['seconds_per_image']:.1f} |")
+        out.append("")
+    return out
+
+
 def _plot(path: Path, title: str, points: list[tuple[str, float, float]]) -> None:
     import matplotlib
 
@@ -126,6 +148,8 @@ def render(bench_dir, *, plots: bool = True) -> str:
              "`benchmarks/published.toml`. PSNR/SSIM on all channels without border, except "
              "super-resolution (Y channel, border = scale). Seconds: wall time per image of "
              "the method alone. Notes per method family: `benchmarks/notes/`.", ""]
+    reproduce = index.pop("_reproduce")
+    lines += _reproduce_section(bench_dir, reproduce)
     for task in sorted(index, key=lambda t: (order.get(t, 99), t)):
         for images, cells in sorted(index[task].items()):
             rows = []

@@ -199,7 +199,7 @@ def from_functions(A: Callable, A_adjoint: Callable, *, img_shape, meas_shape,
     img_shape, meas_shape : tuple of int
         Shapes of one image ``(C, H, W)`` and of one measurement.
     check : bool
-        Run :func:`~pnp_internal.operators.checks.check_adjoint` (tolerance 1e-5) now.
+        Run :func:`~pnp_internal.operators.checks.check_adjoint` (tolerance 1e-5) on construction.
 
     Returns
     -------
