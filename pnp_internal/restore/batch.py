@@ -159,11 +159,11 @@ def _engine(todo, settings: Settings):
         return workers.on_ray(todo, settings, settings.ray,
                               cpus_per_task=settings.cpus_per_task or 1.0,
                               gpus_per_task=settings.gpus_per_task, retries=settings.retries)
+    threads = int(settings.cpus_per_task) if settings.cpus_per_task else None
     if settings.workers > 1:
-        threads = int(settings.cpus_per_task) if settings.cpus_per_task else None
         return workers.processes(todo, settings, settings.workers, retries=settings.retries,
                                  threads=threads)
-    return workers.serial(todo, settings)
+    return workers.serial(todo, settings, threads)
 
 
 def run(settings: Settings) -> list[dict]:

@@ -33,10 +33,11 @@ def work(job, settings, threads: int | None = None):
         return "failed", f"{type(err).__name__}: {err}"
 
 
-def serial(jobs, settings):
-    """In this process, one image after the other (progress bars within each image)."""
+def serial(jobs, settings, threads: int | None = None):
+    """In this process, one image after the other (progress bars within each image), with
+    ``threads`` torch threads (default: torch's)."""
     for job in jobs:
-        yield (job, *work(job, settings))
+        yield (job, *work(job, settings, threads))
 
 
 def _start_worker(threads):
