@@ -14,7 +14,7 @@ in a checkpoint file, so an interrupted run resumes where it stopped.
 Usage::
 
     python benchmarks/experiments/reproduce.py            # full protocols (hours on 2 cores)
-    python benchmarks/experiments/reproduce.py --quick    # first image, small crops (< 10 min)
+    python benchmarks/experiments/reproduce.py --quick    # first image, small crops (11 min)
 
 The table is printed and written to ``benchmarks/results/reproduce[-quick].json`` (never over an
 earlier record).
@@ -56,12 +56,12 @@ class Cell:
 
 CELLS = [
     Cell("DIP denoising", "denoise-s25", "test/dip/denoising", "dip-mse", 30.43,
-         "Ulyanov et al. 2018, 9 colour images, with averaging", 96),
-    Cell("ZSSR", "sr-x2", "test/set5", "zssr", 37.37, "Shocher et al. 2018", 64),
+         "Ulyanov et al. 2018, 9 colour images, with averaging", 128),
+    Cell("ZSSR", "sr-x2", "test/set5", "zssr", 37.37, "Shocher et al. 2018", 96),
     Cell("ZSSR", "sr-x4", "test/set5", "zssr", 31.13, "Shocher et al. 2018", 96),
     Cell("ZSSR", "sr-x4", "test/set14", "zssr", 28.01, "Shocher et al. 2018", 96),
-    Cell("IDBP-CNN-IA", "sr-x2", "test/set5", "ia-idbp", 37.35, "Tirer & Giryes 2019", 64),
-    Cell("IDBP-CNN-IA", "sr-x3", "test/set5", "ia-idbp", 33.43, "Tirer & Giryes 2019", 66),
+    Cell("IDBP-CNN-IA", "sr-x2", "test/set5", "ia-idbp", 37.35, "Tirer & Giryes 2019", 96),
+    Cell("IDBP-CNN-IA", "sr-x3", "test/set5", "ia-idbp", 33.43, "Tirer & Giryes 2019", 96),
 ]
 
 
