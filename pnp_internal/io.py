@@ -47,6 +47,7 @@ __all__ = [
     "load_image",
     "read_image",
     "remove_partials",
+    "atomic_write",
     "save_image",
     "write_image",
 ]
@@ -377,7 +378,7 @@ def _save(path: Path, x, bit_depth: int, alpha, who: str) -> None:
     a = np.round(a * top).astype(dtype).transpose(1, 2, 0)  # H, W, C
     if alpha is not None:
         a = np.concatenate([a, alpha[..., None]], axis=-1)
-    _atomic_write(path, lambda tmp: _encode(tmp, a, suffix, bit_depth, alpha is not None))
+    atomic_write(path, lambda tmp: _encode(tmp, a, suffix, bit_depth, alpha is not None))
 
 
 def _check_alpha(alpha, h: int, w: int, bit_depth: int, suffix: str, path: Path, who: str):
@@ -416,7 +417,7 @@ def _encode(target: Path, a: np.ndarray, suffix: str, bit_depth: int, has_alpha:
         img.save(target, **options)
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Call ``write(tmp)`` on a hidden temporary file next to ``path``, then rename it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(

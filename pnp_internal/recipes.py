@@ -72,7 +72,18 @@ def reading():
                 outer.setdefault(name, settings)
 
 
+_NAMES: dict[int, str] = {}
+
+
 def _name_of(recipe) -> str:
+    """The recipe's name in this module, looked up once per recipe."""
+    key = id(recipe)
+    if key not in _NAMES:
+        _NAMES[key] = _find_name(recipe)
+    return _NAMES[key]
+
+
+def _find_name(recipe) -> str:
     for name, value in globals().items():
         if value is recipe:
             return name
@@ -90,9 +101,9 @@ class _Logged:
         read = _READ.get()
         if read is not None and not attr.startswith("_"):
             names = object.__getattribute__(self, "__dataclass_fields__")
-            if attr in names:
-                read.setdefault(_name_of(self), {f: object.__getattribute__(self, f)
-                                                 for f in names})
+            name = _name_of(self) if attr in names else None
+            if name is not None and name not in read:
+                read[name] = {f: object.__getattribute__(self, f) for f in names}
         return object.__getattribute__(self, attr)
 
 

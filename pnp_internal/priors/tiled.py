@@ -79,11 +79,11 @@ class Tiled(Prior):
         b, c, rows, cols, ph, pw = patches.shape
         stack = patches.permute(0, 2, 3, 1, 4, 5).reshape(b * rows * cols, c, ph, pw)
         sig = torch.as_tensor(sigma, dtype=torch.float32, device=x.device).flatten()
+        per_tile = None if sig.numel() == 1 else sig.repeat_interleave(rows * cols)
         out = []
         for start in range(0, stack.shape[0], self.batch):
             chunk = stack[start:start + self.batch]
-            s = sigma if sig.numel() == 1 else \
-                sig.repeat_interleave(rows * cols)[start:start + self.batch]
+            s = sigma if per_tile is None else per_tile[start:start + self.batch]
             out.append(self.prior(chunk, s)[..., m:m + self.tile, m:m + self.tile])
         centres = torch.cat(out).reshape(b, rows, cols, c, self.tile, self.tile)
         return patches_to_image(centres.permute(0, 3, 1, 2, 4, 5), stride=self.tile,

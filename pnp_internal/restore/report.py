@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import torch
@@ -33,14 +32,9 @@ def _plain(value):
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Write ``data`` as indented JSON, atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}{io.PARTIAL_MARK}-{os.getpid()}.json")
-    try:
-        tmp.write_text(json.dumps(_plain(data), indent=1) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write ``data`` as indented JSON, atomically (:func:`pnp_internal.io.atomic_write`)."""
+    text = json.dumps(_plain(data), indent=1) + "\n"
+    io.atomic_write(Path(path), lambda tmp: tmp.write_text(text))
 
 
 def find_truth(folder, name: str) -> Path | None:
@@ -102,14 +96,10 @@ def plot(path: Path, observed: torch.Tensor, restored: torch.Tensor, history: di
     ax.set_title("convergence")
     fig.suptitle(title)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}{io.PARTIAL_MARK}-{os.getpid()}.png")
     try:
-        fig.savefig(tmp, dpi=80)
-        os.replace(tmp, path)
+        io.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=80))
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
 
 
 def summary_table(rows: list[dict]) -> str:

@@ -11,6 +11,7 @@ atomically, so a retried image never leaves a partial or duplicate file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -28,9 +29,16 @@ def work(job, settings, threads: int | None = None):
     if threads:
         torch.set_num_threads(max(1, int(threads)))
     try:
-        return "restored", restore_one(job, Context(settings))
+        return "restored", restore_one(job, _context(settings, Context))
     except Exception as err:  # one bad file must not stop the batch: it is reported
         return "failed", f"{type(err).__name__}: {err}"
+
+
+@functools.lru_cache(maxsize=4)
+def _context(settings, make):
+    """One :class:`~pnp_internal.restore.batch.Context` per settings in a process (the kernel
+    file is read once, not once per image)."""
+    return make(settings)
 
 
 def serial(jobs, settings, threads: int | None = None):
