@@ -28,7 +28,7 @@ report: $(STAMP)
 	$(BIN)/pnp-internal report
 
 # The survey's three first experiments against the published numbers, 3 seeds; QUICK=1: the
-# first image of each set on small crops (11 minutes on 2 cores, record reproduce-quick-run2).
+# first image of each set on small crops (9.3 minutes on 2 cores, two single-thread jobs at a time, record reproduce-quick-run3).
 reproduce: $(STAMP)
 	$(BIN)/python benchmarks/experiments/reproduce.py $(if $(QUICK),--quick,)
 

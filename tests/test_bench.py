@@ -74,6 +74,16 @@ def test_same_seed_same_y_for_every_method(folder, monkeypatch):
     assert not torch.equal(seen_c[0][0], seen_a[0][0])
 
 
+def test_one_image_of_a_folder_gets_the_same_degradation(folder, monkeypatch):
+    seen = []
+    _recorder(monkeypatch, "rec-a", seen)
+    run_task("deblur-levin", folder, ["rec-a"], seed=5, log=None)  # kernel chosen by position
+    run_task("deblur-levin", folder, ["rec-a"], seed=5, names=["b_camera.png"], log=None)
+    assert len(seen) == 3 and torch.equal(seen[2][0], seen[1][0])
+    with pytest.raises(ValueError, match="no image named c.png"):
+        run_task("deblur-levin", folder, ["rec-a"], names=["c.png"], log=None)
+
+
 def test_unknown_names_list_the_known_ones(folder, capsys):
     with pytest.raises(ValueError, match="known methods:.*pseudo-inverse"):
         run_task("denoise-s15", folder, ["no-such-method"], log=None)

@@ -8,13 +8,14 @@ beside the published number, with the spread over 3 seeds.
 
 Each cell runs through ``pnp_internal.bench.runner.run_task`` (so through
 :func:`pnp_internal.solve` with the recipe book) for seeds 0, 1, 2; a seed changes the
-degradation noise and every random choice of the method. Finished (cell, seed) runs are kept
-in a checkpoint file, so an interrupted run resumes where it stopped.
+degradation noise and every random choice of the method. The (cell, seed, image) jobs run two
+at a time, each with one core's share of torch threads (``--jobs``); every finished job is
+appended to a checkpoint file, so an interrupted run resumes where it stopped.
 
 Usage::
 
     python benchmarks/experiments/reproduce.py            # full protocols (hours on 2 cores)
-    python benchmarks/experiments/reproduce.py --quick    # first image, small crops (11 min)
+    python benchmarks/experiments/reproduce.py --quick    # first image, small crops (9.3 min)
 
 The table is printed and written to ``benchmarks/results/reproduce[-quick].json`` (never over an
 earlier record).
@@ -24,13 +25,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from pnp_internal.bench.runner import fresh_path, machine_info, provenance, run_task
+import torch
+
+from pnp_internal.bench.runner import fresh_path, list_images, machine_info, provenance, run_task
 from pnp_internal.bench.tasks import default_data_root
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,43 +85,74 @@ def _images(cell: Cell, data_root: Path, quick: bool) -> Path:
     return truth
 
 
-def run(quick: bool, data_root: Path, checkpoint: Path, log=print) -> list[dict]:
+def _jobs(quick: bool, data_root: Path) -> list[tuple[Cell, int, str]]:
+    """Every (cell, seed, image) of the table, cell by cell."""
+    jobs = []
+    for cell in CELLS:
+        files = list_images(_images(cell, data_root, quick), limit=1 if quick else None)
+        jobs += [(cell, seed, f.name) for seed in SEEDS for f in files]
+    return jobs
+
+
+def _start_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _run_one(cell: Cell, seed: int, image: str, quick: bool, data_root: Path) -> dict:
+    """One image of one cell and seed, through the bench (so through the recipe book)."""
+    result = run_task(cell.task, _images(cell, data_root, quick), [cell.method],
+                      crop=cell.quick_crop if quick else None, names=[image], seed=seed,
+                      data_root=data_root, log=None)
+    if result.get("errors"):
+        raise RuntimeError(f"{cell.key} seed {seed} {image}: {result['errors']}")
+    (row,) = result["rows"]
+    return {"cell": cell.key, "seed": seed, "image": image, "psnr": row["psnr"],
+            "ssim": row["ssim"], "seconds": row["seconds"],
+            "threads": torch.get_num_threads(),
+            "recipes": result["settings"]["recipes"].get(cell.method, {})}
+
+
+def run(quick: bool, data_root: Path, checkpoint: Path, jobs: int = 2, threads: int | None = None,
+        log=print) -> list[dict]:
+    """Run the missing (cell, seed, image) jobs, ``jobs`` at a time with ``threads`` torch
+    threads each (default: an equal share of the cores), appending each finished one to
+    ``checkpoint``; return the table's rows."""
     done = {}
     if checkpoint.is_file():
         for line in checkpoint.read_text().splitlines():
             entry = json.loads(line)
-            done[(entry["cell"], entry["seed"])] = entry
-    rows = []
-    for cell in CELLS:
-        per_seed = []
-        for seed in SEEDS:
-            if (cell.key, seed) not in done:
-                t0 = time.perf_counter()
-                result = run_task(cell.task, _images(cell, data_root, quick), [cell.method],
-                                  crop=cell.quick_crop if quick else None,
-                                  limit=1 if quick else None, seed=seed, data_root=data_root,
-                                  log=None)
-                if result.get("errors"):
-                    raise RuntimeError(f"{cell.key} seed {seed}: {result['errors']}")
-                mean = result["mean"][cell.method]
-                entry = {"cell": cell.key, "seed": seed, "psnr": mean["psnr"],
-                         "ssim": mean["ssim"], "seconds": mean["seconds"], "n": mean["n"],
-                         "recipes": result["settings"]["recipes"].get(cell.method, {}),
-                         "wall": time.perf_counter() - t0}
+            done[(entry["cell"], entry["seed"], entry["image"])] = entry
+    todo = [j for j in _jobs(quick, data_root) if (j[0].key, j[1], j[2]) not in done]
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_start_worker, initargs=(threads,)) as pool:
+        futures = [pool.submit(_run_one, cell, seed, image, quick, data_root)
+                   for cell, seed, image in todo]
+        try:
+            for future in as_completed(futures):
+                entry = future.result()
                 with checkpoint.open("a") as f:
                     f.write(json.dumps(entry, default=str) + "\n")
-                done[(cell.key, seed)] = entry
-                log(f"{cell.key} seed {seed}: {entry['psnr']:.2f} dB, "
-                    f"{entry['seconds']:.1f} s/image")
-            per_seed.append(done[(cell.key, seed)])
-        psnrs = [e["psnr"] for e in per_seed]
+                done[(entry["cell"], entry["seed"], entry["image"])] = entry
+                log(f"{entry['cell']} seed {entry['seed']} {entry['image']}: "
+                    f"{entry['psnr']:.2f} dB, {entry['seconds']:.1f} s")
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+    rows = []
+    for cell in CELLS:
+        entries = [e for e in done.values() if e["cell"] == cell.key]
+        per_seed = [statistics.mean(e["psnr"] for e in entries if e["seed"] == seed)
+                    for seed in SEEDS]
         rows.append({"experiment": cell.experiment, "task": cell.task,
                      "images": Path(cell.images).name, "method": cell.method,
-                     "n_images": per_seed[0]["n"], "psnr_mean": statistics.mean(psnrs),
-                     "psnr_min": min(psnrs), "psnr_max": max(psnrs), "psnr_per_seed": psnrs,
-                     "seconds_per_image": statistics.mean(e["seconds"] for e in per_seed),
+                     "n_images": len(entries) // len(SEEDS),
+                     "psnr_mean": statistics.mean(per_seed), "psnr_min": min(per_seed),
+                     "psnr_max": max(per_seed), "psnr_per_seed": per_seed,
+                     "seconds_per_image": statistics.mean(e["seconds"] for e in entries),
+                     "threads_per_job": entries[0]["threads"],
                      "published": cell.published, "source": cell.source,
-                     "recipes": per_seed[0]["recipes"]})
+                     "recipes": entries[0]["recipes"]})
     return rows
 
 
@@ -134,20 +171,23 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="first image, small crops")
     p.add_argument("--data", default=None, help="shared data folder (default ../shared/data)")
+    p.add_argument("--jobs", type=int, default=2, help="jobs at once (default 2)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per job (default: cores / jobs)")
     args = p.parse_args(argv)
     data_root = Path(args.data) if args.data else default_data_root()
     name = "reproduce-quick" if args.quick else "reproduce"
     checkpoint = ROOT / "build" / "reproduce" / f"{name}.checkpoint.jsonl"
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    rows = run(args.quick, data_root, checkpoint,
-               log=lambda *a: print(*a, file=sys.stderr, flush=True))
+    rows = run(args.quick, data_root, checkpoint, jobs=args.jobs,
+               threads=args.threads, log=lambda *a: print(*a, file=sys.stderr, flush=True))
     text = table(rows, args.quick)
     print(text)
     out = fresh_path(ROOT / "benchmarks" / "results" / f"{name}.json")
     out.write_text(json.dumps({"experiment": f"reproduce.py{' --quick' if args.quick else ''}",
                                "machine": machine_info(), "provenance": provenance(),
-                               "seeds": list(SEEDS), "rows": rows,
+                               "seeds": list(SEEDS), "jobs": args.jobs, "rows": rows,
                                "wall_seconds": time.perf_counter() - started}, indent=1,
                               default=str) + "\n")
     checkpoint.unlink()

@@ -98,9 +98,12 @@ def _reproduce_section(bench_dir: Path, ids: list[str]) -> list[str]:
     for record_id in ids:
         d = json.loads((bench_dir / "results" / f"{record_id}.json").read_text())
         quick = "--quick" in d["experiment"]
+        jobs = d.get("jobs", 1)
+        threads = d["rows"][0].get("threads_per_job", d["machine"].get("torch_threads"))
         out += [f"## Reproduction of the published experiments ({'quick: first image, crops' if quick else 'full protocols'})",
                 "", f"`make reproduce{' QUICK=1' if quick else ''}`, seeds "
-                f"{', '.join(map(str, d['seeds']))}; record `{record_id}`.", "",
+                f"{', '.join(map(str, d['seeds']))}; {jobs} job(s) at a time with {threads} torch "
+                f"thread(s) each; record `{record_id}`.", "",
                 "| experiment | task | images | ours (mean) | spread (max - min) | published | "
                 "s/image |", "|---|---|---|---:|---:|---:|---:|"]
         for r in d["rows"]:

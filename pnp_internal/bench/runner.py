@@ -158,6 +158,7 @@ def run_task(
     *,
     crop=None,
     limit=None,
+    names=None,
     seed=0,
     data_root=None,
     precision="auto",
@@ -177,6 +178,9 @@ def run_task(
         Centre crop size.
     limit : int, optional
         Use the first ``limit`` images (sorted by name).
+    names : collection of str, optional
+        Use only the images with these file names (each keeps its degradation: a run of one
+        image equals that image's part of a run over the folder).
     seed : int
         Run seed; each image's degradation is seeded by ``image_seed(seed, name)``.
     data_root : path-like, optional
@@ -206,6 +210,12 @@ def run_task(
         raise ValueError(f"--crop must be >= 8 pixels, got {crop}")
     resolved = _resolve_methods(task, list(methods))
     files = list_images(images, limit=limit)
+    positions = {path: index for index, path in enumerate(files)}
+    if names is not None:
+        missing = set(names) - {p.name for p in files}
+        if missing:
+            raise ValueError(f"no image named {', '.join(sorted(missing))} in {str(images)!r}")
+        files = [p for p in files if p.name in names]
     settings = {
         "task_description": task.description,
         "kind": task.kind,
@@ -227,7 +237,8 @@ def run_task(
         "notes": [],
     }
     rows, errors = [], []
-    for index, path in enumerate(files):
+    for path in files:
+        index = positions[path]
         x_true = center_crop(io.read_image(path), crop)
         x_true, notes = task.prepare(x_true)
         settings["notes"] += [f"{path.name}: {n}" for n in notes]
