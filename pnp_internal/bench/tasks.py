@@ -3,7 +3,8 @@
 =================  =======  ==============================================================
 task               kind     degradation
 =================  =======  ==============================================================
-denoise-s15/25/50  denoise  y = x + n, sigma = 15/255, 25/255, 50/255
+denoise-s2 ... s75 denoise  y = x + n, sigma = 2, 15, 25, 50, 60 or 75 (/255); 60 and 75
+                            lie outside the shipped CNNs' training range (0-50)
 deblur-gauss1.6    deblur   25x25 Gaussian kernel (std 1.6, MATLAB ``fspecial``), circular
                             convolution, noise 2.55/255 (the DPIR setting)
 deblur-levin       deblur   the 8 Levin et al. (2009) motion kernels, circular convolution,
@@ -228,7 +229,7 @@ class Task:
 def _tasks():
     t = [
         Task(f"denoise-s{s}", "denoise", s / 255, f"Gaussian denoising, sigma {s}/255")
-        for s in (15, 25, 50)
+        for s in (2, 15, 25, 50, 60, 75)
     ]
     t.append(
         Task(

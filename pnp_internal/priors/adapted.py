@@ -28,13 +28,13 @@ import torch.nn.functional as F
 
 from ..precision import check_precision
 from .base import AdaptContext, Prior
-from .finetune import FinetuneReport, check_tunable, finetune, trainable_parameters
+from .finetune import (TRAIN_CHOICES, FinetuneReport, check_tunable, finetune,
+                       trainable_parameters)
 from .training_pairs import SUPPORTED_KINDS, PairSampler, operator_kind, sr_factor
 
 __all__ = ["ImageAdapted"]
 
 _WHEN = ("before", "during", "both")
-_TRAIN = ("all", "last", "gains")
 
 
 def _sigma_max(sigma) -> float:
@@ -55,11 +55,14 @@ class ImageAdapted(Prior):
         estimate, or both.
     adapt_every : int, optional
         Re-adaptation period for ``when="during"``/``"both"`` (default 10).
-    train : {"all", "last", "gains"}
-        Train all weights, only the last ``last_k`` layers, or only a gain per output channel of
-        every convolution (GainTuning-style, weights frozen).
+    train : {"all", "last", "gains", "lora"}
+        Train all weights, only the last ``last_k`` layers, only a gain per output channel of
+        every convolution (GainTuning-style, weights frozen), or a rank-``rank`` update of every
+        convolution.
     last_k : int
         Layers trained when ``train="last"``.
+    rank : int
+        Rank of the update when ``train="lora"``.
     steps : int
         Adam steps of the first adaptation (96; see the module notes for the measurements
         behind ``steps``, ``lr``, ``check_every`` and ``patience``).
@@ -131,7 +134,7 @@ class ImageAdapted(Prior):
     """
 
     def __init__(self, denoiser, *, when: str = "before", adapt_every: int | None = None,
-                 train: str = "all", last_k: int = 4, steps: int = 96,
+                 train: str = "all", last_k: int = 4, rank: int = 4, steps: int = 96,
                  steps_during: int | None = None, lr: float = 1e-4, batch_size: int = 16,
                  crop=(32, 40, 48), scales=(1.0, 0.9), sigmas=None, switch_sigma="auto",
                  holdout: float = 0.15, check_every: int = 8, patience: int = 4,
@@ -144,8 +147,8 @@ class ImageAdapted(Prior):
         self.precision_used: str | None = None
         if when not in _WHEN:
             raise ValueError(f"when must be one of {_WHEN}, got {when!r}")
-        if train not in _TRAIN:
-            raise ValueError(f"train must be one of {_TRAIN}, got {train!r}")
+        if train not in TRAIN_CHOICES:
+            raise ValueError(f"train must be one of {', '.join(TRAIN_CHOICES)}, got {train!r}")
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise ValueError(f"steps must be an int >= 0, got {steps!r}")
         if adapt_every is not None and (isinstance(adapt_every, bool)
@@ -163,7 +166,7 @@ class ImageAdapted(Prior):
         self.model.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
-        self.when, self.train_what, self.last_k = when, train, last_k
+        self.when, self.train_what, self.last_k, self.rank = when, train, last_k, rank
         if when != "before":
             self.adapt_every = 10 if adapt_every is None else adapt_every
         elif adapt_every is not None:
@@ -179,20 +182,11 @@ class ImageAdapted(Prior):
         self.warmup_iter, self.max_seconds, self.seed = warmup_iter, max_seconds, seed
         self.adapted = False
         self.reports: list[FinetuneReport] = []
-        self._gains = None
 
     # ------------------------------------------------------------------ helpers
     def _params(self):
-        if self.train_what == "gains":
-            from .gaintuning import attach_gains
-            if self._gains is None:
-                self._gains = attach_gains(self.model)
-            for p in self.model.parameters():
-                p.requires_grad_(False)
-            for g in self._gains:
-                g.requires_grad_(True)
-            return list(self._gains)
-        return trainable_parameters(self.model, self.train_what, last_k=self.last_k)
+        return trainable_parameters(self.model, self.train_what, last_k=self.last_k,
+                                    rank=self.rank)
 
     def _warmup(self, context: AdaptContext) -> torch.Tensor:
         """A short HQS run with the original (non-adapted) denoiser."""
@@ -289,11 +283,9 @@ class ImageAdapted(Prior):
 
     def reset(self) -> None:
         """Discard the adaptation: the copy gets the original weights back."""
-        self.model.load_state_dict(self.original.state_dict(), strict=False)
-        if self._gains is not None:
-            with torch.no_grad():
-                for g in self._gains:
-                    g.fill_(1.0)
+        self.model = copy.deepcopy(self.original).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
         self.adapted = False
         self.reports.clear()
 

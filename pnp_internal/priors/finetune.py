@@ -34,7 +34,7 @@ from torch import nn
 
 from ..precision import CHOICES, FP32, Precision, resolve
 
-__all__ = ["FinetuneReport", "finetune", "trainable_parameters", "check_tunable"]
+__all__ = ["FinetuneReport", "finetune", "trainable_parameters", "check_tunable", "TRAIN_CHOICES"]
 
 
 @dataclass
@@ -108,35 +108,50 @@ def _modules_with_weights(model: nn.Module) -> list[nn.Module]:
             if not list(m.children()) and any(True for _ in m.parameters(recurse=False))]
 
 
-def trainable_parameters(model: nn.Module, train: str = "all", *, last_k: int = 4
-                         ) -> list[nn.Parameter]:
+#: What :func:`trainable_parameters` can train.
+TRAIN_CHOICES = ("all", "last", "gains", "lora")
+
+
+def trainable_parameters(model: nn.Module, train: str = "all", *, last_k: int = 4,
+                         rank: int = 4) -> list[nn.Parameter]:
     """Select which parameters of ``model`` are trained and freeze the others.
 
     Parameters
     ----------
     model : torch.nn.Module
-        The (copied) denoiser.
-    train : {"all", "last"}
-        ``"all"``: every parameter. ``"last"``: only the ``last_k`` leaf modules with weights,
-        in registration order (for DRUNet: the tail convolution and the last residual blocks).
+        The (copied) denoiser; ``"gains"`` and ``"lora"`` add their parameters to it (once).
+    train : {"all", "last", "gains", "lora"}
+        ``"all"``: every weight. ``"last"``: only the ``last_k`` leaf modules with weights, in
+        registration order (for DRUNet: the tail convolution and the last residual blocks).
+        ``"gains"``: one gain per output channel of every convolution (GainTuning,
+        :func:`~pnp_internal.priors.gaintuning.attach_gains`). ``"lora"``: a rank-``rank``
+        update of every convolution weight (:func:`~pnp_internal.priors.low_rank.attach_low_rank`).
     last_k : int
         Number of leaf modules trained when ``train="last"``.
+    rank : int
+        Rank of the update when ``train="lora"``.
 
     Returns
     -------
     list of torch.nn.Parameter
         The parameters to optimise (``requires_grad`` is set accordingly on all parameters).
     """
-    params = check_tunable(model, who="fine-tuning")
+    check_tunable(model, who="fine-tuning")
     if train == "all":
-        chosen = params
+        chosen = [p for p in model.parameters() if p.is_floating_point()]
     elif train == "last":
         if isinstance(last_k, bool) or not isinstance(last_k, int) or last_k < 1:
             raise ValueError(f"last_k must be an int >= 1, got {last_k!r}")
         leaves = _modules_with_weights(model)
         chosen = [p for m in leaves[-last_k:] for p in m.parameters(recurse=False)]
+    elif train == "gains":
+        from .gaintuning import attach_gains
+        chosen = attach_gains(model)
+    elif train == "lora":
+        from .low_rank import attach_low_rank
+        chosen = attach_low_rank(model, rank)
     else:
-        raise ValueError(f"train must be 'all' or 'last' here, got {train!r}")
+        raise ValueError(f"train must be one of {', '.join(TRAIN_CHOICES)}, got {train!r}")
     ids = {id(p) for p in chosen}
     for p in model.parameters():
         p.requires_grad_(id(p) in ids)

@@ -31,7 +31,8 @@ import torch.nn.functional as F
 
 from ..precision import check_precision, resolve
 from .base import AdaptContext, Prior
-from .finetune import FinetuneReport, check_tunable, finetune, trainable_parameters
+from .finetune import (TRAIN_CHOICES, FinetuneReport, check_tunable, finetune,
+                       trainable_parameters)
 from .training_pairs import PairSampler
 
 __all__ = ["sure_loss", "noise2self_loss", "SUREFineTuned"]
@@ -117,11 +118,14 @@ class SUREFineTuned(Prior):
     loss : {"sure", "noise2self"}
         Self-supervised loss; SURE needs the noise level (known in PnP and in Gaussian
         denoising), Noise2Self does not use it.
-    train : {"all", "last", "gains"}
-        Parameters trained: all weights (Metzler et al.), the last ``last_k`` layers, or one gain
-        per output channel of each convolution (GainTuning).
+    train : {"all", "last", "gains", "lora"}
+        Parameters trained: all weights (Metzler et al.), the last ``last_k`` layers, one gain
+        per output channel of each convolution (GainTuning), or a rank-``rank`` update of each
+        convolution (:mod:`~pnp_internal.priors.low_rank`).
     last_k : int
         Layers trained when ``train="last"``.
+    rank : int
+        Rank of the update when ``train="lora"``.
     steps, lr : int, float
         Adam steps and learning rate of one tuning.
     batch_size, crop : int
@@ -155,7 +159,7 @@ class SUREFineTuned(Prior):
     _train_default = "all"
 
     def __init__(self, denoiser, *, loss: str = "sure", train: str | None = None,
-                 last_k: int = 4, steps: int = 20, lr: float = 1e-5, batch_size: int = 4,
+                 last_k: int = 4, rank: int = 4, steps: int = 20, lr: float = 1e-5, batch_size: int = 4,
                  crop: int = 64, tau: float = 1e-3, holdout: float = 0.15,
                  check_every: int = 4, patience: int = 2, adapt_every: int | None = None,
                  max_seconds: float | None = None, seed: int | None = 0, precision: str = "auto"):
@@ -164,8 +168,8 @@ class SUREFineTuned(Prior):
         if loss not in ("sure", "noise2self"):
             raise ValueError(f"loss must be 'sure' or 'noise2self', got {loss!r}")
         train = self._train_default if train is None else train
-        if train not in ("all", "last", "gains"):
-            raise ValueError(f"train must be 'all', 'last' or 'gains', got {train!r}")
+        if train not in TRAIN_CHOICES:
+            raise ValueError(f"train must be one of {', '.join(TRAIN_CHOICES)}, got {train!r}")
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise ValueError(f"steps must be an int >= 0, got {steps!r}")
         if not (isinstance(tau, (int, float)) and tau > 0):
@@ -177,7 +181,7 @@ class SUREFineTuned(Prior):
         self.model = copy.deepcopy(denoiser).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
-        self.loss, self.train_what, self.last_k = loss, train, last_k
+        self.loss, self.train_what, self.last_k, self.rank = loss, train, last_k, rank
         self.steps, self.lr, self.batch_size, self.crop, self.tau = steps, lr, batch_size, crop, tau
         self.holdout, self.check_every, self.patience = holdout, check_every, patience
         self.adapt_every, self.max_seconds, self.seed = adapt_every, max_seconds, seed
@@ -185,19 +189,10 @@ class SUREFineTuned(Prior):
         self.precision_used: str | None = None
         self.reports: list[FinetuneReport] = []
         self._pending_seed: int | None | bool = False
-        self._gains = None
 
     def _params(self) -> list:
-        if self.train_what == "gains":
-            from .gaintuning import attach_gains
-            if self._gains is None:
-                self._gains = attach_gains(self.model)
-            for p in self.model.parameters():
-                p.requires_grad_(False)
-            for g in self._gains:
-                g.requires_grad_(True)
-            return list(self._gains)
-        return trainable_parameters(self.model, self.train_what, last_k=self.last_k)
+        return trainable_parameters(self.model, self.train_what, last_k=self.last_k,
+                                    rank=self.rank)
 
     def _loss(self, z, sigma, generator, phase):
         if self.loss == "sure":
