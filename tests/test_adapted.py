@@ -110,6 +110,24 @@ def test_holdout_keeps_initial_weights_when_it_only_gets_worse():
     assert torch.equal(w.detach(), torch.zeros(2))
 
 
+def test_min_decrease_stops_when_the_holdout_flattens_but_keeps_its_lowest_point():
+    """Hold-out 1 + (w - 1)^2, Adam steps of 0.1 from w = 0: 2.0, 1.64, 1.36, 1.17, 1.056 (step
+    8), then 1.0058 and 1.0035 (steps 10, 12: less than 5 % each), then it rises. Any decrease
+    counts: the loop stops at step 16. With 5 %: at step 12, keeping step 12 all the same."""
+    def run(min_decrease):
+        w = torch.nn.Parameter(torch.zeros(1))
+        model = torch.nn.Module()
+        model.w = w
+        rep = finetune(model, [w], lambda s: (w - 1).pow(2).sum(), lambda s: s, steps=40,
+                       lr=0.1, holdout_loss=lambda: float((w.detach() - 1).pow(2).sum()) + 1,
+                       check_every=2, patience=2, min_decrease=min_decrease, precision="fp32")
+        return rep
+
+    patient, strict = run(0.0), run(0.05)
+    assert (patient.steps, patient.best_step) == (16, 12)
+    assert (strict.steps, strict.best_step, strict.stopped) == (12, 12, "early-stop")
+
+
 def test_sure_matches_true_mse_without_the_clean_image():
     x = real_image("astronaut", 96, gray=True)
     sigma = 0.1

@@ -90,6 +90,9 @@ class ImageAdapted(Prior):
         hold-out loss never improves, the original weights are kept.
     check_every, patience : int
         Hold-out check period (steps) and patience (checks).
+    min_decrease : float
+        Relative hold-out decrease that counts as progress (see
+        :func:`~pnp_internal.priors.finetune.finetune`).
     x_init : torch.Tensor, optional
         Clean-looking estimate to fine-tune on before the iterations (any task). Without it,
         super-resolution uses ``y``; deblurring, inpainting, CS and denoising use
@@ -138,6 +141,7 @@ class ImageAdapted(Prior):
                  steps_during: int | None = None, lr: float = 1e-4, batch_size: int = 16,
                  crop=(32, 40, 48), scales=(1.0, 0.9), sigmas=None, switch_sigma="auto",
                  holdout: float = 0.15, check_every: int = 8, patience: int = 4,
+                 min_decrease: float = 0.0,
                  x_init: torch.Tensor | None = None, warmup_iter: int = 8,
                  max_seconds: float | None = None, seed: int | None = 0,
                  precision: str = "auto"):
@@ -178,6 +182,7 @@ class ImageAdapted(Prior):
         self.switch_sigma_option = switch_sigma
         self.switch_sigma: float | None = None
         self.holdout, self.check_every, self.patience = holdout, check_every, patience
+        self.min_decrease = min_decrease
         self.x_init = x_init
         self.warmup_iter, self.max_seconds, self.seed = warmup_iter, max_seconds, seed
         self.adapted = False
@@ -263,7 +268,8 @@ class ImageAdapted(Prior):
         report = finetune(model, params, loss_fn, sampler.batch,
                           steps=self.steps if first else self.steps_during, lr=lr,
                           holdout_loss=holdout_loss, check_every=self.check_every,
-                          patience=self.patience, max_seconds=self.max_seconds,
+                          patience=self.patience, min_decrease=self.min_decrease,
+                          max_seconds=self.max_seconds,
                           precision=self.precision,
                           on_step=context.step_reporter("adapting the CNN"))
         for p in model.parameters():

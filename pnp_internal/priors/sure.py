@@ -137,6 +137,9 @@ class SUREFineTuned(Prior):
         drives early stopping; the initial weights are kept if it never improves.
     check_every, patience : int
         Hold-out check period and patience.
+    min_decrease : float
+        Relative hold-out decrease that counts as progress: how much to adapt is decided by it
+        (see :func:`~pnp_internal.priors.finetune.finetune`).
     adapt_every : int, optional
         Inside a solver: also re-tune after every ``adapt_every`` iterations.
     precision : {"auto", "fp32", "bf16"} or Precision
@@ -161,7 +164,8 @@ class SUREFineTuned(Prior):
     def __init__(self, denoiser, *, loss: str = "sure", train: str | None = None,
                  last_k: int = 4, rank: int = 4, steps: int = 20, lr: float = 1e-5, batch_size: int = 4,
                  crop: int = 64, tau: float = 1e-3, holdout: float = 0.15,
-                 check_every: int = 4, patience: int = 2, adapt_every: int | None = None,
+                 check_every: int = 4, patience: int = 2, min_decrease: float = 0.0,
+                 adapt_every: int | None = None,
                  max_seconds: float | None = None, seed: int | None = 0, precision: str = "auto"):
         super().__init__()
         check_tunable(denoiser, who=type(self).__name__)
@@ -184,6 +188,7 @@ class SUREFineTuned(Prior):
         self.loss, self.train_what, self.last_k, self.rank = loss, train, last_k, rank
         self.steps, self.lr, self.batch_size, self.crop, self.tau = steps, lr, batch_size, crop, tau
         self.holdout, self.check_every, self.patience = holdout, check_every, patience
+        self.min_decrease = min_decrease
         self.adapt_every, self.max_seconds, self.seed = adapt_every, max_seconds, seed
         self.precision = check_precision(precision)
         self.precision_used: str | None = None
@@ -247,6 +252,7 @@ class SUREFineTuned(Prior):
             report = finetune(self.model, self._params(), loss_fn, sample, steps=self.steps,
                               lr=self.lr, holdout_loss=holdout_loss,
                               check_every=self.check_every, patience=self.patience,
+                              min_decrease=self.min_decrease,
                               max_seconds=self.max_seconds, precision=resolve(
                                   "fp32" if self.loss == "sure" else self.precision, device),
                               on_step=getattr(self, "_on_step", None))
