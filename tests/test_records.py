@@ -36,7 +36,8 @@ The conversions are tied to a unit or a key so that they cannot match by chance 
 dropped; a ``-`` is kept. Differences of two recorded values (a "gain") are not values of a
 record: quote both values instead, each with its bracket.
 
-Lists named ``curve`` (PSNR traces, thousands of values per record in ``dip_runs.jsonl``) are
+Lists named ``curve`` or ``*_curve`` (PSNR traces, thousands of values per record in
+``dip_runs.jsonl``, one per check in ``adaptation-paths_*``) are
 left out, since almost any number in the range of a trace would match one of its points: a
 quote must match a summary value (the early-stop pick, the oracle, the seconds).
 
@@ -111,7 +112,7 @@ def record_values(record: str) -> tuple[tuple[str, float], ...]:
                 out.append((where.lower(), float(obj)))
         elif isinstance(obj, dict):
             for k, v in obj.items():
-                if k != "curve":
+                if not k.endswith("curve"):
                     walk(v, f"{where}/{k}")
         elif isinstance(obj, (list, tuple)):
             for v in obj:

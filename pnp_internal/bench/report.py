@@ -88,8 +88,12 @@ def _device(record: dict) -> str:
     device = record["settings"].get("device") or machine.get("device")
     if device and "cuda" in str(device):
         return "GPU"
-    cores = machine.get("cpu_count")
-    return f"CPU ({cores} cores)" if cores else "CPU"
+    cores, threads = machine.get("cpu_count"), machine.get("torch_threads")
+    if not cores:
+        return "CPU"
+    if threads and threads < cores:
+        return f"CPU ({cores} cores, {threads} thread{'s' if threads > 1 else ''})"
+    return f"CPU ({cores} cores)"
 
 
 def _reproduce_section(bench_dir: Path, ids: list[str]) -> list[str]:

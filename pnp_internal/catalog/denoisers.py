@@ -1,9 +1,10 @@
 """Denoising methods applied to ``y`` directly: ``cnn``, ``cnn-gaintuning``, ``cnn-sure``,
 ``bm3d``, ``tv`` and ``self2self``.
 
-``cnn-gaintuning`` (Mohan et al. 2021) and ``cnn-sure`` (Metzler et al. 2018) first fit the
-shipped CNN to ``y`` with SURE (:data:`~pnp_internal.recipes.GAINTUNING_DENOISE`,
-:data:`~pnp_internal.recipes.SURE_DENOISE`), then denoise it once.
+``cnn-gaintuning`` (Mohan et al. 2021: per-channel gains) and ``cnn-sure`` (Metzler et al.
+2018: here a low-rank update of every convolution) first fit the shipped CNN to ``y`` with SURE
+(:data:`~pnp_internal.recipes.GAINTUNING_DENOISE`, :data:`~pnp_internal.recipes.SURE_DENOISE`),
+then denoise it once.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ register("cnn-gaintuning-fast", kinds=("denoise",),
          description="GainTuning with two thirds of the SURE steps (the 30 s budget in float32)"
          )(_self_tuned("GainTuning", "GAINTUNING_DENOISE_FAST"))
 register("cnn-sure", kinds=("denoise",),
-         description="DRUNet-lite fully fine-tuned on y by SURE (Metzler et al.)"
+         description="DRUNet-lite with a rank-4 update fitted to y by SURE (Metzler et al.; "
+                     "LoRA), as long as the hold-out keeps falling"
          )(_self_tuned("SUREFineTuned", "SURE_DENOISE"))
 register("bm3d", kinds=("denoise",), description="BM3D (CBM3D on colour) on y")(_classical("bm3d"))
 register("tv", kinds=("denoise",), description="TV (ROF) denoising of y")(_classical("tv"))
