@@ -169,6 +169,17 @@ def test_results_page_regenerates_byte_identically_from_the_index():
     assert index["sr-x2"]["set5"]["ia-idbp"] and speed
 
 
+def test_the_device_column_says_when_a_run_used_fewer_threads_than_cores():
+    from pnp_internal.bench.report import _device
+
+    def record(**machine):
+        return {"settings": {"machine": machine}}
+
+    assert _device(record(cpu_count=2, torch_threads=1)) == "CPU (2 cores, 1 thread)"
+    assert _device(record(cpu_count=2, torch_threads=2)) == "CPU (2 cores)"
+    assert _device(record(cpu_count=2, device="cuda:0")) == "GPU"
+
+
 def test_a_record_holds_the_resolved_recipe_of_each_method(folder):
     result = run_task("sr-x2", folder, ["cnn-idbp"], limit=1, crop=32, log=None)
     read = result["settings"]["recipes"]["cnn-idbp"]
