@@ -63,3 +63,16 @@ def test_bad_rank_and_bad_choice_are_named():
         attach_low_rank(_tiny_net(), rank=0)
     with pytest.raises(ValueError, match="train must be one of all, last, gains, lora"):
         trainable_parameters(_tiny_net(), "everything")
+
+
+def test_holdout_sure_averages_the_asked_number_of_probes():
+    x = real_image("camera", 48, gray=True)
+    y = x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    first = {}
+    for probes in (1, 4):
+        prior = SUREFineTuned(_tiny_net(), train="lora", steps=1, batch_size=1, crop=16,
+                              holdout_probes=probes)
+        first[probes] = prior.fit(y, 0.1).holdout[0][1]
+    assert first[1] != first[4]  # a different, averaged estimate of the same risk
+    with pytest.raises(ValueError, match="holdout_probes must be an int >= 1"):
+        SUREFineTuned(_tiny_net(), holdout_probes=0)

@@ -39,7 +39,7 @@ VARIANTS = {
 }
 
 
-def run_image(x, sigma, seed, variants, steps, every, crop):
+def run_image(x, sigma, seed, variants, steps, every, crop, probes=1):
     task = get_task(f"denoise-s{round(sigma)}")
     y = task.degrade(x, seed=seed).y
     net = pretrained(f"drunet-lite-{'color' if x.shape[1] == 3 else 'gray'}")
@@ -49,7 +49,8 @@ def run_image(x, sigma, seed, variants, steps, every, crop):
     out = {"cnn": base, "variants": {}}
     for name in variants:
         prior = SUREFineTuned(net, steps=steps, batch_size=1, crop=crop, check_every=every,
-                              patience=10**6, seed=seed, **VARIANTS[name])
+                              patience=10**6, seed=seed, holdout_probes=probes,
+                              **VARIANTS[name])
         curve = []
 
         def on_step(step, total, loss, prior=prior, curve=curve):
@@ -85,6 +86,7 @@ def main(argv=None) -> int:
     p.add_argument("--train-crop", type=int, default=192, help="SURE crop side per step")
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--holdout-probes", type=int, default=1, help="SURE probes of the hold-out")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     variants = args.variants.split(",")
@@ -94,7 +96,8 @@ def main(argv=None) -> int:
         print(f.name, flush=True)
         x = center_crop(io.read_image(f), args.crop)
         images[f.name] = run_image(x, args.sigma, image_seed(args.seed, f.name), variants,
-                                   args.steps, args.every, args.train_crop)
+                                   args.steps, args.every, args.train_crop,
+                                   args.holdout_probes)
     out = fresh_path(Path(args.out))
     out.write_text(json.dumps({"experiment": "adaptation_paths.py " + " ".join(sys.argv[1:]),
                                "machine": machine_info(), "provenance": provenance(),

@@ -140,6 +140,9 @@ class SUREFineTuned(Prior):
     min_decrease : float
         Relative hold-out decrease that counts as progress: how much to adapt is decided by it
         (see :func:`~pnp_internal.priors.finetune.finetune`).
+    holdout_probes : int
+        Random probes averaged in the hold-out SURE (its divergence is a Monte-Carlo estimate;
+        more probes, less noise in the decisions at a high sigma).
     adapt_every : int, optional
         Inside a solver: also re-tune after every ``adapt_every`` iterations.
     precision : {"auto", "fp32", "bf16"} or Precision
@@ -162,10 +165,10 @@ class SUREFineTuned(Prior):
     _train_default = "all"
 
     def __init__(self, denoiser, *, loss: str = "sure", train: str | None = None,
-                 last_k: int = 4, rank: int = 4, steps: int = 20, lr: float = 1e-5, batch_size: int = 4,
-                 crop: int = 64, tau: float = 1e-3, holdout: float = 0.15,
+                 last_k: int = 4, rank: int = 4, steps: int = 20, lr: float = 1e-5,
+                 batch_size: int = 4, crop: int = 64, tau: float = 1e-3, holdout: float = 0.15,
                  check_every: int = 4, patience: int = 2, min_decrease: float = 0.0,
-                 adapt_every: int | None = None,
+                 holdout_probes: int = 1, adapt_every: int | None = None,
                  max_seconds: float | None = None, seed: int | None = 0, precision: str = "auto"):
         super().__init__()
         check_tunable(denoiser, who=type(self).__name__)
@@ -189,6 +192,10 @@ class SUREFineTuned(Prior):
         self.steps, self.lr, self.batch_size, self.crop, self.tau = steps, lr, batch_size, crop, tau
         self.holdout, self.check_every, self.patience = holdout, check_every, patience
         self.min_decrease = min_decrease
+        if isinstance(holdout_probes, bool) or not isinstance(holdout_probes, int) \
+                or holdout_probes < 1:
+            raise ValueError(f"holdout_probes must be an int >= 1, got {holdout_probes!r}")
+        self.holdout_probes = holdout_probes
         self.adapt_every, self.max_seconds, self.seed = adapt_every, max_seconds, seed
         self.precision = check_precision(precision)
         self.precision_used: str | None = None
@@ -245,8 +252,9 @@ class SUREFineTuned(Prior):
 
                 def holdout_loss():
                     g = torch.Generator(device=device).manual_seed(base + 424242)
-                    vals = [self._loss(zh, sigma, g, phase=p)
-                            for p in ((0,) if self.loss == "sure" else (0, 5, 10, 15))]
+                    phases = (range(self.holdout_probes) if self.loss == "sure"
+                              else (0, 5, 10, 15))
+                    vals = [self._loss(zh, sigma, g, phase=p) for p in phases]
                     return sum(float(v) for v in vals) / len(vals)
 
             report = finetune(self.model, self._params(), loss_fn, sample, steps=self.steps,
