@@ -73,7 +73,7 @@ def main(argv=None) -> int:
             if source == "rule":
                 x_init = None
             elif source.startswith("down-"):
-                x_init = downscale(d.y if task.kind != "sr" else d.y, float(source[5:]))
+                x_init = downscale(d.y, float(source[5:]))
             elif source == "estimate":
                 x_init = plain.x
             else:

@@ -138,9 +138,9 @@ def trainable_parameters(model: nn.Module, train: str = "all", *, last_k: int = 
     list of torch.nn.Parameter
         The parameters to optimise (``requires_grad`` is set accordingly on all parameters).
     """
-    check_tunable(model, who="fine-tuning")
+    params = check_tunable(model, who="fine-tuning")
     if train == "all":
-        chosen = [p for p in model.parameters() if p.is_floating_point()]
+        chosen = params
     elif train == "last":
         if isinstance(last_k, bool) or not isinstance(last_k, int) or last_k < 1:
             raise ValueError(f"last_k must be an int >= 1, got {last_k!r}")
