@@ -1,12 +1,13 @@
 """Training of the project's noise-level-conditioned CNN denoiser (``pnp-internal train-denoiser``).
 
-Random patches with the 8 flips/rotations, multi-scale resizing, sigma uniform in [0, 50/255] per
-patch, L1 (DRUNet) or L2 (DnCNN) loss, Adam with cosine decay, in the arithmetic chosen by
+Random patches with the 8 flips/rotations, multi-scale resizing, optional colour augmentation
+(random channel permutation, saturation and hue jitter), sigma uniform in [0, 50/255] per patch,
+L1 (DRUNet) or L2 (DnCNN) loss, Adam with cosine decay, in the arithmetic chosen by
 :func:`pnp_internal.precision.resolve` (``--precision``: bf16 autocast with float32 master
 weights where the device computes bf16 natively, float32 elsewhere; channels_last on CPU).
 A checkpoint (model, optimizer, scheduler, step, random state) is written every few minutes and
 at the end; ``--resume`` continues from it. At each checkpoint the validation PSNR at
-sigma=25/255 on held-out training images (the last files of the first data folder, excluded
+sigma=25/255 on held-out training images (the last files of every data folder, excluded
 from training) is printed, in float32, and the best weights so far are exported to ``--out`` as
 fp16 safetensors with metadata.
 
@@ -80,16 +81,17 @@ def default_scales(files: list[Path]) -> tuple[float, ...]:
 def load_folder(dirs, channels: int, *, scales=None, n_val: int = 8, patch: int = 64):
     """Preload training images (uint8, every scale) and the held-out validation images.
 
-    The last ``n_val`` files of the first folder are held out for validation (at the first scale,
+    The last ``n_val`` files of every folder are held out for validation (at the first scale,
     centre-cropped to at most 128x128) and excluded from training.
     """
     files = [_list_images(Path(d)) for d in dirs]
-    first = files[0]
-    if n_val and len(first) <= n_val:
-        raise ValueError(f"the first --data folder has {len(first)} images; need more than "
-                         f"{n_val} (the last {n_val} are held out for validation)")
-    val_files = first[-n_val:] if n_val else []
-    train_files = first[: len(first) - n_val] + [p for fs in files[1:] for p in fs]
+    for d, fs in zip(dirs, files):
+        if n_val and len(fs) <= n_val:
+            raise ValueError(f"--data folder {str(d)!r} has {len(fs)} images; need more than "
+                             f"{n_val} (the last {n_val} of every folder are held out for "
+                             "validation; lower --n-val)")
+    val_files = [p for fs in files for p in (fs[-n_val:] if n_val else [])]
+    train_files = [p for fs in files for p in fs[: len(fs) - n_val]]
     if scales is None:
         scales = default_scales(train_files)
     train = []
@@ -111,13 +113,30 @@ def load_folder(dirs, channels: int, *, scales=None, n_val: int = 8, patch: int 
         val.append(r[:, t:t + c, l:l + c].float().div(255.0))
     desc = (f"{len(train_files)} images from {', '.join(str(d) for d in dirs)} at scales "
             f"{[round(s, 3) for s in scales]} ({len(train)} resized copies); validation: "
-            f"{len(val_files)} held-out files of the first folder "
+            f"{len(val_files)} held-out files, the last {n_val} of each folder "
             f"({', '.join(p.name for p in val_files)})")
     return train, val, desc
 
 
-def _batch(images, batch: int, patch: int, gen: torch.Generator) -> torch.Tensor:
-    """A (batch, C, patch, patch) uint8 stack of random crops with random flips/rotations."""
+def colour_augment(p: torch.Tensor, gen: torch.Generator, *, shuffle: bool, saturation: float,
+                   hue: float) -> torch.Tensor:
+    """Random channel permutation, saturation factor in [1-s, 1+s] and hue shift in [-h, h] of
+    one uint8 RGB patch (torchvision's colour functions)."""
+    import torchvision.transforms.v2.functional as TF
+
+    if shuffle:
+        p = p[torch.randperm(3, generator=gen)]
+    if saturation:
+        f = 1 + saturation * (2 * float(torch.rand(1, generator=gen)) - 1)
+        p = TF.adjust_saturation(p, f)
+    if hue:
+        p = TF.adjust_hue(p, hue * (2 * float(torch.rand(1, generator=gen)) - 1))
+    return p
+
+
+def _batch(images, batch: int, patch: int, gen: torch.Generator, colour=None) -> torch.Tensor:
+    """A (batch, C, patch, patch) uint8 stack of random crops with random flips/rotations and,
+    given ``colour`` (keyword arguments of :func:`colour_augment`), colour augmentation."""
     idx = torch.randint(len(images), (batch,), generator=gen).tolist()
     out = []
     for i in idx:
@@ -129,7 +148,8 @@ def _batch(images, batch: int, patch: int, gen: torch.Generator) -> torch.Tensor
         k = int(torch.randint(8, (1,), generator=gen))
         if k >= 4:
             p = p.flip(-1)
-        out.append(torch.rot90(p, k % 4, dims=(-2, -1)))
+        p = torch.rot90(p, k % 4, dims=(-2, -1))
+        out.append(colour_augment(p, gen, **colour) if colour else p)
     return torch.stack(out)
 
 
@@ -177,8 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="private checkpoint path (default: OUT with suffix .ckpt.pt)")
     p.add_argument("--checkpoint-every", type=float, default=300.0, help="seconds")
     p.add_argument("--val", default=None,
-                   help="folder of validation images (default: last 8 files of the first --data)")
-    p.add_argument("--n-val", type=int, default=8)
+                   help="folder of validation images (default: the last --n-val files of "
+                        "every --data folder)")
+    p.add_argument("--n-val", type=int, default=8,
+                   help="validation images held out at the end of every --data folder")
+    p.add_argument("--channel-shuffle", action="store_true",
+                   help="colour: permute the RGB channels of each patch at random")
+    p.add_argument("--saturation", type=float, default=0.0,
+                   help="colour: saturation factor drawn in [1-S, 1+S] per patch")
+    p.add_argument("--hue", type=float, default=0.0,
+                   help="colour: hue shift drawn in [-H, H] (in turns, at most 0.5) per patch")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", choices=CHOICES, default="auto",
@@ -205,6 +233,13 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     for name in ("steps", "batch", "patch"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if not (0 <= args.saturation <= 1 and 0 <= args.hue <= 0.5):
+        raise ValueError(f"--saturation must be in [0, 1] and --hue in [0, 0.5]; got "
+                         f"{args.saturation} and {args.hue}")
+    colour = {"shuffle": args.channel_shuffle, "saturation": args.saturation, "hue": args.hue}
+    if args.channels == 1 and any(colour.values()):
+        raise ValueError("--channel-shuffle, --saturation and --hue need --channels 3")
+    colour = colour if any(colour.values()) else None
     out = Path(args.out)
     ckpt_path = Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt.pt")
     torch.manual_seed(args.seed)
@@ -277,7 +312,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
                 "training_command": command, "steps": str(step), "data": desc,
                 "val_psnr_sigma25": f"{v:.3f}", "loss": args.loss, "batch": str(args.batch),
                 "patch": str(args.patch), "sigma_range": f"[0, {SIGMA_MAX:.6f}]",
-                "precision": prec.name})
+                "precision": prec.name, "colour_augmentation": json.dumps(colour)})
         ckpt_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
         torch.save({"model": model.net.state_dict(), "optimizer": opt.state_dict(),
@@ -303,7 +338,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
                 break
             for g in opt.param_groups:
                 g["lr"] = args.lr * cosine_t(spent)
-        x = _batch(train_imgs, args.batch, args.patch, gen).to(dev, non_blocking=True)
+        x = _batch(train_imgs, args.batch, args.patch, gen, colour).to(dev, non_blocking=True)
         x = x.float().div_(255.0).contiguous(memory_format=fmt)
         sig = torch.rand(args.batch, 1, 1, 1, generator=gen).to(dev) * SIGMA_MAX
         y = x + sig * torch.randn(x.shape, generator=noise_gen, device=dev)

@@ -90,3 +90,33 @@ def test_warm_start_and_time_limit(folder, tmp_path):
               "--threads", "1", "--n-val", "2", "--patch", "16", "--batch", "2"])
     with pytest.raises(ValueError, match="time-limit"):
         run(folder, tmp_path / "d.safetensors", "--steps", "1", "--time-limit", "0")
+
+
+def test_every_folder_holds_out_its_last_files(folder, tmp_path):
+    from pnp_internal.training import load_folder
+    second = tmp_path / "more"
+    second.mkdir()
+    for name in ("a", "b", "c"):
+        Image.fromarray(np.full((40, 40), 100, np.uint8)).save(second / f"{name}.png")
+    train, val, desc = load_folder([folder, second], 1, n_val=1, patch=16, scales=(1.0,))
+    assert len(val) == 2 and len(train) == 4 + 2
+    assert "text.png, c.png" in desc
+    with pytest.raises(ValueError, match="lower --n-val"):
+        load_folder([folder, second], 1, n_val=3, patch=16)
+
+
+def test_colour_augmentation_keeps_content_and_refuses_gray(folder, tmp_path):
+    from pnp_internal.training import colour_augment
+    gen = torch.Generator().manual_seed(0)
+    p = torch.stack([torch.full((8, 8), v, dtype=torch.uint8) for v in (10, 120, 240)])
+    seen = {tuple(colour_augment(p, gen, shuffle=True, saturation=0, hue=0)[:, 0, 0].tolist())
+            for _ in range(40)}
+    assert len(seen) > 1 and all(sorted(s) == [10, 120, 240] for s in seen)  # a permutation
+    q = colour_augment(p, gen, shuffle=False, saturation=0.5, hue=0.1)
+    assert q.dtype == torch.uint8 and q.shape == p.shape and not torch.equal(q, p)
+    gray = torch.full((3, 8, 8), 77, dtype=torch.uint8)  # hue and saturation leave gray alone
+    assert torch.equal(colour_augment(gray, gen, shuffle=True, saturation=0.5, hue=0.1), gray)
+    with pytest.raises(ValueError, match="--channels 3"):
+        run(folder, tmp_path / "g.safetensors", "--steps", "1", "--channel-shuffle")
+    with pytest.raises(ValueError, match="--hue"):
+        run(folder, tmp_path / "h.safetensors", "--steps", "1", "--hue", "0.7")
