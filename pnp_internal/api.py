@@ -175,11 +175,31 @@ def _composed(prior, solver, kind):
     return pnp_method(prior, solver.lower()), name
 
 
+def _with_chosen_kernel(problem, kernel, method):
+    """``(problem with the operator's kernel replaced, Result.kernel)`` for ``solve(kernel=)``."""
+    from .catalog.blind import estimate_kernel, with_kernel
+
+    if problem.kind != "sr":
+        raise ValueError(f"kernel= applies to SR operators, got a {problem.kind} operator; "
+                         "build the operator with its kernel instead")
+    if isinstance(method, str) and method.endswith(("-kernelgan", "-bicubic")):
+        raise TypeError(f"method {method!r} chooses its kernel itself; leave kernel= out or "
+                        f"pass the base method {method.rsplit('-', 1)[0]!r}")
+    if isinstance(kernel, str) and kernel == "estimate":
+        info = estimate_kernel(problem)
+        return with_kernel(problem, info["kernel"]), info
+    if isinstance(kernel, str) and kernel != "bicubic":
+        raise ValueError(f"kernel must be 'estimate', 'bicubic' or a 2-D array, got {kernel!r}")
+    problem = with_kernel(problem, kernel)
+    return problem, {"kernel": problem.operator.kernel.cpu(), "source": "given"}
+
+
 def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, solver=None,
           noise_std: float | None = None, seed: int | None = 0, device=None,
           precision: str = "auto", progress: bool = False, color: str = "auto",
           x0: torch.Tensor | None = None, x_true: torch.Tensor | None = None, callback=None,
-          clamp: bool = True, tile: int | str | None = "auto", **options) -> Result:
+          clamp: bool = True, tile: int | str | None = "auto", kernel=None,
+          **options) -> Result:
     """Restore ``x`` from ``y = A x + n`` with a named method or a prior inside a solver.
 
     Parameters
@@ -222,6 +242,11 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
         the iterations; ``"auto"``: only when the whole image would not fit in memory
         (:func:`pnp_internal.memory.auto_tile`); ``None``: never. DIP, Deep Decoder, ZSSR and
         Self2Self cannot tile: they refuse an image that will not fit, before any work.
+    kernel : {"estimate", "bicubic"} or array, optional
+        SR only: restore with this kernel instead of the operator's (its factor, size and
+        padding are kept). ``"estimate"``: estimated from ``y`` by
+        :class:`~pnp_internal.blind.KernelGAN` (blind SR), with a warning and the bicubic
+        kernel when the estimate is degenerate. The kernel used is in ``Result.kernel``.
     **options
         Overrides of the recipe for the method's main class (the solver for PnP methods,
         ``DIP``, ``ZSSR``, ``GainTuning``, ...); an unknown option raises ``TypeError`` listing
@@ -269,6 +294,9 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
                               precision=precision, progress=progress, color=color, x0=x0,
                               x_true=x_true, callback=callback, options=options)
     problem = dataclasses.replace(problem, tile=resolve_tile(tile, problem))
+    chosen = {}
+    if kernel is not None:
+        problem, chosen = _with_chosen_kernel(problem, kernel, method)
     name = _method_name(method, prior, solver, kind)
     if name is not None:
         entry = catalog.get(name)
@@ -292,6 +320,7 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
                           f"{y.device}: restore it in tiles (e.g. 256x256 with overlap), pick a "
                           "cheaper method (cnn-hqs, zssr-fast) or run on the CPU") from err
     res.method, res.noise_std, res.recipes = name, noise, read
+    res.kernel = chosen or res.kernel
     if clamp:
         res.x = res.x.clamp(0, 1)
     return res

@@ -20,6 +20,8 @@ References
 .. [4] A. Shocher, N. Cohen, M. Irani, "Zero-Shot Super-Resolution using Deep Internal
    Learning", CVPR 2018.
 .. [5] D. Ulyanov, A. Vedaldi, V. Lempitsky, "Deep Image Prior", CVPR 2018.
+.. [6] S. Bell-Kligler, A. Shocher, M. Irani, "Blind Super-Resolution Kernel Estimation using an
+   Internal-GAN", NeurIPS 2019 (KernelGAN).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ __all__ = ["KINDS", "PnP", "ImageAdaptation", "SelfTuning", "SUREAdaptation", "Z
            "Choice", "PNP", "DEFAULT_SOLVER", "IMAGE_ADAPTED", "IMAGE_ADAPTED_DURING",
            "GAINTUNING_DENOISE", "GAINTUNING_DENOISE_FAST", "GAINTUNING_IN_SOLVER", "SURE_DENOISE", "ZSSR_PAPER",
            "ZSSR_STAGE", "ZSSR_FAST", "DIP_DEFAULT", "DIP_MSE", "DIP_SR", "DIP_TV", "DEEP_DECODER",
-           "DIP_DENOISER", "SELF2SELF", "LUMA_SR", "DEFAULT_METHOD", "DPIR_SIGMA_FLOOR",
+           "DIP_DENOISER", "SELF2SELF", "LUMA_SR", "KernelGANRecipe", "KERNELGAN", "DEFAULT_METHOD", "DPIR_SIGMA_FLOOR",
            "ADMM_TV", "MEMORY_PER_PIXEL", "TILE", "pnp_recipe", "reading"]
 
 #: The operator kinds a recipe can be written for.
@@ -362,6 +364,21 @@ ZSSR_STAGE = ZSSRRecipe(800, 128, 96, 25, slope_window=128,
 #: ``zssr-fast`` below x4: the stage budget with crops 80.
 ZSSR_FAST = ZSSRRecipe(800, 128, 80, 25, slope_window=128,
                        why="1.5x1.5 then x2: Set5 37.24 dB in 24 s/image", record="zssr-v4_sr-x2_set5")
+
+
+@dataclass(frozen=True)
+class KernelGANRecipe(_Recipe):
+    """Options of :class:`~pnp_internal.blind.KernelGAN` [6]_."""
+
+    max_iter: int
+    crop: int
+    lr: float
+    why: str = ""
+    record: str = ""
+
+
+#: Blind SR: the kernel of ``y`` for the ``*-kernelgan`` methods and ``solve(kernel="estimate")``.
+KERNELGAN = KernelGANRecipe(3000, 64, 2e-4, why="the paper's settings")
 
 
 @dataclass(frozen=True)

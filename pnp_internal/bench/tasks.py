@@ -15,6 +15,10 @@ sr-x2/x3/x4        sr       bicubic (MATLAB ``imresize``) anti-aliasing kernel t
                             multiple of s (modcrop)
 sr-x2-gauss1.6     sr       25x25 Gaussian kernel (std 1.6, MATLAB ``fspecial``), circular,
                             then decimation by 2, no noise (the non-bicubic, kernel-aware case)
+sr-x2-aniso,       sr       each image its own random anisotropic Gaussian kernel (DIV2KRK
+sr-x4-aniso                 protocol, :func:`~pnp_internal.operators.kernels.random_anisotropic`,
+                            11x11 at x2, 31x31 at x4, seeded per image), circular, decimation,
+                            no noise (the blind SR benchmark)
 inpaint-50         inpaint  50% of the pixels kept (same mask for all channels), no noise
 cs-25              cs       25% structured random measurements, gray (colour images are
                             converted to BT.601 luma first), no noise
@@ -23,7 +27,7 @@ cs-25              cs       25% structured random measurements, gray (colour ima
 Scoring: PSNR/SSIM on all channels without border, except SR which is scored on the Y channel
 of BT.601 YCbCr with a border equal to the scale. Estimates are clipped to [0, 1] before scoring.
 
-Every random choice (noise, mask, CS matrix) is seeded by :func:`image_seed` from the run's
+Every random choice (noise, mask, CS matrix, random kernel) is seeded by :func:`image_seed` from the run's
 ``seed`` and the image name, so every method of a run sees the same ``y``.
 """
 
@@ -144,6 +148,8 @@ class Task:
         SR factor.
     sr_blur_std : float or None
         SR with a 25x25 Gaussian kernel of this std instead of the bicubic one.
+    random_kernel : bool
+        SR with a random anisotropic kernel per image (DIV2KRK).
     gray : bool
         The task works on gray images (colour images are converted to luma).
     ratio : float or None
@@ -158,6 +164,7 @@ class Task:
     gray: bool = False
     ratio: float | None = None
     sr_blur_std: float | None = None
+    random_kernel: bool = False
 
     @property
     def score_options(self) -> dict:
@@ -203,6 +210,11 @@ class Task:
         elif self.kind == "deblur":
             op = operators.Blur(gaussian_kernel(25, 1.6), img_shape=img_shape, padding="circular")
             info["kernel"] = "gaussian25_std1.6"
+        elif self.kind == "sr" and self.random_kernel:
+            kernel = operators.kernels.random_anisotropic(self.scale, seed=seed)
+            op = operators.Downsampling(self.scale, img_shape=img_shape, kernel=kernel,
+                                        padding="circular")
+            info["kernel"] = f"random_anisotropic(factor={self.scale}, seed={seed})"
         elif self.kind == "sr" and self.sr_blur_std:
             kernel = gaussian_kernel(25, self.sr_blur_std)[0, 0]
             op = operators.Downsampling(self.scale, img_shape=img_shape, kernel=kernel,
@@ -258,6 +270,15 @@ def _tasks():
             "scored on Y with border 2", scale=2, sr_blur_std=1.6,
         )
     )
+    t += [
+        Task(
+            f"sr-x{s}-aniso", "sr", 0.0,
+            f"random anisotropic Gaussian kernel per image (DIV2KRK, {10 * s - 9}x{10 * s - 9}), "
+            f"decimation by {s}, no noise; modcrop, scored on Y with border {s}",
+            scale=s, random_kernel=True,
+        )
+        for s in (2, 4)
+    ]
     t.append(Task("inpaint-50", "inpaint", 0.0, "50% random pixels kept, no noise", ratio=0.5))
     t.append(
         Task(

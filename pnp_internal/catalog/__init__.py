@@ -9,5 +9,6 @@ from . import pnp  # noqa: F401  <prior>-<solver>
 from . import denoisers  # noqa: F401  cnn, cnn-gaintuning, cnn-sure, bm3d, tv, self2self
 from . import direct  # noqa: F401  dip, dip-tv, deep-decoder, zssr, zssr-fast, zssr-gradual
 from . import baselines  # noqa: F401  pseudo-inverse, bicubic, deepinv-*
+from . import blind  # noqa: F401  <sr>-kernelgan, <sr>-bicubic
 
 __all__ = ["Method", "Problem", "get", "names", "register"]

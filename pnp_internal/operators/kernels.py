@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["gaussian", "box", "motion", "load", "as_kernel"]
+__all__ = ["gaussian", "box", "motion", "load", "as_kernel", "random_anisotropic",
+           "centre_on_grid"]
 
 
 def _normalise(k: np.ndarray, what: str) -> torch.Tensor:
@@ -92,6 +93,80 @@ def gaussian(std, size=None) -> torch.Tensor:
     v = -s * xx + c * (-yy)
     k = np.exp(-0.5 * ((u / sx) ** 2 + (v / sy) ** 2))
     return _normalise(k, "gaussian")
+
+
+def centre_on_grid(kernel, factor: int) -> torch.Tensor:
+    """Shift ``kernel`` (cubic spline interpolation) so that its centre of mass lies where the
+    low-resolution grid of :class:`~pnp_internal.operators.Downsampling` with this kernel
+    matches the bicubic one: low-resolution pixel ``i`` centred at high-resolution coordinate
+    ``factor * i + (factor - 1) / 2`` (MATLAB ``imresize``).
+
+    A kernel estimated from one image is defined up to a shift, which moves the whole image;
+    this convention fixes it (as KernelGAN's centring [1]_ does), so that a kernel and its
+    estimate, and the bicubic kernel, see the same grid. Negative taps left by the
+    interpolation are set to zero and the kernel is normalised to sum 1.
+
+    Parameters
+    ----------
+    kernel : array or tensor
+        ``(kh, kw)`` non-negative kernel of odd size (centre at ``(kh // 2, kw // 2)``).
+    factor : int
+        Downsampling factor.
+
+    References
+    ----------
+    .. [1] S. Bell-Kligler, A. Shocher and M. Irani, "Blind Super-Resolution Kernel Estimation
+       using an Internal-GAN", NeurIPS 2019.
+    """
+    from scipy import ndimage
+
+    k = as_kernel(kernel, name="kernel").numpy().clip(min=0)
+    if not k.sum() > 0:
+        raise ValueError("kernel has no positive weight to centre")
+    kh, kw = k.shape
+    target = np.array([kh // 2, kw // 2]) - (int(factor) - 1) / 2
+    shift = target - np.array(ndimage.center_of_mass(k))
+    return _normalise(ndimage.shift(k, shift, order=3, mode="constant").clip(min=0),
+                      "centre_on_grid")
+
+
+def random_anisotropic(factor: int, *, size: int | None = None, seed=None) -> torch.Tensor:
+    """A random anisotropic Gaussian SR kernel of the DIV2KRK protocol [1]_.
+
+    Covariance eigenvalues drawn uniformly in ``[0.175 factor, 2.5 factor]`` (pixels
+    squared), rotation uniform in ``[0, pi)``, every tap multiplied by ``1 + u`` with ``u``
+    uniform in ``[-0.25, 0.25]``, then centred with :func:`centre_on_grid` and normalised (the
+    settings of the authors' public BlindSR dataset generator).
+
+    Parameters
+    ----------
+    factor : int
+        Downsampling factor.
+    size : int, optional
+        Odd kernel size; default ``10 factor - 9`` (11 at x2, 31 at x4, as in DIV2KRK).
+    seed : int or numpy Generator, optional
+        Seed of the draw.
+
+    References
+    ----------
+    .. [1] S. Bell-Kligler, A. Shocher and M. Irani, "Blind Super-Resolution Kernel Estimation
+       using an Internal-GAN", NeurIPS 2019.
+    """
+    s = int(factor)
+    n = 10 * s - 9 if size is None else int(size)
+    if s < 2 or n < 3 or n % 2 == 0:
+        raise ValueError(f"factor must be >= 2 and size odd >= 3, got factor={factor!r}, "
+                         f"size={size!r}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    lam = rng.uniform(0.175 * s, 2.5 * s, size=2)
+    theta = rng.uniform(0, np.pi)
+    q = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    inv = np.linalg.inv(q @ np.diag(lam) @ q.T)
+    yy, xx = np.mgrid[:n, :n].astype(np.float64) - n // 2
+    z = np.stack([xx, yy], -1)
+    k = np.exp(-0.5 * np.einsum("...i,ij,...j->...", z, inv, z))
+    k = k * (1 + rng.uniform(-0.25, 0.25, size=k.shape))
+    return centre_on_grid(k, s)
 
 
 def box(size) -> torch.Tensor:

@@ -42,6 +42,10 @@ class Result:
     recipes : dict
         The recipe book's entries the run read, each with every setting
         (:func:`pnp_internal.recipes.reading`); filled in by :func:`pnp_internal.solve`.
+    kernel : dict
+        When the method chose the kernel itself (``*-kernelgan``, ``*-bicubic``, ``solve(...,
+        kernel=...)``): ``{"kernel": (k, k) tensor, "source": how it was chosen, and for an
+        estimate "confidence", "degenerate", "seconds"}``; empty otherwise.
     """
 
     x: torch.Tensor
@@ -53,6 +57,7 @@ class Result:
     noise_std: float | None = None
     method: str = ""
     recipes: dict = field(default_factory=dict)
+    kernel: dict = field(default_factory=dict)
 
 
 @dataclass

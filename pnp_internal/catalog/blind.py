@@ -1,0 +1,74 @@
+"""Blind super-resolution: the SR methods with a kernel chosen from ``y`` instead of the
+operator's.
+
+=======================  ===================================================================
+name                     what
+=======================  ===================================================================
+``<sr>-kernelgan``       the kernel estimated from ``y`` by :class:`~pnp_internal.blind.KernelGAN`
+                         (recipe :data:`~pnp_internal.recipes.KERNELGAN`), then method ``<sr>``
+``<sr>-bicubic``         the bicubic kernel assumed whatever the operator says (the non-blind
+                         baseline of the blind benchmark)
+=======================  ===================================================================
+
+for ``<sr>`` in :data:`BASES`. Only the operator's factor, size and padding are used: the
+kernel it carries (the true one on the benchmark) is never read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .. import recipes
+from ..operators import Downsampling
+from .registry import Problem, get, register
+
+__all__ = ["BASES", "with_kernel", "estimate_kernel"]
+
+#: The SR methods that get a blind variant.
+BASES = ("zssr", "zssr-fast", "cnn-idbp", "ia-idbp")
+
+
+def estimate_kernel(p: Problem) -> dict:
+    """KernelGAN's estimate for ``p.y`` at ``p.scale``, as :attr:`Result.kernel` holds it."""
+    from ..blind import KernelGAN
+
+    if p.scale not in (2, 4):
+        raise ValueError(f"kernel estimation handles x2 and x4, got x{p.scale}")
+    est = KernelGAN(factor=p.scale, seed=p.seed, progress=p.progress,
+                    **recipes.KERNELGAN.options()).estimate(p.y)
+    return {"kernel": est.kernel, "source": "KernelGAN", "confidence": est.confidence,
+            "degenerate": est.degenerate, "seconds": est.seconds}
+
+
+def with_kernel(p: Problem, kernel) -> Problem:
+    """``p`` with its operator replaced by a :class:`Downsampling` of the same factor, size
+    and padding and the given kernel (``"bicubic"`` or an array)."""
+    if p.scale is None:
+        raise ValueError("choosing the SR kernel needs an SR operator whose factor is known")
+    op = Downsampling(p.scale, img_shape=p.img_shape, kernel=kernel,
+                      padding=getattr(p.operator, "padding", "circular"))
+    return dataclasses.replace(p, operator=op.to(p.y.device))
+
+
+def _register(base: str) -> None:
+    def estimated(p: Problem):
+        info = estimate_kernel(p)
+        res = get(base).run(with_kernel(p, info["kernel"]))
+        res.kernel = info
+        return res
+
+    def bicubic(p: Problem):
+        q = with_kernel(p, "bicubic")
+        res = get(base).run(q)
+        res.kernel = {"kernel": q.operator.kernel.cpu(), "source": "bicubic (assumed)"}
+        return res
+
+    register(f"{base}-kernelgan", kinds=("sr",), target=get(base).target,
+             memory=get(base).memory,
+             description=f"{base} with the kernel KernelGAN estimates from y (blind SR)")(estimated)
+    register(f"{base}-bicubic", kinds=("sr",), target=get(base).target, memory=get(base).memory,
+             description=f"{base} assuming the bicubic kernel, whatever the operator's")(bicubic)
+
+
+for _base in BASES:
+    _register(_base)

@@ -1,0 +1,125 @@
+"""Blind SR: random DIV2KRK kernels, KernelGAN's estimate from the image alone, and the methods
+and ``solve(kernel=)`` that use a kernel chosen from ``y``."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+import pnp_internal as pi
+from conftest import real_image
+from pnp_internal.blind import KernelGAN, compose_x4, is_degenerate
+from pnp_internal.blind.kernelgan import _LinearGenerator
+from pnp_internal.bench.tasks import get_task
+from pnp_internal.operators import Downsampling, kernels
+from pnp_internal.operators.downsampling import matlab_bicubic_kernel
+
+
+def kernel_error(a, b) -> float:
+    """Sum of squared differences of two centred kernels, zero-padded to the same size."""
+    n = max(a.shape[0], b.shape[0])
+    pad = [torch.nn.functional.pad(k.double(), ((n - k.shape[0]) // 2,) * 4) for k in (a, b)]
+    return float(((pad[0] - pad[1]) ** 2).sum())
+
+
+def test_random_kernels_are_seeded_normalised_and_on_the_bicubic_grid():
+    k = kernels.random_anisotropic(2, seed=3)
+    assert k.shape == (11, 11) and kernels.random_anisotropic(4, seed=3).shape == (31, 31)
+    assert torch.equal(k, kernels.random_anisotropic(2, seed=3))
+    assert not torch.equal(k, kernels.random_anisotropic(2, seed=4))
+    assert float(k.sum()) == pytest.approx(1, abs=1e-6) and float(k.min()) >= 0
+    np.testing.assert_allclose(ndimage.center_of_mass(k.numpy()), (4.5, 4.5), atol=0.02)
+    # centred so that the LR grid is the bicubic one: a Gaussian centred this way downsamples
+    # like imresize; the same Gaussian centred on a pixel is half a pixel off
+    x = real_image("camera", 128, gray=True)
+    bic = Downsampling(2, img_shape=(1, 128, 128), kernel="bicubic")(x)
+    g = kernels.gaussian(0.9, size=11)
+    err = [float((Downsampling(2, img_shape=(1, 128, 128), kernel=k)(x) - bic).abs().mean())
+           for k in (kernels.centre_on_grid(g, 2), g)]
+    assert err[0] < 0.5 * err[1]
+
+
+def test_generator_kernel_is_the_layers_end_to_end():
+    torch.manual_seed(0)
+    g = _LinearGenerator(sizes=(5, 3, 1), channels=4)
+    x = torch.rand(1, 1, 20, 20)
+    layers = x
+    for layer in g.layers:
+        layers = layer(layers)
+    assert g.size == 7
+    torch.testing.assert_close(g(x, factor=2), layers[..., ::2, ::2], rtol=1e-5, atol=1e-6)
+
+
+def test_x4_kernel_is_two_x2_downscalings():
+    k2 = kernels.random_anisotropic(2, seed=1)
+    x = real_image("camera", 128, gray=True)
+    op2 = Downsampling(2, img_shape=(1, 128, 128), kernel=k2)
+    twice = Downsampling(2, img_shape=(1, 64, 64), kernel=k2)(op2(x))
+    k4 = compose_x4(k2)
+    once = Downsampling(4, img_shape=(1, 128, 128), kernel=k4)(x)
+    bic = Downsampling(4, img_shape=(1, 128, 128), kernel="bicubic")(x)
+    # equal up to the centring shift of less than a low-resolution pixel
+    assert float((once - twice).abs().mean()) < 0.5 * float((bic - twice).abs().mean())
+
+
+def test_degenerate_kernels_are_named():
+    delta = torch.zeros(13, 13)
+    delta[6, 6] = 1
+    assert "delta" in is_degenerate(delta)
+    assert "flat" in is_degenerate(torch.ones(13, 13))
+    assert is_degenerate(kernels.random_anisotropic(2, seed=0)) == ""
+
+
+def test_kernelgan_estimates_a_real_image_kernel_better_than_bicubic():
+    """A short run on the LR cameraman already lands far closer to the true anisotropic kernel
+    than the bicubic assumption (3000 iterations in the recipe)."""
+    x = real_image("camera", 192, gray=True)
+    k = kernels.random_anisotropic(2, seed=0)
+    y = Downsampling(2, img_shape=(1, 192, 192), kernel=k)(x)
+    est = KernelGAN(max_iter=300, seed=0).estimate(y)
+    bic = matlab_bicubic_kernel(2)[0].float()
+    assert est.degenerate == "" and 0 <= est.confidence <= 2
+    assert kernel_error(est.kernel, k) < 0.5 * kernel_error(bic, k)
+    same = KernelGAN(max_iter=20, seed=0, crop=32).estimate(y[..., :48, :48])
+    again = KernelGAN(max_iter=20, seed=0, crop=32).estimate(y[..., :48, :48])
+    assert torch.equal(same.kernel, again.kernel)
+
+
+def test_kernelgan_refuses_bad_input():
+    with pytest.raises(ValueError, match="x2 and x4"):
+        KernelGAN(factor=3)
+    with pytest.raises(ValueError, match="crop"):
+        KernelGAN(crop=64).estimate(torch.rand(1, 1, 40, 40))
+    with pytest.raises(ValueError, match="expected y"):
+        KernelGAN().estimate(torch.rand(2, 1, 80, 80))
+
+
+def test_solve_with_a_chosen_kernel():
+    x = real_image("camera", 64, gray=True)
+    k = kernels.random_anisotropic(2, seed=0)
+    op = Downsampling(2, img_shape=(1, 64, 64), kernel=k)
+    y = op(x)
+    bic_op = Downsampling(2, img_shape=(1, 64, 64), kernel="bicubic")
+    a = pi.solve(y, op, method="cnn-idbp", kernel="bicubic", noise_std=0, max_iter=3)
+    b = pi.solve(y, bic_op, method="cnn-idbp", noise_std=0, max_iter=3)
+    c = pi.solve(y, op, method="cnn-idbp-bicubic", noise_std=0, max_iter=3)
+    torch.testing.assert_close(a.x, b.x)
+    torch.testing.assert_close(c.x, b.x)
+    assert a.kernel["source"] == "given" and c.kernel["source"].startswith("bicubic")
+    assert pi.solve(y, op, method="cnn-idbp", kernel=k, noise_std=0, max_iter=3).kernel
+    with pytest.raises(ValueError, match="SR operators"):
+        pi.solve(x, pi.operators.Denoising(img_shape=(1, 64, 64)), method="cnn",
+                 kernel="estimate", noise_std=0.1)
+    with pytest.raises(TypeError, match="chooses its kernel"):
+        pi.solve(y, op, method="zssr-kernelgan", kernel="bicubic", noise_std=0)
+    with pytest.raises(ValueError, match="'estimate', 'bicubic'"):
+        pi.solve(y, op, method="cnn-idbp", kernel="gauss", noise_std=0)
+
+
+def test_aniso_tasks_draw_one_kernel_per_image():
+    task = get_task("sr-x2-aniso")
+    x = torch.rand(1, 1, 64, 64)
+    a, b = task.degrade(x, seed=1), task.degrade(x, seed=2)
+    assert torch.equal(task.degrade(x, seed=1).y, a.y) and not torch.equal(a.y, b.y)
+    assert a.operator.kernel.shape == (11, 11)
+    assert get_task("sr-x4-aniso").degrade(torch.rand(1, 1, 64, 64), seed=1).y.shape[-1] == 16
