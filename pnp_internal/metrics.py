@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-__all__ = ["psnr", "ssim", "rgb_to_y"]
+__all__ = ["psnr", "ssim", "rgb_to_y", "kernel_error"]
 
 _Y_WEIGHTS = (65.481, 128.553, 24.966)
 
@@ -98,6 +98,44 @@ def ssim(x, ref, *, y_channel=False, border=0, data_range=1.0):
     return structural_similarity_index_measure(
         x, ref, data_range=data_range, kernel_size=11, sigma=1.5, reduction="none"
     )
+
+
+def kernel_error(estimate, true, *, max_shift: int = 3) -> float:
+    """Sum of squared differences between two blur kernels, after the best integer shift.
+
+    A kernel estimated from one image is defined up to a shift (which moves the whole image),
+    so the estimate is compared with the true kernel at the integer shift, up to ``max_shift``
+    pixels each way, that fits best. Both are zero-padded to a common odd size about their
+    centres and normalised to sum 1.
+
+    Parameters
+    ----------
+    estimate, true : array or torch.Tensor
+        ``(kh, kw)`` kernels with their centres at ``(kh // 2, kw // 2)``.
+    max_shift : int
+        Largest shift tried along each axis.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pnp_internal.metrics import kernel_error
+    >>> k = torch.zeros(5, 5); k[2, 2] = 1
+    >>> kernel_error(torch.roll(k, 1, 0), k)
+    0.0
+    """
+    from .operators.kernels import as_kernel
+
+    a, b = (as_kernel(k, name=n) for k, n in ((estimate, "estimate"), (true, "true")))
+    a, b = a / a.sum(), b / b.sum()
+    n = max(*a.shape, *b.shape) + 2 * max_shift
+
+    def pad(k):
+        top, left = (n - k.shape[0]) // 2, (n - k.shape[1]) // 2
+        return torch.nn.functional.pad(k, (left, n - k.shape[1] - left, top,
+                                           n - k.shape[0] - top))
+    a, b = pad(a), pad(b)
+    r = range(-max_shift, max_shift + 1)
+    return min(float(((torch.roll(a, (i, j), (0, 1)) - b) ** 2).sum()) for i in r for j in r)
 
 
 def _check_image(x, name):

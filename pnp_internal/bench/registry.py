@@ -1,9 +1,9 @@
 """The benchmark's methods: every method of the library (a call of :func:`pnp_internal.solve`),
 plus those an experiment script registers for itself.
 
-A bench method is ``run(problem) -> x``. For a library method it is
-``solve(problem.y, problem.operator, method=name, noise_std=problem.noise_std,
-seed=problem.seed).x``: the bench holds no recipe, so what it measures is what ``solve`` gives.
+A bench method is ``run(problem) -> x`` (or a :class:`~pnp_internal.solvers.Result`). For a
+library method it is ``solve(problem.y, problem.operator, method=name,
+noise_std=problem.noise_std, seed=problem.seed)``: the bench holds no recipe, so what it measures is what ``solve`` gives.
 Experiment scripts (``benchmarks/experiments``) add variants with :func:`register`.
 
 Example
@@ -109,11 +109,11 @@ def _library_names():
 
 def library_run(name: str) -> Callable[[Problem], torch.Tensor]:
     """The bench's ``run`` for the library method ``name``: a call of :func:`pnp_internal.solve`."""
-    def run(problem: Problem) -> torch.Tensor:
+    def run(problem: Problem):
         from pnp_internal import solve
 
         return solve(problem.y, problem.operator, method=name, noise_std=problem.noise_std,
-                     seed=problem.seed, precision=problem.precision).x
+                     seed=problem.seed, precision=problem.precision)
 
     return run
 

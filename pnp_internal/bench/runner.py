@@ -273,7 +273,8 @@ def run_task(
                 settings["recipes"].setdefault(method.name, {}).update(read)
                 seconds = time.perf_counter() - start
                 cpu_seconds = time.process_time() - cpu_start
-                x_hat = _check_estimate(x_hat, x_ref, method.name)
+                kernel = _kernel_row(x_hat, d.operator)
+                x_hat = _check_estimate(getattr(x_hat, "x", x_hat), x_ref, method.name)
             except Exception as err:  # noqa: BLE001 - one failing method must not lose the run
                 message = f"{path.name} / {method.name}: {type(err).__name__}: {err}"
                 errors.append(message)
@@ -287,7 +288,7 @@ def run_task(
                 "ssim": float(metrics.ssim(x_hat, x_ref, **opts)[0]),
                 "seconds": seconds,
                 "cpu_seconds": cpu_seconds,
-            }
+            } | kernel
             rows.append(row)
             log(
                 f"{task.name} {path.name} {method.name}: {row['psnr']:.2f} dB, "
@@ -303,6 +304,19 @@ def _auto_precision() -> str:
     from pnp_internal.precision import resolve
 
     return resolve("auto", torch.device("cpu")).name
+
+
+def _kernel_row(result, operator) -> dict:
+    """For a method that chose its SR kernel (``Result.kernel``): the shift-aligned error
+    against the operator's true kernel and the estimate's confidence."""
+    chosen = getattr(result, "kernel", None)
+    true = getattr(operator, "kernel", None)
+    if not chosen or true is None:
+        return {}
+    row = {"kernel_error": metrics.kernel_error(chosen["kernel"], true)}
+    if "confidence" in chosen:
+        row["kernel_confidence"] = chosen["confidence"]
+    return row
 
 
 def _check_estimate(x_hat, x_ref, name):
@@ -324,10 +338,9 @@ def _means(rows):
     mean = {}
     for name in dict.fromkeys(r["method"] for r in rows):
         sub = [r for r in rows if r["method"] == name]
-        mean[name] = {
-            k: sum(r[k] for r in sub) / len(sub)
-            for k in ("psnr", "ssim", "seconds", "cpu_seconds")
-        } | {"n": len(sub)}
+        keys = ["psnr", "ssim", "seconds", "cpu_seconds"]
+        keys += [k for k in ("kernel_error",) if all(k in r for r in sub)]
+        mean[name] = {k: sum(r[k] for r in sub) / len(sub) for k in keys} | {"n": len(sub)}
     return mean
 
 

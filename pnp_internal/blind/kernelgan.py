@@ -217,8 +217,8 @@ class KernelGAN:
         self.factor = check_factor(factor)
         if self.factor not in (2, 4):
             raise ValueError(f"KernelGAN estimates x2 and x4 kernels, got factor {factor}")
-        if max_iter < 1 or crop < 26:
-            raise ValueError(f"max_iter must be >= 1 and crop >= 26, got {max_iter}, {crop}")
+        if max_iter < 1 or crop < 32:
+            raise ValueError(f"max_iter must be >= 1 and crop >= 32, got {max_iter}, {crop}")
         self.max_iter, self.crop, self.lr = int(max_iter), int(crop), float(lr)
         self.seed, self.fallback, self.progress = seed, fallback, progress
 
@@ -244,7 +244,7 @@ class KernelGAN:
         h, w = img.shape
         if min(h, w) < self.crop:
             raise ValueError(f"y is {h}x{w}, smaller than the generator crop {self.crop}; "
-                             f"pass crop= at most {min(h, w)} (>= 26)")
+                             f"pass crop= at most {min(h, w)} (>= 32)")
         if self.seed is not None:
             torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(0 if self.seed is None else self.seed)
