@@ -173,6 +173,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, rgb, capsys):
     (["--task", "denoise", "--method", "zssr"], "does not do denoise"),
     (["--task", "denoise", "--kernel", "gaussian:1"], "applies to --task deblur"),
     (["--task", "denoise", "--tile", "8"], "--tile must be"),
+    (["--task", "deblur", "--kernel", "auto"], "is for --task sr"),
+    (["--task", "sr", "--scale", "3", "--kernel", "auto"], "x2 and x4"),
 ])
 def test_unusable_settings_exit_2_with_the_fix(tmp_path, rgb, capsys, args, message):
     Image.fromarray(rgb).save(tmp_path / "p.png")
@@ -194,3 +196,23 @@ def test_a_mask_or_kernel_that_does_not_fit_is_refused_per_image(tmp_path, rgb, 
     code = main([str(tmp_path / "p.png"), "--out", str(tmp_path / "o"), "--task", "deblur",
                  "--kernel", str(tmp_path / "k.npy"), "--dry-run"])
     assert code == 1 and "expected a kernel smaller than the image" in capsys.readouterr().out
+
+
+def test_sr_with_the_kernel_estimated_from_each_image(tmp_path, gray, monkeypatch):
+    """``--kernel auto``: KernelGAN estimates each image's kernel (a short run here), the
+    report holds it with its confidence, and the output is the upscaled image."""
+    import dataclasses
+
+    from pnp_internal import recipes
+
+    monkeypatch.setattr(recipes, "KERNELGAN", dataclasses.replace(recipes.KERNELGAN,
+                                                                  max_iter=20, crop=32))
+    Image.fromarray(gray).save(tmp_path / "lr.png")
+    code = main([str(tmp_path / "lr.png"), "--out", str(tmp_path / "o"), "--task", "sr",
+                 "--scale", "2", "--kernel", "auto", "--method", "cnn-idbp", "--quiet"])
+    assert code == 0
+    rep = report(tmp_path / "o", "lr.png")
+    k = np.array(rep["kernel"]["kernel"])
+    assert rep["kernel"]["source"] == "KernelGAN" and 0 <= rep["kernel"]["confidence"] <= 2
+    assert k.shape[0] % 2 == 1 and abs(k.sum() - 1) < 1e-4
+    assert np.array(Image.open(tmp_path / "o" / "lr.png")).shape == (96, 96)

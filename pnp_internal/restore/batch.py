@@ -65,7 +65,8 @@ class Context:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.device = _device(settings)
-        self.kernel = load_kernel(settings.kernel) if settings.task == "deblur" else None
+        given = settings.kernel not in (None, "auto", "bicubic")
+        self.kernel = load_kernel(settings.kernel) if given else None
 
 
 def plan_one(job: Job, ctx: Context) -> str:
@@ -103,8 +104,10 @@ def restore_one(job: Job, ctx: Context) -> dict:
     sigma, source = _noise(s, y)
     name = _method(s)
     started = time.perf_counter()
+    estimate = s.task == "sr" and s.kernel == "auto"
     res = solve(y, deg.operator, method=name, noise_std=sigma, seed=s.seed, device=ctx.device,
-                precision=s.precision, progress=not s.quiet, tile=s.tile_size)
+                precision=s.precision, progress=not s.quiet, tile=s.tile_size,
+                kernel="estimate" if estimate else None)
     seconds = time.perf_counter() - started
     x = deg.output(res.x).cpu()
     alpha = _resize_alpha(image.alpha, x.shape[-2], x.shape[-1])
@@ -126,6 +129,9 @@ def restore_one(job: Job, ctx: Context) -> dict:
         "megapixels_per_second": x.shape[-1] * x.shape[-2] / 1e6 / seconds,
         "history": res.history, "recipes": res.recipes,
     }
+    if res.kernel:
+        data["kernel"] = {k: (v.tolist() if isinstance(v, torch.Tensor) else v)
+                          for k, v in res.kernel.items()}
     if s.gt:
         truth = report.find_truth(s.gt, job.output.name)
         if truth is None:

@@ -111,8 +111,9 @@ def degradation(settings: Settings, y: torch.Tensor, *, kernel=None, mask_file=N
 
     Deblurring uses the blur of a real photo (:meth:`~pnp_internal.operators.Blur.for_image`:
     the unknown image extends past the frame by the kernel) and crops the result back to the
-    photo's size; super-resolution is bicubic downsampling by ``--scale``; inpainting keeps the
-    white pixels of ``--mask``.
+    photo's size; super-resolution is downsampling by ``--scale`` with the bicubic kernel or the
+    given one (``--kernel auto`` starts from the bicubic operator; ``solve`` replaces its
+    kernel by the estimate); inpainting keeps the white pixels of ``--mask``.
 
     Raises
     ------
@@ -131,7 +132,8 @@ def degradation(settings: Settings, y: torch.Tensor, *, kernel=None, mask_file=N
         return Degradation(op, ((kh - 1) // 2, (kw - 1) // 2, h, w))
     if settings.task == "sr":
         s = settings.scale
-        return Degradation(operators.Downsampling(s, img_shape=(c, h * s, w * s)))
+        return Degradation(operators.Downsampling(
+            s, img_shape=(c, h * s, w * s), kernel="bicubic" if kernel is None else kernel))
     mask = operators.masks.load(mask_file)
     if tuple(mask.shape[-2:]) != (h, w):
         raise ValueError(f"the mask {str(mask_file)!r} is {mask.shape[-1]}x{mask.shape[-2]} "

@@ -75,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder")
     p.add_argument("--task", choices=TASKS, help="what degraded the images")
     p.add_argument("--kernel", help="deblur: gaussian:STD[:SIZE] or a kernel file "
-                                    "(.npy, .mat, .png)")
+                                    "(.npy, .mat, .png); sr: bicubic (the default), auto "
+                                    "(estimated from each image by KernelGAN, x2 and x4), "
+                                    "gaussian:STD[:SIZE] or a file")
     p.add_argument("--scale", type=int, help="sr: the upscaling factor (2, 3, 4, ...)")
     p.add_argument("--mask", help="inpaint: mask image of the same size, white = known pixel")
     p.add_argument("--noise", help="auto (estimated per image, the default) or SIGMA on the "
@@ -168,10 +170,16 @@ def check(s: Settings) -> None:
     if s.task == "inpaint" and not s.mask:
         raise UsageError("--task inpaint needs --mask (an image of the same size, white = "
                          "known pixel)")
-    for flag, value, task in (("--kernel", s.kernel, "deblur"), ("--scale", s.scale, "sr"),
-                              ("--mask", s.mask, "inpaint")):
-        if value is not None and s.task != task:
-            raise UsageError(f"{flag} applies to --task {task}, not --task {s.task}")
+    for flag, value, tasks in (("--kernel", s.kernel, ("deblur", "sr")),
+                               ("--scale", s.scale, ("sr",)), ("--mask", s.mask, ("inpaint",))):
+        if value is not None and s.task not in tasks:
+            raise UsageError(f"{flag} applies to --task {' and '.join(tasks)}, not --task "
+                             f"{s.task}")
+    if s.task == "deblur" and s.kernel in ("auto", "bicubic"):
+        raise UsageError(f"--kernel {s.kernel} is for --task sr; deblurring needs the blur "
+                         "kernel: gaussian:STD[:SIZE] or a kernel file")
+    if s.task == "sr" and s.kernel == "auto" and s.scale not in (2, 4):
+        raise UsageError(f"--kernel auto estimates x2 and x4 kernels, got --scale {s.scale}")
     if s.noise != "auto":
         try:
             sigma = float(s.noise)
