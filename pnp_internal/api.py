@@ -176,8 +176,9 @@ def _composed(prior, solver, kind):
 
 
 def _with_chosen_kernel(problem, kernel, method):
-    """``(problem with the operator's kernel replaced, Result.kernel)`` for ``solve(kernel=)``."""
-    from .catalog.blind import estimate_kernel, with_kernel
+    """``(problem with the operator's kernel replaced, Result.kernel)`` for ``solve(kernel=)``;
+    ``method`` is the catalog name (``None`` for a prior inside a solver)."""
+    from .catalog.blind import with_estimated_kernel, with_kernel
 
     if problem.kind != "sr":
         raise ValueError(f"kernel= applies to SR operators, got a {problem.kind} operator; "
@@ -186,8 +187,7 @@ def _with_chosen_kernel(problem, kernel, method):
         raise TypeError(f"method {method!r} chooses its kernel itself; leave kernel= out or "
                         f"pass the base method {method.rsplit('-', 1)[0]!r}")
     if isinstance(kernel, str) and kernel == "estimate":
-        info = estimate_kernel(problem)
-        return with_kernel(problem, info["kernel"]), info
+        return with_estimated_kernel(problem, method)
     if isinstance(kernel, str) and kernel != "bicubic":
         raise ValueError(f"kernel must be 'estimate', 'bicubic' or a 2-D array, got {kernel!r}")
     problem = with_kernel(problem, kernel)
@@ -246,7 +246,9 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
         SR only: restore with this kernel instead of the operator's (its factor, size and
         padding are kept). ``"estimate"``: estimated from ``y`` by
         :class:`~pnp_internal.blind.KernelGAN` (blind SR), with a warning and the bicubic
-        kernel when the estimate is degenerate. The kernel used is in ``Result.kernel``.
+        kernel when the estimate is degenerate; plug-and-play methods then assume a noise
+        level of at least :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE` (the kernel's
+        error). The kernel used is in ``Result.kernel``.
     **options
         Overrides of the recipe for the method's main class (the solver for PnP methods,
         ``DIP``, ``ZSSR``, ``GainTuning``, ...); an unknown option raises ``TypeError`` listing
@@ -294,10 +296,10 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
                               precision=precision, progress=progress, color=color, x0=x0,
                               x_true=x_true, callback=callback, options=options)
     problem = dataclasses.replace(problem, tile=resolve_tile(tile, problem))
+    name = _method_name(method, prior, solver, kind)
     chosen = {}
     if kernel is not None:
-        problem, chosen = _with_chosen_kernel(problem, kernel, method)
-    name = _method_name(method, prior, solver, kind)
+        problem, chosen = _with_chosen_kernel(problem, kernel, name)
     if name is not None:
         entry = catalog.get(name)
         if kind not in entry.kinds:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-__all__ = ["psnr", "ssim", "rgb_to_y", "kernel_error"]
+__all__ = ["psnr", "ssim", "rgb_to_y", "kernel_error", "align_up_to_shift"]
 
 _Y_WEIGHTS = (65.481, 128.553, 24.966)
 
@@ -98,6 +98,40 @@ def ssim(x, ref, *, y_channel=False, border=0, data_range=1.0):
     return structural_similarity_index_measure(
         x, ref, data_range=data_range, kernel_size=11, sigma=1.5, reduction="none"
     )
+
+
+def align_up_to_shift(x, ref, max_shift: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, ref)`` cropped so that ``x`` is moved by the integer shift, up to ``max_shift``
+    pixels each way, that fits ``ref`` best (least squared error on ``ref`` without a border of
+    ``max_shift``): the scoring of blind deblurring, whose estimate is defined up to a shift
+    (Levin et al. 2009, "comp_upto_shift"). Score the returned pair with :func:`psnr` /
+    :func:`ssim`.
+
+    Parameters
+    ----------
+    x, ref : torch.Tensor
+        ``(B, C, H, W)`` estimate and reference of the same shape.
+    max_shift : int
+        Largest shift along each axis (the kernel's half size, say).
+    """
+    _check_image(x, "x")
+    _check_image(ref, "ref")
+    if x.shape != ref.shape:
+        raise ValueError(f"x and ref must have the same shape, got {tuple(x.shape)} and "
+                         f"{tuple(ref.shape)}")
+    s = int(max_shift)
+    h, w = x.shape[-2:]
+    if s < 0 or 2 * s >= min(h, w):
+        raise ValueError(f"max_shift must be in [0, {min(h, w) // 2}), got {max_shift}")
+    core = ref[..., s:h - s, s:w - s]
+    best, crop = None, None
+    for dy in range(-s, s + 1):
+        for dx in range(-s, s + 1):
+            cand = x[..., s + dy:h - s + dy, s + dx:w - s + dx]
+            err = float((cand - core).pow(2).mean())
+            if best is None or err < best:
+                best, crop = err, cand
+    return crop, core
 
 
 def kernel_error(estimate, true, *, max_shift: int = 3) -> float:

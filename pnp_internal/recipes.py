@@ -36,7 +36,8 @@ __all__ = ["KINDS", "PnP", "ImageAdaptation", "SelfTuning", "SUREAdaptation", "Z
            "Choice", "PNP", "DEFAULT_SOLVER", "IMAGE_ADAPTED", "IMAGE_ADAPTED_DURING",
            "GAINTUNING_DENOISE", "GAINTUNING_DENOISE_FAST", "GAINTUNING_IN_SOLVER", "SURE_DENOISE", "ZSSR_PAPER",
            "ZSSR_STAGE", "ZSSR_FAST", "DIP_DEFAULT", "DIP_MSE", "DIP_SR", "DIP_TV", "DEEP_DECODER",
-           "DIP_DENOISER", "SELF2SELF", "LUMA_SR", "KernelGANRecipe", "KERNELGAN", "DEFAULT_METHOD", "DPIR_SIGMA_FLOOR",
+           "DIP_DENOISER", "SELF2SELF", "LUMA_SR", "KernelGANRecipe", "KERNELGAN",
+           "ESTIMATED_KERNEL_NOISE", "DEFAULT_METHOD", "DPIR_SIGMA_FLOOR",
            "ADMM_TV", "MEMORY_PER_PIXEL", "TILE", "pnp_recipe", "reading"]
 
 #: The operator kinds a recipe can be written for.
@@ -379,6 +380,12 @@ class KernelGANRecipe(_Recipe):
 
 #: Blind SR: the kernel of ``y`` for the ``*-kernelgan`` methods and ``solve(kernel="estimate")``.
 KERNELGAN = KernelGANRecipe(3000, 64, 2e-4, why="the paper's settings")
+
+#: Noise level (at least) that the plug-and-play solvers assume with an estimated SR kernel: the
+#: kernel's error acts as noise, and an exact back-projection with a slightly wrong kernel
+#: over-sharpens (ZSSR, which learns from ``y``, does not read it).
+ESTIMATED_KERNEL_NOISE = Choice(2.55 / 255, "with KernelGAN's kernel and no noise floor, HQS "
+                                            "and IDBP over-sharpen the image")
 
 
 @dataclass(frozen=True)

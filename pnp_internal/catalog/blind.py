@@ -5,7 +5,9 @@ operator's.
 name                     what
 =======================  ===================================================================
 ``<sr>-kernelgan``       the kernel estimated from ``y`` by :class:`~pnp_internal.blind.KernelGAN`
-                         (recipe :data:`~pnp_internal.recipes.KERNELGAN`), then method ``<sr>``
+                         (recipe :data:`~pnp_internal.recipes.KERNELGAN`), then method ``<sr>``;
+                         the plug-and-play solvers take the kernel's error as noise of at
+                         least :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE`
 ``<sr>-bicubic``         the bicubic kernel assumed whatever the operator says (the non-blind
                          baseline of the blind benchmark)
 =======================  ===================================================================
@@ -24,10 +26,12 @@ from .. import recipes
 from ..operators import Downsampling
 from .registry import Problem, get, register
 
-__all__ = ["BASES", "with_kernel", "estimate_kernel"]
+__all__ = ["BASES", "with_kernel", "estimate_kernel", "with_estimated_kernel"]
 
 #: The SR methods that get a blind variant.
-BASES = ("zssr", "zssr-fast", "cnn-idbp", "ia-idbp")
+BASES = ("zssr", "zssr-fast", "cnn-idbp", "cnn-hqs", "ia-idbp")
+#: Methods that learn from ``y`` itself and take no noise floor for an estimated kernel.
+_LEARN_FROM_Y = ("zssr", "zssr-fast", "zssr-gradual")
 
 
 _ESTIMATES: OrderedDict = OrderedDict()
@@ -61,6 +65,18 @@ def estimate_kernel(p: Problem) -> dict:
     return info
 
 
+def with_estimated_kernel(p: Problem, method: str | None) -> tuple[Problem, dict]:
+    """``p`` with KernelGAN's kernel for ``y`` and, unless ``method`` learns from ``y`` (ZSSR),
+    a noise level of at least :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE`; and the
+    estimate as :attr:`Result.kernel` holds it."""
+    info = estimate_kernel(p)
+    q = with_kernel(p, info["kernel"])
+    if method not in _LEARN_FROM_Y:
+        q = dataclasses.replace(q, noise_std=max(q.noise_std,
+                                                 recipes.ESTIMATED_KERNEL_NOISE.value))
+    return q, info
+
+
 def with_kernel(p: Problem, kernel) -> Problem:
     """``p`` with its operator replaced by a :class:`Downsampling` of the same factor, size
     and padding and the given kernel (``"bicubic"`` or an array)."""
@@ -73,8 +89,8 @@ def with_kernel(p: Problem, kernel) -> Problem:
 
 def _register(base: str) -> None:
     def estimated(p: Problem):
-        info = estimate_kernel(p)
-        res = get(base).run(with_kernel(p, info["kernel"]))
+        q, info = with_estimated_kernel(p, base)
+        res = get(base).run(q)
         res.kernel = info
         return res
 
