@@ -22,6 +22,8 @@ References
 .. [5] D. Ulyanov, A. Vedaldi, V. Lempitsky, "Deep Image Prior", CVPR 2018.
 .. [6] S. Bell-Kligler, A. Shocher, M. Irani, "Blind Super-Resolution Kernel Estimation using an
    Internal-GAN", NeurIPS 2019 (KernelGAN).
+.. [7] D. Ren, K. Zhang, Q. Wang, Q. Hu, W. Zuo, "Neural Blind Deconvolution Using Deep Priors",
+   CVPR 2020 (SelfDeblur).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ __all__ = ["KINDS", "PnP", "ImageAdaptation", "SelfTuning", "SUREAdaptation", "Z
            "GAINTUNING_DENOISE", "GAINTUNING_DENOISE_FAST", "GAINTUNING_IN_SOLVER", "SURE_DENOISE", "ZSSR_PAPER",
            "ZSSR_STAGE", "ZSSR_FAST", "DIP_DEFAULT", "DIP_MSE", "DIP_SR", "DIP_TV", "DEEP_DECODER",
            "DIP_DENOISER", "SELF2SELF", "LUMA_SR", "KernelGANRecipe", "KERNELGAN",
-           "ESTIMATED_KERNEL_NOISE", "DEFAULT_METHOD", "DPIR_SIGMA_FLOOR",
+           "ESTIMATED_KERNEL_NOISE", "SelfDeblurRecipe",
+           "SELFDEBLUR", "DEFAULT_METHOD", "DPIR_SIGMA_FLOOR",
            "ADMM_TV", "MEMORY_PER_PIXEL", "TILE", "pnp_recipe", "reading"]
 
 #: The operator kinds a recipe can be written for.
@@ -386,6 +389,27 @@ KERNELGAN = KernelGANRecipe(3000, 64, 2e-4, why="the paper's settings")
 #: over-sharpens (ZSSR, which learns from ``y``, does not read it).
 ESTIMATED_KERNEL_NOISE = Choice(2.55 / 255, "with KernelGAN's kernel and no noise floor, HQS "
                                             "and IDBP over-sharpen the image")
+
+
+@dataclass(frozen=True)
+class SelfDeblurRecipe(_Recipe):
+    """Options of :class:`~pnp_internal.blind.SelfDeblur` [7]_."""
+
+    kernel_size: int
+    max_iter: int
+    lr: float
+    kernel_lr: float
+    width: int
+    skip_channels: int
+    depth: int
+    why: str = ""
+    record: str = ""
+
+
+#: Blind deblurring (``selfdeblur``, ``<deblur>-selfdeblur``): the paper's networks and budget;
+#: the kernel side is the largest Levin et al. kernel's, as an upper bound of an unknown blur.
+SELFDEBLUR = SelfDeblurRecipe(27, 5000, 0.01, 1e-4, 128, 16, 5,
+                              why="the paper's settings (hours per image on a CPU: for GPUs)")
 
 
 @dataclass(frozen=True)

@@ -119,8 +119,8 @@ def test_colour_only_method_on_gray_image_is_converted_with_a_note(folder, monke
 def test_tasks_cover_the_contract():
     assert set(TASKS) == {"denoise-s2", "denoise-s15", "denoise-s25", "denoise-s50",
                           "denoise-s60", "denoise-s75", "deblur-gauss1.6", "deblur-levin",
-                          "sr-x2", "sr-x3", "sr-x4", "sr-x2-gauss1.6", "sr-x2-aniso",
-                          "sr-x4-aniso", "inpaint-50", "cs-25"}
+                          "deblur-levin-blind", "sr-x2", "sr-x3", "sr-x4", "sr-x2-gauss1.6",
+                          "sr-x2-aniso", "sr-x4-aniso", "inpaint-50", "cs-25"}
     assert get_task("deblur-gauss1.6").noise_std == pytest.approx(2.55 / 255)
     assert get_task("denoise-s75").noise_std == pytest.approx(75 / 255)
     x = torch.rand(1, 3, 16, 16)

@@ -46,6 +46,8 @@ def short_recipes(monkeypatch):
                                                              "test"))
     monkeypatch.setattr(recipes, "KERNELGAN", dataclasses.replace(recipes.KERNELGAN, max_iter=3,
                                                                   crop=32))
+    monkeypatch.setattr(recipes, "SELFDEBLUR", dataclasses.replace(
+        recipes.SELFDEBLUR, kernel_size=5, max_iter=3, width=8, skip_channels=2, depth=2))
     monkeypatch.setattr(recipes, "DEEP_DECODER", recipes.Choice(
         {"channels": 8, "depth": 2, "reg_noise_std": 0.0, "max_iter": 3}, "test"))
 

@@ -10,6 +10,10 @@ deblur-gauss1.6    deblur   25x25 Gaussian kernel (std 1.6, MATLAB ``fspecial``)
 deblur-levin       deblur   the 8 Levin et al. (2009) motion kernels, circular convolution,
                             noise 0.01; the i-th image (0-based, in the sorted list the
                             runner uses) gets kernel ``levin09_{(i mod 8) + 1}``
+deblur-levin-blind deblur   as deblur-levin with noise 1/255; the methods must not read the
+                            kernel, and the score is taken after the best integer shift of
+                            up to half the kernel size (a blind estimate is defined up to a
+                            shift; Levin et al. 2009, SelfDeblur)
 sr-x2/x3/x4        sr       bicubic (MATLAB ``imresize``) anti-aliasing kernel then
                             decimation by s, no noise; the HR image is first cropped to a
                             multiple of s (modcrop)
@@ -150,6 +154,9 @@ class Task:
         SR with a 25x25 Gaussian kernel of this std instead of the bicubic one.
     random_kernel : bool
         SR with a random anisotropic kernel per image (DIV2KRK).
+    blind : bool
+        Scored after the best integer shift of up to half the kernel size
+        (:func:`~pnp_internal.metrics.align_up_to_shift`).
     gray : bool
         The task works on gray images (colour images are converted to luma).
     ratio : float or None
@@ -165,6 +172,7 @@ class Task:
     ratio: float | None = None
     sr_blur_std: float | None = None
     random_kernel: bool = False
+    blind: bool = False
 
     @property
     def score_options(self) -> dict:
@@ -204,7 +212,7 @@ class Task:
         info = {}
         if self.kind == "denoise":
             op = operators.Denoising(img_shape=img_shape)
-        elif self.name == "deblur-levin":
+        elif self.name.startswith("deblur-levin"):
             kernel, info["kernel"] = levin_kernel(index, data_root)
             op = operators.Blur(kernel, img_shape=img_shape, padding="circular")
         elif self.kind == "deblur":
@@ -253,6 +261,13 @@ def _tasks():
         Task(
             "deblur-levin", "deblur", 0.01,
             "Levin09 motion kernels (image i: kernel i mod 8 + 1; circular), noise 0.01",
+        )
+    )
+    t.append(
+        Task(
+            "deblur-levin-blind", "deblur", 1 / 255,
+            "Levin09 motion kernels (as deblur-levin), noise 1/255, blind: scored after the "
+            "best shift of up to half the kernel size", blind=True,
         )
     )
     t += [

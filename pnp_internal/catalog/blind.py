@@ -1,5 +1,4 @@
-"""Blind super-resolution: the SR methods with a kernel chosen from ``y`` instead of the
-operator's.
+"""Blind restoration: methods that choose the kernel from ``y`` instead of the operator's.
 
 =======================  ===================================================================
 name                     what
@@ -12,8 +11,17 @@ name                     what
                          baseline of the blind benchmark)
 =======================  ===================================================================
 
-for ``<sr>`` in :data:`BASES`. Only the operator's factor, size and padding are used: the
-kernel it carries (the true one on the benchmark) is never read.
+for ``<sr>`` in :data:`BASES`, and for deblurring
+
+=======================  ===================================================================
+``selfdeblur``           the sharp image of :class:`~pnp_internal.blind.SelfDeblur` (recipe
+                         :data:`~pnp_internal.recipes.SELFDEBLUR`)
+``cnn-hqs-selfdeblur``   ``cnn-hqs`` with SelfDeblur's kernel and the noise floor of an
+                         estimated kernel
+=======================  ===================================================================
+
+Only the operator's factor, size and padding are used: the kernel it carries (the true one on
+the benchmark) is never read.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import hashlib
 from collections import OrderedDict
 
 from .. import recipes
-from ..operators import Downsampling
+from ..operators import Blur, Downsampling
 from .registry import Problem, get, register
 
 __all__ = ["BASES", "with_kernel", "estimate_kernel", "with_estimated_kernel"]
@@ -109,3 +117,47 @@ def _register(base: str) -> None:
 
 for _base in BASES:
     _register(_base)
+
+
+def _blur_like(p: Problem, kernel) -> Problem:
+    """``p`` with a :class:`Blur` of the given kernel in place of its blur operator."""
+    padding = getattr(p.operator, "padding", None)
+    if not isinstance(p.operator, Blur) or padding == "valid":
+        raise ValueError("blind deblurring handles a Blur operator with circular, reflect or "
+                         f"replicate padding, got {type(p.operator).__name__}"
+                         f"{f' with padding={padding!r}' if padding else ''}")
+    return dataclasses.replace(p, operator=Blur(kernel, img_shape=p.img_shape,
+                                                padding=padding).to(p.y.device))
+
+
+def _selfdeblur(p: Problem):
+    from ..blind import SelfDeblur
+
+    _blur_like(p, [[1.0]])  # refuse an operator it cannot replace before hours of work
+    return SelfDeblur(seed=p.seed, progress=p.progress,
+                      **recipes.SELFDEBLUR.options()).run(p.y)
+
+
+@register("selfdeblur", kinds=("deblur",), memory="dip",
+          description="SelfDeblur (Ren et al. 2020): image and kernel generators fitted to y "
+                      "(blind deblurring)")
+def selfdeblur(p: Problem):
+    from ..solvers.result import Result
+
+    out = _selfdeblur(p)
+    return Result(x=out.x, n_iter=recipes.SELFDEBLUR.max_iter, converged=True,
+                  message=f"SelfDeblur, final loss {out.loss:.4g}",
+                  kernel={"kernel": out.kernel, "source": "SelfDeblur", "loss": out.loss,
+                          "seconds": out.seconds})
+
+
+@register("cnn-hqs-selfdeblur", kinds=("deblur",), memory="dip",
+          description="cnn-hqs with the kernel SelfDeblur estimates from y (blind deblurring)")
+def cnn_hqs_selfdeblur(p: Problem):
+    out = _selfdeblur(p)
+    q = _blur_like(p, out.kernel)
+    q = dataclasses.replace(q, noise_std=max(q.noise_std, recipes.ESTIMATED_KERNEL_NOISE.value))
+    res = get("cnn-hqs").run(q)
+    res.kernel = {"kernel": out.kernel, "source": "SelfDeblur", "loss": out.loss,
+                  "seconds": out.seconds}
+    return res
