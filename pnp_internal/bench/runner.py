@@ -297,7 +297,7 @@ def run_task(
                 f"{task.name} {path.name} {method.name}: {row['psnr']:.2f} dB, "
                 f"SSIM {row['ssim']:.4f}, {seconds:.1f} s"
             )
-    result = {"task": task.name, "settings": settings, "rows": rows, "mean": _means(rows)}
+    result = {"task": task.name, "settings": settings, "rows": rows, "mean": mean_rows(rows)}
     if errors:
         result["errors"] = errors
     return result
@@ -337,7 +337,8 @@ def _check_estimate(x_hat, x_ref, name):
     return x_hat.float().cpu().clamp(0.0, 1.0)
 
 
-def _means(rows):
+def mean_rows(rows):
+    """Per method: the mean PSNR, SSIM, seconds (and kernel error) of its rows, and their count."""
     mean = {}
     for name in dict.fromkeys(r["method"] for r in rows):
         sub = [r for r in rows if r["method"] == name]
