@@ -3,7 +3,9 @@ processes, each finished image appended to a checkpoint, one stamped record at t
 
 The result is the record the bench command writes for the same task, folder, methods and
 seed (each image keeps its seeded degradation: ``run_task(names=)``); only the wall time is
-spread over ``--jobs`` cores. An interrupted run resumes from the checkpoint.
+spread over ``--jobs`` cores. An interrupted run resumes from the checkpoint; a second run on
+the same checkpoint with ``--reverse`` takes the images from the other end (a core freed later
+joins in), and a last run with nothing left to do writes the whole record.
 
     python benchmarks/experiments/per_image_bench.py sr-x2-aniso \\
         --images ../shared/data/test/set14 --methods zssr-fast,zssr-fast-kernelgan \\
@@ -57,6 +59,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--reverse", action="store_true", help="take the images from the last")
     args = p.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     names = [f.name for f in list_images(args.images)]
@@ -67,7 +70,7 @@ def main(argv=None) -> int:
         for line in checkpoint.read_text().splitlines():
             part = json.loads(line)
             done[part["name"]] = part
-    todo = [n for n in names if n not in done]
+    todo = [n for n in (names[::-1] if args.reverse else names) if n not in done]
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(_one, args.task, args.images, methods, n, args.seed): n
                    for n in todo}
@@ -79,6 +82,11 @@ def main(argv=None) -> int:
             for r in part["rows"]:
                 print(f"{r['image']} {r['method']}: {r['psnr']:.2f} dB, {r['seconds']:.1f} s",
                       flush=True)
+    missing = [n for n in names if n not in done]
+    if missing:
+        print(f"{len(missing)} image(s) not in {checkpoint} yet (another run has them); run "
+              "again when it ends to write the record")
+        return 0
     record = merge([done[n] for n in names])
     out = fresh_path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
