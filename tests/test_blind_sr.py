@@ -123,3 +123,20 @@ def test_aniso_tasks_draw_one_kernel_per_image():
     assert torch.equal(task.degrade(x, seed=1).y, a.y) and not torch.equal(a.y, b.y)
     assert a.operator.kernel.shape == (11, 11)
     assert get_task("sr-x4-aniso").degrade(torch.rand(1, 1, 64, 64), seed=1).y.shape[-1] == 16
+
+
+def test_methods_on_one_image_share_the_estimate_and_say_so(monkeypatch):
+    import dataclasses
+
+    from pnp_internal import recipes
+
+    monkeypatch.setattr(recipes, "KERNELGAN", dataclasses.replace(recipes.KERNELGAN,
+                                                                  max_iter=5, crop=32))
+    x = real_image("camera", 96, gray=True)
+    op = Downsampling(2, img_shape=(1, 96, 96), kernel=kernels.random_anisotropic(2, seed=5))
+    y = op(x)
+    a = pi.solve(y, op, method="cnn-hqs-kernelgan", noise_std=0, max_iter=2, seed=9)
+    b = pi.solve(y, op, method="cnn-idbp-kernelgan", noise_std=0, max_iter=2, seed=9)
+    assert not a.kernel.get("reused") and b.kernel["reused"]
+    assert torch.equal(a.kernel["kernel"], b.kernel["kernel"])
+    assert b.kernel["seconds"] == a.kernel["seconds"] > 0

@@ -310,8 +310,10 @@ def _auto_precision() -> str:
 
 
 def _kernel_row(result, operator) -> dict:
-    """For a method that chose its SR kernel (``Result.kernel``): the shift-aligned error
-    against the operator's true kernel and the estimate's confidence."""
+    """For a method that chose its kernel (``Result.kernel``): the shift-aligned error against
+    the operator's true kernel, and for an estimate its confidence, the seconds the estimation
+    took and whether it was reused from an earlier method on the same image (then the row's
+    ``seconds`` leave it out)."""
     chosen = getattr(result, "kernel", None)
     true = getattr(operator, "kernel", None)
     if not chosen or true is None:
@@ -319,6 +321,9 @@ def _kernel_row(result, operator) -> dict:
     row = {"kernel_error": metrics.kernel_error(chosen["kernel"], true)}
     if "confidence" in chosen:
         row["kernel_confidence"] = chosen["confidence"]
+    if "seconds" in chosen:
+        row["kernel_seconds"] = chosen["seconds"]
+        row["kernel_reused"] = bool(chosen.get("reused"))
     return row
 
 

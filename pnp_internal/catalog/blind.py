@@ -49,7 +49,8 @@ def estimate_kernel(p: Problem) -> dict:
     """KernelGAN's estimate for ``p.y`` at ``p.scale``, as :attr:`Result.kernel` holds it.
 
     The estimate is deterministic for a seed, so the last few are kept (keyed by the bytes of
-    ``y``, the factor, the seed and the recipe): several methods on one image estimate once.
+    ``y``, the factor, the seed and the recipe): several methods on one image estimate once, and
+    the reused estimate says so (``reused``) with the seconds its estimation took.
     """
     from ..blind import KernelGAN
 
@@ -62,7 +63,7 @@ def estimate_kernel(p: Problem) -> dict:
         key = (digest, p.scale, p.seed, tuple(sorted(opts.items())))
         if key in _ESTIMATES:
             _ESTIMATES.move_to_end(key)
-            return dict(_ESTIMATES[key], seconds=0.0, reused=True)
+            return dict(_ESTIMATES[key], reused=True)
     est = KernelGAN(factor=p.scale, seed=p.seed, progress=p.progress, **opts).estimate(p.y)
     info = {"kernel": est.kernel, "source": "KernelGAN", "confidence": est.confidence,
             "degenerate": est.degenerate, "seconds": est.seconds}
