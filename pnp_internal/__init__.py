@@ -1,14 +1,15 @@
 """pnp_internal: plug-and-play solvers and deep internal learning for linear inverse problems.
 
 Public API (see ``DESIGN.md``): :func:`solve` and :func:`methods`, the recipe book
-:mod:`recipes`, and the subpackages ``operators``, ``solvers``, ``priors``, ``io`` and
-``metrics``.
+:mod:`recipes`, and the subpackages ``operators``, ``solvers``, ``priors``, ``blind``
+(kernels estimated from the image itself), ``io`` and ``metrics``.
 """
 
-from . import io, metrics, operators, priors, solvers
+from . import blind, io, metrics, operators, priors, solvers
 from . import recipes
 from .api import methods, solve
 
 __version__ = "0.1.0"
 
-__all__ = ["solve", "methods", "recipes", "operators", "solvers", "priors", "io", "metrics", "__version__"]
+__all__ = ["solve", "methods", "recipes", "operators", "solvers", "priors", "blind", "io",
+           "metrics", "__version__"]
