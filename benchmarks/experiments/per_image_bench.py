@@ -5,7 +5,8 @@ The result is the record the bench command writes for the same task, folder, met
 seed (each image keeps its seeded degradation: ``run_task(names=)``); only the wall time is
 spread over ``--jobs`` cores. An interrupted run resumes from the checkpoint; a second run on
 the same checkpoint with ``--reverse`` takes the images from the other end (a core freed later
-joins in), and a last run with nothing left to do writes the whole record.
+joins in; each run reads the checkpoint before every image), and the run that finds nothing
+left writes the whole record.
 
     python benchmarks/experiments/per_image_bench.py sr-x2-aniso \\
         --images ../shared/data/test/set14 --methods zssr-fast,zssr-fast-kernelgan \\
@@ -18,7 +19,7 @@ import argparse
 import json
 import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import torch
@@ -29,6 +30,16 @@ from pnp_internal.bench.runner import fresh_path, list_images, mean_rows, run_ta
 def _one(task: str, images: str, methods: list[str], name: str, seed: int) -> dict:
     torch.set_num_threads(1)
     return run_task(task, images, methods, names=[name], seed=seed, log=None)
+
+
+def _read(checkpoint: Path) -> dict:
+    """The finished images of the checkpoint, by name (the first entry of a name counts)."""
+    done = {}
+    if checkpoint.is_file():
+        for line in checkpoint.read_text().splitlines():
+            part = json.loads(line)
+            done.setdefault(part["name"], part)
+    return done
 
 
 def merge(parts: list[dict]) -> dict:
@@ -42,6 +53,8 @@ def merge(parts: list[dict]) -> dict:
             settings["recipes"].setdefault(method, {}).update(read)
     settings["n_images"] = len(parts)
     settings["images_per_job"] = 1
+    # each job stamps the tree when it starts: keep every image's stamp
+    settings["provenance_per_image"] = {p["name"]: p["settings"]["provenance"] for p in parts}
     rows = [r for p in parts for r in p["rows"]]
     rows.sort(key=lambda r: (r["image"], r["method"]))
     out = {"task": first["task"], "settings": settings, "rows": rows, "mean": mean_rows(rows)}
@@ -65,23 +78,27 @@ def main(argv=None) -> int:
     names = [f.name for f in list_images(args.images)]
     checkpoint = Path(args.out).with_suffix(".checkpoint.jsonl")
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    done = {}
-    if checkpoint.is_file():
-        for line in checkpoint.read_text().splitlines():
-            part = json.loads(line)
-            done[part["name"]] = part
-    todo = [n for n in (names[::-1] if args.reverse else names) if n not in done]
+    order = names[::-1] if args.reverse else names
+    done, running = _read(checkpoint), {}
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_one, args.task, args.images, methods, n, args.seed): n
-                   for n in todo}
-        for future in as_completed(futures):
-            part = future.result() | {"name": futures[future]}
-            with checkpoint.open("a") as f:
-                f.write(json.dumps(part, default=str) + "\n")
-            done[futures[future]] = part
-            for r in part["rows"]:
-                print(f"{r['image']} {r['method']}: {r['psnr']:.2f} dB, {r['seconds']:.1f} s",
-                      flush=True)
+        while True:
+            done = _read(checkpoint)  # another run on the same checkpoint may have done some
+            free = [n for n in order if n not in done and n not in running.values()]
+            while free and len(running) < args.jobs:
+                name = free.pop(0)
+                running[pool.submit(_one, args.task, args.images, methods, name, args.seed)] = name
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                name = running.pop(future)
+                part = future.result() | {"name": name}
+                with checkpoint.open("a") as f:
+                    f.write(json.dumps(part, default=str) + "\n")
+                for r in part["rows"]:
+                    print(f"{r['image']} {r['method']}: {r['psnr']:.2f} dB, "
+                          f"{r['seconds']:.1f} s", flush=True)
+    done = _read(checkpoint)
     missing = [n for n in names if n not in done]
     if missing:
         print(f"{len(missing)} image(s) not in {checkpoint} yet (another run has them); run "
