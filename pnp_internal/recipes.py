@@ -451,8 +451,9 @@ DEFAULT_METHOD = {
                                              "against cnn's 30.910 in 22.6 s/image in float32; "
                                              "cnn alone: 30.87 on all 68 in 0.4 s",
                       "gaintuning-fast_denoise-s25_cbsd68"),
-    "deblur": Choice("cnn-hqs", "Set3C gauss 1.6: 28.98 dB in 1 s (ia-idbp 28.81, bm3d-hqs "
-                                "28.57 in 46 s); Levin Set12 32.74", "pnp-cnn_deblur-gauss1.6_set3c"),
+    "deblur": Choice("cnn-hqs", "Set3C gauss 1.6: 29.33 dB in 1.6 s/image on one core; with "
+                                "the earlier colour weights it also led ia-idbp and bm3d-hqs "
+                                "(pnp-cnn_deblur-gauss1.6_set3c)", "cnn-v2_deblur-gauss1.6_set3c"),
     "sr": Choice("ia-idbp", "Set5 x2 37.44 dB in 15 s/image (cnn-idbp 37.25, zssr 37.40 in "
                             "130 s); 256x256: 11.3 s in float32, 7.3 s in bf16",
                  "ia-v2_sr-x2_set5"),
