@@ -3,7 +3,8 @@ plus those an experiment script registers for itself.
 
 A bench method is ``run(problem) -> x`` (or a :class:`~pnp_internal.solvers.Result`). For a
 library method it is ``solve(problem.y, problem.operator, method=name,
-noise_std=problem.noise_std, seed=problem.seed)``: the bench holds no recipe, so what it measures is what ``solve`` gives.
+noise_std=problem.noise_std, seed=problem.seed)``: the bench holds no recipe, so what it
+measures is what ``solve`` gives.
 Experiment scripts (``benchmarks/experiments``) add variants with :func:`register`.
 
 Example

@@ -31,8 +31,8 @@ cs-25              cs       25% structured random measurements, gray (colour ima
 Scoring: PSNR/SSIM on all channels without border, except SR which is scored on the Y channel
 of BT.601 YCbCr with a border equal to the scale. Estimates are clipped to [0, 1] before scoring.
 
-Every random choice (noise, mask, CS matrix, random kernel) is seeded by :func:`image_seed` from the run's
-``seed`` and the image name, so every method of a run sees the same ``y``.
+Every random choice (noise, mask, CS matrix, random kernel) is seeded by :func:`image_seed`
+from the run's ``seed`` and the image name, so every method of a run sees the same ``y``.
 """
 
 from __future__ import annotations
