@@ -11,14 +11,19 @@ from pnp_internal.priors import Tiled
 from conftest import real_image
 
 
-def test_tiled_cnn_inside_hqs_matches_the_whole_image_within_0_05_db():
+def test_tiled_cnn_inside_hqs_matches_the_whole_image():
+    """Inside the image the tiles match the whole-image pass (within 0.01 dB); at the image's
+    own border a tile sees the reflected image where the whole pass sees the network's padding,
+    which moves the 160 px restoration by less than 0.1 dB."""
     x = real_image("astronaut", 160)
     blur = operators.Blur(operators.kernels.gaussian(1.6, 11), img_shape=x.shape[1:])
     y = blur.measure(x, noise_std=5 / 255, seed=0)
     whole = pi.solve(y, blur, method="cnn-hqs", tile=None, max_iter=6)
     tiled = pi.solve(y, blur, method="cnn-hqs", tile=48, max_iter=6)
     gap = float(metrics.psnr(whole.x, x) - metrics.psnr(tiled.x, x))
-    assert abs(gap) < 0.05, gap
+    inner = float(metrics.psnr(whole.x, x, border=32) - metrics.psnr(tiled.x, x, border=32))
+    assert abs(inner) < 0.01, inner
+    assert abs(gap) < 0.1, gap
     assert float(metrics.psnr(tiled.x, x)) > float(metrics.psnr(y, x)) + 2
 
 
