@@ -47,7 +47,7 @@ def test_generator_kernel_is_the_layers_end_to_end():
     for layer in g.layers:
         layers = layer(layers)
     assert g.size == 7
-    torch.testing.assert_close(g(x, factor=2), layers[..., ::2, ::2], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g(x), layers[..., ::2, ::2], rtol=1e-5, atol=1e-6)
 
 
 def test_x4_kernel_is_two_x2_downscalings():

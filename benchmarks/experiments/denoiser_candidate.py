@@ -28,12 +28,13 @@ def main(argv=None) -> int:
     p.add_argument("--methods", default="cnn,cnn-candidate")
     args = p.parse_args(argv)
 
+    colour = load_denoiser(args.weights, channels=3)  # read once, used for every image
+
     def candidate(problem):
         if problem.y.shape[1] != 3:
             return shipped_cnn(1, precision=problem.precision)
-        model = load_denoiser(args.weights, channels=3)
-        model.precision = problem.precision
-        return model
+        colour.precision = problem.precision
+        return colour
 
     @register("cnn-candidate", kinds=("denoise",), description="candidate weights, one call")
     def _one_call(problem):

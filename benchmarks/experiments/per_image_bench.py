@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     checkpoint = Path(args.out).with_suffix(".checkpoint.jsonl")
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     order = names[::-1] if args.reverse else names
-    done, running = _read(checkpoint), {}
+    running = {}
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         while True:
             done = _read(checkpoint)  # another run on the same checkpoint may have done some

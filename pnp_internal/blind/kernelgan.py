@@ -116,9 +116,11 @@ class _LinearGenerator(nn.Module):
             k = F.conv2d(k, layer.weight)
         return k[0, 0]
 
-    def forward(self, x: torch.Tensor, factor: int = 2) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, kernel: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` downscaled by 2 with :meth:`kernel` (or the given one, already composed)."""
+        k = self.kernel() if kernel is None else kernel
         # the response to a delta is the convolution kernel; correlation uses it flipped
-        return F.conv2d(x, self.kernel().flip(-2, -1)[None, None], stride=factor)
+        return F.conv2d(x, k.flip(-2, -1)[None, None], stride=2)
 
 
 class _PatchDiscriminator(nn.Module):
@@ -157,14 +159,11 @@ def _crop_sampler(img: torch.Tensor, size: int, gen: torch.Generator):
     return draw
 
 
-def _penalty_mask(size: int, centre: int = 30 // 2) -> torch.Tensor:
-    """KernelGAN's boundary penalty: 0 in the central region, growing towards the edges."""
+def _penalty_mask(size: int) -> torch.Tensor:
+    """Boundary penalty on the kernel: ``1 - g / max g`` for a Gaussian ``g`` as wide as the
+    kernel (0 at the centre, growing towards the edges)."""
     g = kernels.gaussian(float(size), size=size).double()
-    mask = 1 - g / g.max()
-    margin = (size - min(centre, size)) // 2 - 1
-    if margin > 0:
-        mask[margin:-margin, margin:-margin] = 0
-    return mask.float()
+    return (1 - g / g.max()).float()
 
 
 class KernelGAN:
@@ -191,7 +190,8 @@ class KernelGAN:
     Notes
     -----
     The generator loss is ``|D(G(crop)) - 1|_1`` plus ``0.5 |sum k - 1|``, ``0.5 |m k|_1``
-    (``m`` zero in the centre), and, after the bicubic start (``5 |G(c) - bicubic(c)|^2``,
+    (``m`` the unscaled boundary mask ``1 - g / max g`` of a kernel-wide Gaussian ``g``; the
+    paper's code scales it by 30 and zeroes its centre), and, after the bicubic start (``5 |G(c) - bicubic(c)|^2``,
     decayed by 100 every 200 iterations once it is small), ``1 |centre of mass - centre|^2``
     and ``5 mean |k|^0.2``. The final kernel keeps the 40 largest taps minus the 41st and is
     centred on the bicubic grid.
@@ -270,7 +270,7 @@ class KernelGAN:
             real = img[dt:dt + d_size, dl:dl + d_size][None, None]
             # generator step
             k = G.kernel()
-            fake = F.conv2d(g_in, k.flip(-2, -1)[None, None], stride=2)
+            fake = G(g_in, kernel=k)
             d_fake = D(fake)
             loss_bic = F.mse_loss(fake, _shave_to(F.conv2d(g_in, bic, stride=2), fake))
             mass = k.sum()

@@ -80,10 +80,14 @@ def with_estimated_kernel(p: Problem, method: str | None) -> tuple[Problem, dict
     estimate as :attr:`Result.kernel` holds it."""
     info = estimate_kernel(p)
     q = with_kernel(p, info["kernel"])
-    if method not in _LEARN_FROM_Y:
-        q = dataclasses.replace(q, noise_std=max(q.noise_std,
-                                                 recipes.ESTIMATED_KERNEL_NOISE.value))
-    return q, info
+    return (q if method in _LEARN_FROM_Y else _with_noise_floor(q)), info
+
+
+def _with_noise_floor(p: Problem) -> Problem:
+    """``p`` with a noise level of at least :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE`
+    (an estimated kernel's error, taken as noise by the plug-and-play solvers)."""
+    return dataclasses.replace(p, noise_std=max(p.noise_std,
+                                                recipes.ESTIMATED_KERNEL_NOISE.value))
 
 
 def with_kernel(p: Problem, kernel) -> Problem:
@@ -132,11 +136,13 @@ def _blur_like(p: Problem, kernel) -> Problem:
 
 
 def _selfdeblur(p: Problem):
+    """SelfDeblur on ``p.y``: its output and the estimate as :attr:`Result.kernel` holds it."""
     from ..blind import SelfDeblur
 
     _blur_like(p, [[1.0]])  # refuse an operator it cannot replace before hours of work
-    return SelfDeblur(seed=p.seed, progress=p.progress,
-                      **recipes.SELFDEBLUR.options()).run(p.y)
+    out = SelfDeblur(seed=p.seed, progress=p.progress, **recipes.SELFDEBLUR.options()).run(p.y)
+    return out, {"kernel": out.kernel, "source": "SelfDeblur", "loss": out.loss,
+                 "seconds": out.seconds}
 
 
 @register("selfdeblur", kinds=("deblur",), memory="dip",
@@ -145,20 +151,15 @@ def _selfdeblur(p: Problem):
 def selfdeblur(p: Problem):
     from ..solvers.result import Result
 
-    out = _selfdeblur(p)
+    out, info = _selfdeblur(p)
     return Result(x=out.x, n_iter=recipes.SELFDEBLUR.max_iter, converged=True,
-                  message=f"SelfDeblur, final loss {out.loss:.4g}",
-                  kernel={"kernel": out.kernel, "source": "SelfDeblur", "loss": out.loss,
-                          "seconds": out.seconds})
+                  message=f"SelfDeblur, final loss {out.loss:.4g}", kernel=info)
 
 
 @register("cnn-hqs-selfdeblur", kinds=("deblur",), memory="dip",
           description="cnn-hqs with the kernel SelfDeblur estimates from y (blind deblurring)")
 def cnn_hqs_selfdeblur(p: Problem):
-    out = _selfdeblur(p)
-    q = _blur_like(p, out.kernel)
-    q = dataclasses.replace(q, noise_std=max(q.noise_std, recipes.ESTIMATED_KERNEL_NOISE.value))
-    res = get("cnn-hqs").run(q)
-    res.kernel = {"kernel": out.kernel, "source": "SelfDeblur", "loss": out.loss,
-                  "seconds": out.seconds}
+    out, info = _selfdeblur(p)
+    res = get("cnn-hqs").run(_with_noise_floor(_blur_like(p, out.kernel)))
+    res.kernel = info
     return res
