@@ -57,6 +57,16 @@ def _children_running(pid: int, marker: str) -> list[int]:
     return found
 
 
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (an exited orphan that nobody reaped yet, a
+    zombie, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _no_partials(out):
     return not [p for p in out.rglob("*") if io.PARTIAL_MARK in p.name]
 
@@ -110,8 +120,8 @@ def test_killed_driver_then_skip_existing_resumes(batch, tmp_path):
     workers = _children_running(proc.pid, "spawn_main")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    # an orphaned worker finishes the image it has (atomically), then exits
-    alive = lambda: [p for p in workers if os.path.exists(f"/proc/{p}")]  # noqa: E731
+    # an orphaned worker sees its driver gone and exits; its output files are atomic
+    alive = lambda: [p for p in workers if _running(p)]  # noqa: E731
     deadline = time.time() + 60
     while alive() and time.time() < deadline:
         time.sleep(0.2)

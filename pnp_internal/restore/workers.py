@@ -48,18 +48,20 @@ def serial(jobs, settings, threads: int | None = None):
         yield (job, *work(job, settings, threads))
 
 
-def _start_worker(threads):
+def _start_worker(threads, driver):
+    """Set the torch threads and leave as soon as the ``driver`` process is gone (a killed
+    driver must not leave workers behind). The driver's pid is passed in rather than read
+    here: a driver killed while this process starts would otherwise be missed."""
     import threading
     import time
 
     import torch
 
     torch.set_num_threads(max(1, threads))
-    parent = os.getppid()
 
-    def leave_with_the_parent():  # a killed driver must not leave workers behind
-        while os.getppid() == parent:
-            time.sleep(1.0)
+    def leave_with_the_parent():
+        while os.getppid() == driver:
+            time.sleep(0.5)
         os._exit(1)
 
     threading.Thread(target=leave_with_the_parent, daemon=True).start()
@@ -76,7 +78,7 @@ def processes(jobs, settings, workers: int, *, retries: int = 1, threads: int | 
 
     def new_pool():
         return ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker,
-                                   initargs=(threads,))
+                                   initargs=(threads, os.getpid()))
 
     queue_ = list(jobs)
     attempts = {job.output.name: 0 for job in jobs}
