@@ -10,7 +10,10 @@ Each cell runs through ``pnp_internal.bench.runner.run_task`` (so through
 :func:`pnp_internal.solve` with the recipe book) for seeds 0, 1, 2; a seed changes the
 degradation noise and every random choice of the method. The (cell, seed, image) jobs run two
 at a time, each with one core's share of torch threads (``--jobs``); every finished job is
-appended to a checkpoint file, so an interrupted run resumes where it stopped.
+appended to a checkpoint file with the commit that computed it, so an interrupted run
+resumes where it stopped. The checkpoint of the full run lives beside the records
+(``benchmarks/results/partial/``) and is committed with them, so that a run spread over
+several machines' hours resumes from any clone; it is removed once the record is written.
 
 Usage::
 
@@ -112,7 +115,7 @@ def _run_one(cell: Cell, seed: int, image: str, quick: bool, data_root: Path) ->
     (row,) = result["rows"]
     return {"cell": cell.key, "seed": seed, "image": image, "psnr": row["psnr"],
             "ssim": row["ssim"], "seconds": row["seconds"],
-            "threads": torch.get_num_threads(),
+            "threads": torch.get_num_threads(), "commit": provenance()["commit"],
             "recipes": result["settings"]["recipes"].get(cell.method, {})}
 
 
@@ -158,7 +161,8 @@ def run(quick: bool, data_root: Path, checkpoint: Path, jobs: int = 2, threads: 
                      "seconds_per_image": statistics.mean(e["seconds"] for e in entries),
                      "threads_per_job": entries[0]["threads"],
                      "published": cell.published, "source": cell.source,
-                     "recipes": entries[0]["recipes"]})
+                     "recipes": entries[0]["recipes"],
+                     "commits": sorted({e.get("commit") or "?" for e in entries})})
     return rows
 
 
@@ -180,10 +184,14 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=2, help="jobs at once (default 2)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads per job (default: cores / jobs)")
+    p.add_argument("--checkpoint", default=None,
+                   help="checkpoint file (default: benchmarks/results/partial/ for the full "
+                        "run, build/reproduce/ for --quick)")
     args = p.parse_args(argv)
     data_root = Path(args.data) if args.data else default_data_root()
     name = "reproduce-quick" if args.quick else "reproduce"
-    checkpoint = ROOT / "build" / "reproduce" / f"{name}.checkpoint.jsonl"
+    folder = ROOT / ("build/reproduce" if args.quick else "benchmarks/results/partial")
+    checkpoint = Path(args.checkpoint) if args.checkpoint else folder / f"{name}.checkpoint.jsonl"
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     rows = run(args.quick, data_root, checkpoint, jobs=args.jobs,
