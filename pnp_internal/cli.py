@@ -1,5 +1,5 @@
 """Command line: ``pnp-internal restore ...``, ``pnp-internal bench ...``,
-``pnp-internal train-denoiser ...``."""
+``pnp-internal train-denoiser ...``, ``pnp-internal train-generator ...``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ _COMMANDS = {
     "report": ("pnp_internal.bench.report",
                "write benchmarks/RESULTS.md from the canonical records"),
     "train-denoiser": ("pnp_internal.training", "train the project's CNN denoiser"),
+    "train-generator": ("pnp_internal.generative.training",
+                        "train the 64x64 generator of csgm and iagan"),
 }
 
 

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from pnp_internal.precision import CHOICES, resolve
 from pnp_internal.priors.cnn import SIGMA_MAX, CNNDenoiser
 
-__all__ = ["main", "build_parser", "load_folder", "train"]
+__all__ = ["main", "build_parser", "load_folder", "random_crops", "train"]
 
 _EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
@@ -134,7 +134,7 @@ def colour_augment(p: torch.Tensor, gen: torch.Generator, *, shuffle: bool, satu
     return p
 
 
-def _batch(images, batch: int, patch: int, gen: torch.Generator, colour=None) -> torch.Tensor:
+def random_crops(images, batch: int, patch: int, gen: torch.Generator, colour=None) -> torch.Tensor:
     """A (batch, C, patch, patch) uint8 stack of random crops with random flips/rotations and,
     given ``colour`` (keyword arguments of :func:`colour_augment`), colour augmentation."""
     idx = torch.randint(len(images), (batch,), generator=gen).tolist()
@@ -338,7 +338,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
                 break
             for g in opt.param_groups:
                 g["lr"] = args.lr * cosine_t(spent)
-        x = _batch(train_imgs, args.batch, args.patch, gen, colour).to(dev, non_blocking=True)
+        x = random_crops(train_imgs, args.batch, args.patch, gen, colour).to(dev, non_blocking=True)
         x = x.float().div_(255.0).contiguous(memory_format=fmt)
         sig = torch.rand(args.batch, 1, 1, 1, generator=gen).to(dev) * SIGMA_MAX
         y = x + sig * torch.randn(x.shape, generator=noise_gen, device=dev)

@@ -48,6 +48,10 @@ def short_recipes(monkeypatch):
                                                                   crop=32))
     monkeypatch.setattr(recipes, "SELFDEBLUR", dataclasses.replace(
         recipes.SELFDEBLUR, kernel_size=5, max_iter=3, width=8, skip_channels=2, depth=2))
+    monkeypatch.setattr(recipes, "CSGM", dataclasses.replace(recipes.CSGM, restarts=1,
+                                                             max_iter=2))
+    monkeypatch.setattr(recipes, "IAGAN", dataclasses.replace(recipes.IAGAN, max_iter=2,
+                                                              patience=1))
     monkeypatch.setattr(recipes, "DEEP_DECODER", recipes.Choice(
         {"channels": 8, "depth": 2, "reg_noise_std": 0.0, "max_iter": 3}, "test"))
 
@@ -55,8 +59,8 @@ def short_recipes(monkeypatch):
 def _problem(name, camera):
     kind = next(k for k in TASK if k in catalog.get(name).kinds)  # the cheapest task first
     task = get_task(TASK[kind])
-    size = 64 if "dip" in name or "kernelgan" in name else 32  # DIP's skip net and KernelGAN's
-    # crops need 64 px
+    # DIP's skip net and KernelGAN's crops need 64 px, the generator makes 64 px images
+    size = 64 if any(k in name for k in ("dip", "gan", "csgm")) else 32
     x, _ = task.prepare(camera[..., :size, :size])
     d = task.degrade(x, seed=3, index=0)
     return Problem(y=d.y, operator=d.operator, noise_std=task.noise_std, kind=task.kind,

@@ -161,6 +161,8 @@ class Task:
         The task works on gray images (colour images are converted to luma).
     ratio : float or None
         Kept-pixel ratio (inpainting) or measurement ratio (CS).
+    cs_kind : {"structured", "gaussian"}
+        The CS matrix (:class:`~pnp_internal.operators.CompressedSensing`).
     """
 
     name: str
@@ -173,6 +175,7 @@ class Task:
     sr_blur_std: float | None = None
     random_kernel: bool = False
     blind: bool = False
+    cs_kind: str = "structured"
 
     @property
     def score_options(self) -> dict:
@@ -237,7 +240,7 @@ class Task:
             op = operators.Inpainting(mask, img_shape=img_shape)
         elif self.kind == "cs":
             op = operators.CompressedSensing(
-                self.ratio, img_shape=img_shape, kind="structured", seed=seed
+                self.ratio, img_shape=img_shape, kind=self.cs_kind, seed=seed
             )
         else:  # pragma: no cover - TASKS only holds the kinds above
             raise ValueError(f"task {self.name!r} has unknown kind {self.kind!r}")
@@ -295,12 +298,14 @@ def _tasks():
         for s in (2, 4)
     ]
     t.append(Task("inpaint-50", "inpaint", 0.0, "50% random pixels kept, no noise", ratio=0.5))
-    t.append(
+    t += [
         Task(
-            "cs-25", "cs", 0.0, "25% structured random measurements, gray, no noise",
-            gray=True, ratio=0.25,
+            f"cs-{r}{'' if kind == 'structured' else '-' + kind}", "cs", 0.0,
+            f"{r}% {kind} random measurements, gray, no noise", gray=True, ratio=r / 100,
+            cs_kind=kind,
         )
-    )
+        for kind in ("structured", "gaussian") for r in (10, 25, 50)
+    ]
     return {task.name: task for task in t}
 
 

@@ -10,5 +10,6 @@ from . import denoisers  # noqa: F401  cnn, cnn-gaintuning, cnn-sure, bm3d, tv, 
 from . import direct  # noqa: F401  dip, dip-tv, deep-decoder, zssr, zssr-fast, zssr-gradual
 from . import baselines  # noqa: F401  pseudo-inverse, bicubic, deepinv-*
 from . import blind  # noqa: F401  <sr>-kernelgan, <sr>-bicubic
+from . import generative  # noqa: F401  csgm, iagan, iagan-bp
 
 __all__ = ["Method", "Problem", "get", "names", "register"]

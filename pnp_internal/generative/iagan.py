@@ -1,0 +1,148 @@
+"""IAGAN: adapt a pretrained generator's weights to the measurements of one image.
+
+References
+----------
+.. [1] S. A. Hussein, T. Tirer and R. Giryes, "Image-Adaptive GAN based Reconstruction",
+   AAAI 2020.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import torch
+
+from ..operators.base import solve_AAt
+from ..solvers.result import Result
+from .csgm import CSGM, _psnr, generator_for, measurement_loss
+from .generator import Generator
+
+__all__ = ["IAGAN"]
+
+
+class IAGAN:
+    """Image-adaptive generative prior [1]_: CSGM's code ``z``, then ``z`` and the
+    generator's weights ``theta`` jointly on ``|A G_theta(z) - y|^2``, then optionally the
+    back-projection ``x = G + A^T (A A^T + eps I)^{-1} (y - A G)``.
+
+    A generator trained elsewhere cannot represent the test image exactly (CSGM's
+    representation error); a few hundred small steps on its weights remove most of it. They
+    would go on to fit the noise and, for an operator with a null space, anything there, so
+    the steps stop without the ground truth: a random ``holdout`` fraction of the entries of
+    ``y`` is left out of the loss, and the iterate with the lowest loss on them is returned
+    (the run ends ``patience`` steps after it).
+
+    Parameters
+    ----------
+    generator : Generator, optional
+        Default: the shipped generator; it is copied, never changed.
+    csgm : CSGM, optional
+        The first stage (default ``CSGM(generator)`` with its defaults).
+    max_iter : int
+        Cap of the joint steps.
+    lr : float
+        Adam learning rate of the generator's weights.
+    latent_lr : float
+        Adam learning rate of the code in the joint steps.
+    holdout : float
+        Fraction of the entries of ``y`` held out to choose the iterate.
+    patience : int
+        Steps without a better hold-out loss before the run ends.
+    back_projection : bool
+        Finish with the back-projection (``iagan-bp``); ``eps`` is ``noise_std`` (0, the exact
+        projection, for noiseless ``y``), as IDBP's.
+    noise_std : float
+        Noise level of ``y`` ([0, 1] scale); used by the back-projection.
+    seed : int or None
+        Seed of the hold-out draw (CSGM has its own).
+    progress : bool
+        Show a progress bar.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pnp_internal import operators
+    >>> from pnp_internal.generative import CSGM, IAGAN, Generator
+    >>> op = operators.CompressedSensing(0.25, img_shape=(1, 64, 64))
+    >>> g = Generator(nz=8, ngf=4).eval()
+    >>> solver = IAGAN(g, csgm=CSGM(g, restarts=1, max_iter=2), max_iter=3)
+    >>> solver.solve(op.A(torch.rand(1, 1, 64, 64)), op).x.shape
+    torch.Size([1, 1, 64, 64])
+    """
+
+    def __init__(self, generator: Generator | None = None, *, csgm: CSGM | None = None,
+                 max_iter: int = 600, lr: float = 1e-4, latent_lr: float = 1e-3,
+                 holdout: float = 0.1, patience: int = 100, back_projection: bool = False,
+                 noise_std: float = 0.0, seed: int | None = 0, progress: bool = False):
+        if max_iter < 1 or patience < 1 or not (lr > 0 and latent_lr > 0):
+            raise ValueError(f"need max_iter >= 1, patience >= 1, lr > 0, latent_lr > 0; got "
+                             f"{max_iter}, {patience}, {lr}, {latent_lr}")
+        if not 0 < holdout < 0.5:
+            raise ValueError(f"holdout must be in (0, 0.5), got {holdout}")
+        if not noise_std >= 0:
+            raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+        self.generator = generator
+        self.csgm = CSGM(generator) if csgm is None else csgm
+        self.max_iter, self.lr, self.latent_lr = int(max_iter), float(lr), float(latent_lr)
+        self.holdout, self.patience = float(holdout), int(patience)
+        self.back_projection, self.noise_std = bool(back_projection), float(noise_std)
+        self.seed, self.progress = seed, progress
+
+    def _adapt(self, g: Generator, z: torch.Tensor, y: torch.Tensor, operator, x_true,
+               history) -> tuple[torch.Tensor, int, int]:
+        """The joint steps; the best iterate by hold-out, its step and the steps run."""
+        from tqdm import tqdm
+
+        g = copy.deepcopy(g).eval()  # batch norm keeps its trained statistics
+        for p in g.parameters():
+            p.requires_grad_(True)
+        z = z.clone().requires_grad_()
+        opt = torch.optim.Adam([{"params": g.parameters(), "lr": self.lr},
+                                {"params": [z], "lr": self.latent_lr}])
+        gen = torch.Generator().manual_seed(0 if self.seed is None else self.seed)
+        held = (torch.rand(y.shape, generator=gen) < self.holdout).to(y.device, y.dtype)
+        best, best_x, best_it, it = float("inf"), None, 0, 0
+        t0 = time.perf_counter()
+        with torch.enable_grad():
+            for it in tqdm(range(self.max_iter), disable=not self.progress, desc="IAGAN"):
+                x = g(z)
+                fit = measurement_loss(operator, x, y, 1 - held)
+                opt.zero_grad(set_to_none=True)
+                fit.sum().backward()
+                opt.step()
+                with torch.no_grad():
+                    check = float(measurement_loss(operator, x, y, held).sum())
+                if check < best:
+                    best, best_x, best_it = check, x.detach().clone(), it
+                history["seconds"].append(time.perf_counter() - t0)
+                history["residual"].append(check)
+                if x_true is not None:
+                    history["psnr"].append(_psnr(x.detach(), x_true))
+                if it - best_it >= self.patience:
+                    break
+        return best_x, best_it, it + 1
+
+    def solve(self, y: torch.Tensor, operator, *, x_true: torch.Tensor | None = None) -> Result:
+        """Restore the 64x64 image behind ``y`` (batch items one by one)."""
+        g = generator_for(operator, y, self.generator)
+        history = {"seconds": [], "residual": [], "psnr": []}
+        out, stops = [], []
+        for i in range(len(y)):
+            truth = None if x_true is None else x_true[i:i + 1]
+            yi = y[i:i + 1]
+            z = self.csgm.fit_latent(g, yi, operator)
+            x, best_it, n_iter = self._adapt(g, z, yi, operator, truth, history)
+            if self.back_projection:
+                with torch.no_grad():
+                    x = x + operator.A_adjoint(solve_AAt(operator, yi - operator.A(x),
+                                                         self.noise_std))
+            out.append(x)
+            stops.append((best_it, n_iter))
+        history = {k: v for k, v in history.items() if v} if len(y) == 1 else {}
+        best_it, n_iter = stops[-1]
+        return Result(x=torch.cat(out).clamp(0, 1), n_iter=n_iter,
+                      converged=n_iter < self.max_iter, history=history,
+                      message=f"IAGAN: CSGM code, then joint steps; the hold-out loss was lowest "
+                              f"at step {best_it + 1} of {n_iter}"
+                              f"{', then back-projection' if self.back_projection else ''}")
