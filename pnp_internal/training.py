@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from pnp_internal.precision import CHOICES, resolve
 from pnp_internal.priors.cnn import SIGMA_MAX, CNNDenoiser
 
-__all__ = ["main", "build_parser", "load_folder", "random_crops", "train"]
+__all__ = ["main", "build_parser", "load_folder", "random_crops", "training_device", "train"]
 
 _EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
@@ -221,18 +221,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
-    """Run the training described by the parsed ``args``; returns a summary dict."""
-    from tqdm import tqdm
-
+def training_device(args: argparse.Namespace, positive: tuple[str, ...]) -> torch.device:
+    """The device of ``--device`` (checked), after setting ``--threads`` and checking that the
+    integer options named in ``positive`` are at least 1."""
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda given but CUDA is not available; use --device cpu")
-    for name in ("steps", "batch", "patch"):
+    for name in positive:
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    return dev
+
+
+def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
+    """Run the training described by the parsed ``args``; returns a summary dict."""
+    from tqdm import tqdm
+
+    dev = training_device(args, ("steps", "batch", "patch"))
     if not (0 <= args.saturation <= 1 and 0 <= args.hue <= 0.5):
         raise ValueError(f"--saturation must be in [0, 1] and --hue in [0, 0.5]; got "
                          f"{args.saturation} and {args.hue}")

@@ -61,8 +61,8 @@ class CSGM:
     lr : float
         Adam learning rate of ``z``.
     latent_weight : float
-        ``lam``, per unit of ``|A x|^2 / m`` (``m`` measurements): the weight scales with the
-        size of ``y`` so that it means the same for every operator.
+        ``lam`` in units of the mean squared measurement ``|y|^2 / m`` (``m`` entries of
+        ``y``), so that it means the same for every operator and image.
     seed : int or None
         Seed of the starting codes.
     progress : bool
@@ -90,9 +90,10 @@ class CSGM:
         self.lr, self.latent_weight, self.seed = float(lr), float(latent_weight), seed
         self.progress = progress
 
-    def fit_latent(self, g: Generator, y: torch.Tensor, operator, *, x_true=None,
+    def fit_latent(self, g: Generator, y: torch.Tensor, operator, *, weight=None, x_true=None,
                    history=None) -> torch.Tensor:
-        """The best code ``(1, nz)`` for ``y`` (a single measurement, batch 1)."""
+        """The best code ``(1, nz)`` for ``y`` (a single measurement, batch 1), fitted to the
+        entries of ``y`` where ``weight`` (same shape, 0 or 1) is 1, when given."""
         from tqdm import tqdm
 
         gen = torch.Generator().manual_seed(0 if self.seed is None else self.seed)
@@ -106,7 +107,7 @@ class CSGM:
         with torch.enable_grad():
             for it in tqdm(range(self.max_iter), disable=not self.progress, desc="CSGM"):
                 x = g(z)
-                objective = measurement_loss(operator, x, ys) + lam * (z ** 2).sum(1)
+                objective = measurement_loss(operator, x, ys, weight) + lam * (z ** 2).sum(1)
                 opt.zero_grad(set_to_none=True)
                 objective.sum().backward()
                 opt.step()
@@ -117,7 +118,7 @@ class CSGM:
                     if x_true is not None:
                         history["psnr"].append(_psnr(x[best:best + 1].detach(), x_true))
         with torch.no_grad():
-            objective = measurement_loss(operator, g(z), ys) + lam * (z ** 2).sum(1)
+            objective = measurement_loss(operator, g(z), ys, weight) + lam * (z ** 2).sum(1)
         return z[int(objective.argmin())][None].detach()
 
     def solve(self, y: torch.Tensor, operator, *, x_true: torch.Tensor | None = None) -> Result:

@@ -30,7 +30,7 @@ class IAGAN:
     representation error); a few hundred small steps on its weights remove most of it. They
     would go on to fit the noise and, for an operator with a null space, anything there, so
     the steps stop without the ground truth: a random ``holdout`` fraction of the entries of
-    ``y`` is left out of the loss, and the iterate with the lowest loss on them is returned
+    ``y`` is left out of the loss of both stages, and the iterate with the lowest loss on them is returned
     (the run ends ``patience`` steps after it).
 
     Parameters
@@ -89,9 +89,10 @@ class IAGAN:
         self.back_projection, self.noise_std = bool(back_projection), float(noise_std)
         self.seed, self.progress = seed, progress
 
-    def _adapt(self, g: Generator, z: torch.Tensor, y: torch.Tensor, operator, x_true,
-               history) -> tuple[torch.Tensor, int, int]:
-        """The joint steps; the best iterate by hold-out, its step and the steps run."""
+    def _adapt(self, g: Generator, z: torch.Tensor, y: torch.Tensor, operator,
+               held: torch.Tensor, x_true, history) -> tuple[torch.Tensor, int, int]:
+        """The joint steps on the entries of ``y`` outside ``held``; the best iterate by the
+        loss on ``held``, its step and the steps run."""
         from tqdm import tqdm
 
         g = copy.deepcopy(g).eval()  # batch norm keeps its trained statistics
@@ -100,8 +101,6 @@ class IAGAN:
         z = z.clone().requires_grad_()
         opt = torch.optim.Adam([{"params": g.parameters(), "lr": self.lr},
                                 {"params": [z], "lr": self.latent_lr}])
-        gen = torch.Generator().manual_seed(0 if self.seed is None else self.seed)
-        held = (torch.rand(y.shape, generator=gen) < self.holdout).to(y.device, y.dtype)
         best, best_x, best_it, it = float("inf"), None, 0, 0
         t0 = time.perf_counter()
         with torch.enable_grad():
@@ -131,8 +130,11 @@ class IAGAN:
         for i in range(len(y)):
             truth = None if x_true is None else x_true[i:i + 1]
             yi = y[i:i + 1]
-            z = self.csgm.fit_latent(g, yi, operator)
-            x, best_it, n_iter = self._adapt(g, z, yi, operator, truth, history)
+            # the hold-out stays out of both stages, so that its loss at the start is unbiased
+            gen = torch.Generator().manual_seed(0 if self.seed is None else self.seed)
+            held = (torch.rand(yi.shape, generator=gen) < self.holdout).to(y.device, y.dtype)
+            z = self.csgm.fit_latent(g, yi, operator, weight=1 - held)
+            x, best_it, n_iter = self._adapt(g, z, yi, operator, held, truth, history)
             if self.back_projection:
                 with torch.no_grad():
                     x = x + operator.A_adjoint(solve_AAt(operator, yi - operator.A(x),

@@ -37,7 +37,7 @@ from torch import nn
 
 from pnp_internal.generative.generator import SIZE, Generator
 from pnp_internal.precision import CHOICES, resolve
-from pnp_internal.training import load_folder, random_crops
+from pnp_internal.training import load_folder, random_crops, training_device
 
 __all__ = ["Encoder", "main", "build_parser", "train"]
 
@@ -119,14 +119,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     """Run the training described by the parsed ``args``; returns a summary dict."""
     from tqdm import tqdm
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    dev = torch.device(args.device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda given but CUDA is not available; use --device cpu")
-    for name in ("steps", "batch", "nz", "ngf"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    dev = training_device(args, ("steps", "batch", "nz", "ngf"))
     if not args.sigma_x > 0:
         raise ValueError(f"--sigma-x must be > 0, got {args.sigma_x}")
     if args.time_limit is not None and args.time_limit <= 0:
