@@ -38,6 +38,10 @@ def test_values_on_the_0_255_scale_are_refused(scene):
         pi.solve(y, op, noise_std=25)
     with pytest.raises(TypeError, match=r"dtype torch.uint8.*y.float\(\) / 255"):
         pi.solve((y * 255).clamp(0, 255).to(torch.uint8), op, noise_std=0.01)
+    # sigma 75/255 on a [0, 1] image spreads it over about [-1.3, 2.3]: accepted
+    heavy = y + 75 / 255 * torch.randn(y.shape, generator=torch.Generator().manual_seed(0))
+    assert heavy.max() > 2 or heavy.min() < -1
+    assert pi.solve(heavy, op, method="pseudo-inverse", noise_std=75 / 255).x.shape == y.shape
     bad = y.clone()
     bad[0, 0, 3, 4] = float("nan")
     with pytest.raises(ValueError, match="1 NaN/Inf value"):
