@@ -2,6 +2,8 @@
 range are recovered from few measurements, adaptation beats the fixed generator on a real
 image, the back-projection is consistent with ``y``, and bad input is refused clearly."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from PIL import Image
 
 import pnp_internal as pi
 from conftest import real_image
-from pnp_internal import io, metrics, operators
+from pnp_internal import io, metrics, operators, recipes
 from pnp_internal.bench.tasks import center_crop, default_data_root
 from pnp_internal.generative import CSGM, IAGAN, Generator, pretrained
 from pnp_internal.generative.training import main as train_main
@@ -60,9 +62,9 @@ def test_iagan_beats_csgm_and_back_projection_fits_y():
     op = operators.CompressedSensing(0.25, img_shape=(1, 64, 64), seed=0)
     y = op.A(x)
     g = pretrained()
-    fixed = CSGM(g, restarts=2, max_iter=300)
+    fixed = CSGM(g, restarts=2, max_iter=200)
     csgm = fixed.solve(y, op)
-    adapted = IAGAN(g, csgm=fixed, max_iter=200, lr=3e-5, patience=50)
+    adapted = IAGAN(g, csgm=fixed, max_iter=150, lr=3e-5, patience=50)
     iagan = adapted.solve(y, op)
     adapted.back_projection = True
     bp = adapted.solve(y, op)
@@ -79,7 +81,8 @@ def test_any_other_size_is_refused_with_the_way_out():
         pi.solve(torch.rand(1, 1, 96, 96), op, method="csgm", noise_std=0.1)
 
 
-def test_solve_by_name_reads_the_recipes():
+def test_solve_by_name_reads_the_recipes(monkeypatch):
+    monkeypatch.setattr(recipes, "CSGM", dataclasses.replace(recipes.CSGM, max_iter=50))
     x = real_image("astronaut", 64)
     op = operators.Inpainting(operators.masks.random_mask(0.5, img_shape=(3, 64, 64), seed=0),
                               img_shape=(3, 64, 64))
