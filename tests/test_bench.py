@@ -120,12 +120,15 @@ def test_tasks_cover_the_contract():
     assert set(TASKS) == {"denoise-s2", "denoise-s15", "denoise-s25", "denoise-s50",
                           "denoise-s60", "denoise-s75", "deblur-gauss1.6", "deblur-levin",
                           "deblur-levin-blind", "sr-x2", "sr-x3", "sr-x4", "sr-x2-gauss1.6",
-                          "sr-x2-aniso", "sr-x4-aniso", "inpaint-50", "cs-25"}
+                          "sr-x2-aniso", "sr-x4-aniso", "inpaint-50", "cs-10", "cs-25", "cs-50",
+                          "cs-10-gaussian", "cs-25-gaussian", "cs-50-gaussian"}
     assert get_task("deblur-gauss1.6").noise_std == pytest.approx(2.55 / 255)
     assert get_task("denoise-s75").noise_std == pytest.approx(75 / 255)
     x = torch.rand(1, 3, 16, 16)
     gray, notes = get_task("cs-25").prepare(x)
     assert gray.shape == (1, 1, 16, 16) and notes
+    op = get_task("cs-10-gaussian").degrade(gray, seed=0).operator
+    assert op.kind == "gaussian" and op.A(gray).numel() == round(0.1 * 256)
 
 
 def test_kernel_aware_sr_task_blurs_with_the_gaussian_then_decimates():
