@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from ..metrics import psnr
 from ..solvers.result import Result
 from .generator import SIZE, Generator, pretrained
 
@@ -116,7 +117,8 @@ class CSGM:
                     history["seconds"].append(time.perf_counter() - t0)
                     history["residual"].append(float(objective[best].detach()))
                     if x_true is not None:
-                        history["psnr"].append(_psnr(x[best:best + 1].detach(), x_true))
+                        best_x = x[best:best + 1].detach().clamp(0, 1)
+                        history["psnr"].append(float(psnr(best_x, x_true)))
         with torch.no_grad():
             objective = measurement_loss(operator, g(z), ys, weight) + lam * (z ** 2).sum(1)
         return z[int(objective.argmin())][None].detach()
@@ -136,8 +138,3 @@ class CSGM:
         return Result(x=torch.cat(out).clamp(0, 1), n_iter=self.max_iter, converged=False,
                       history=history, message=f"CSGM: {self.max_iter} Adam steps from "
                                                 f"{self.restarts} random codes")
-
-
-def _psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
-    mse = float(((x.clamp(0, 1) - ref) ** 2).mean())
-    return float("inf") if mse == 0 else -10.0 * torch.log10(torch.tensor(mse)).item()

@@ -15,7 +15,8 @@ import torch
 
 from ..operators.base import solve_AAt
 from ..solvers.result import Result
-from .csgm import CSGM, _psnr, generator_for, measurement_loss
+from ..metrics import psnr
+from .csgm import CSGM, generator_for, measurement_loss
 from .generator import Generator
 
 __all__ = ["IAGAN"]
@@ -117,7 +118,7 @@ class IAGAN:
                 history["seconds"].append(time.perf_counter() - t0)
                 history["residual"].append(check)
                 if x_true is not None:
-                    history["psnr"].append(_psnr(x.detach(), x_true))
+                    history["psnr"].append(float(psnr(x.detach().clamp(0, 1), x_true)))
                 if it - best_it >= self.patience:
                     break
         return best_x, best_it, it + 1
