@@ -1,11 +1,13 @@
 """Shared fixtures: seeded generators, the device, and small real images from scikit-image."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
 from skimage import data, transform
 
-torch.set_num_threads(2)
+torch.set_num_threads(min(2, len(os.sched_getaffinity(0))))  # two cores, or fewer if pinned
 
 
 def _to_tensor(img: np.ndarray) -> torch.Tensor:

@@ -127,6 +127,22 @@ def test_bad_files(tmp_path):
         load_denoiser(tmp_path / "lie.safetensors")
 
 
+def test_noise_level_map_for_spatially_varying_noise():
+    """A constant map is the scalar call; on noise whose level ramps from 5 to 50 (/255) across
+    a real image, the true map beats the single mean level."""
+    x = real_image("camera", 96, gray=True)
+    model = pretrained("drunet-lite-gray")
+    assert torch.equal(model(x, 0.1), model(x, torch.full((1, 1, 96, 96), 0.1)))
+    ramp = torch.linspace(5 / 255, 50 / 255, 96).view(1, 1, 1, 96).expand(1, 1, 96, 96)
+    y = x + ramp * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    p_map, p_mean = psnr(model(y, ramp), x), psnr(model(y, float(ramp.mean())), x)
+    assert p_map > p_mean + 3, (p_map, p_mean)
+    with pytest.raises(ValueError, match="noise-level map must have shape"):
+        model(y, ramp[..., :95])
+    with pytest.raises(ValueError, match="noise-level map.*>= 0"):
+        model(y, -ramp)
+
+
 def test_bad_inputs_and_sigma_warning():
     m = small(3)
     with pytest.raises(ValueError, match="RGBA.*x\\[:, :3\\]"):

@@ -62,9 +62,9 @@ def test_iagan_beats_csgm_and_back_projection_fits_y():
     op = operators.CompressedSensing(0.25, img_shape=(1, 64, 64), seed=0)
     y = op.A(x)
     g = pretrained()
-    fixed = CSGM(g, restarts=2, max_iter=200)
+    fixed = CSGM(g, restarts=2, max_iter=100)
     csgm = fixed.solve(y, op)
-    adapted = IAGAN(g, csgm=fixed, max_iter=150, lr=3e-5, patience=50)
+    adapted = IAGAN(g, csgm=fixed, max_iter=80, lr=3e-5, patience=50)
     iagan = adapted.solve(y, op)
     adapted.back_projection = True
     bp = adapted.solve(y, op)

@@ -25,6 +25,8 @@ SLOW = {"deepinv-dip"}
 def short_recipes(monkeypatch):
     """Tiny budgets for every learning method."""
     small = dict(steps=2, check_every=1, patience=1)
+    for key, r in list(recipes.PNP.items()):
+        monkeypatch.setitem(recipes.PNP, key, dataclasses.replace(r, max_iter=min(r.max_iter, 3)))
     for table in (recipes.IMAGE_ADAPTED, recipes.IMAGE_ADAPTED_DURING):
         for k, v in list(table.items()):
             monkeypatch.setitem(table, k, dataclasses.replace(v, batch_size=2, **small))

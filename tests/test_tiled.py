@@ -38,6 +38,19 @@ def test_tiles_cover_odd_sizes_exactly_with_a_local_filter():
         assert torch.allclose(out, local(x, 0.1), atol=1e-6), tile
 
 
+def test_a_noise_level_map_is_cut_with_the_image():
+    def scale(x, sigma):  # pixel-wise in the map: exact under tiling with any margin
+        return x * sigma
+
+    x = torch.rand(2, 3, 37, 83, generator=torch.Generator().manual_seed(0))
+    level = torch.rand(1, 1, 37, 83, generator=torch.Generator().manual_seed(1))
+    for tile, margin, batch in ((16, 0, 1), (20, 3, 4)):
+        out = Tiled(scale, tile=tile, margin=margin, batch=batch)(x, level)
+        assert torch.allclose(out, x * level, atol=1e-6), tile
+    with pytest.raises(ValueError, match="one level per pixel"):
+        Tiled(scale, tile=16)(x, level[..., :80])
+
+
 def test_tiled_keeps_the_adaptation_hook():
     from pnp_internal.priors import ImageAdapted
     from pnp_internal.catalog.pnp import shipped_cnn

@@ -76,9 +76,11 @@ class CNNDenoiser(_Base):
 
     Notes
     -----
-    ``forward(x, sigma)`` takes ``x`` of shape (B, C, H, W) in [0, 1] and ``sigma`` a float or a
-    tensor of shape (B,) on the [0, 1] scale. Any image size works: the input is reflect-padded to
-    a multiple of 8 and cropped back. Outside training mode it runs under ``torch.no_grad``.
+    ``forward(x, sigma)`` takes ``x`` of shape (B, C, H, W) in [0, 1] and ``sigma`` on the [0, 1]
+    scale: a float, a tensor of shape (B,), or a noise-level map of shape (B or 1, 1, H, W) for
+    noise whose level varies over the image (the network's noise input is a map, as in FFDNet and
+    DRUNet; it was trained on constant maps). Any image size works: the input is reflect-padded
+    to a multiple of 8 and cropped back. Outside training mode it runs under ``torch.no_grad``.
 
     References
     ----------
@@ -126,31 +128,44 @@ class CNNDenoiser(_Base):
 
     def _sigma_map(self, sigma, x: torch.Tensor) -> torch.Tensor:
         s = torch.as_tensor(sigma, dtype=torch.float32, device=x.device)
+        if s.ndim == 4:
+            if s.shape[1] != 1 or s.shape[0] not in (1, x.shape[0]) or s.shape[2:] != x.shape[2:]:
+                raise ValueError(f"a noise-level map must have shape (B or 1, 1, H, W) = "
+                                 f"({x.shape[0]}, 1, {x.shape[2]}, {x.shape[3]}), "
+                                 f"got {tuple(s.shape)}")
+            self._check_levels(s, "the noise-level map")
+            return s
         if s.ndim == 0:
             s = s.expand(x.shape[0])
         s = s.reshape(-1)
         if s.numel() == 1:
             s = s.expand(x.shape[0])
         if s.numel() != x.shape[0]:
-            raise ValueError(f"sigma must be a float or a tensor of shape (B,)=({x.shape[0]},), "
-                             f"got shape {tuple(torch.as_tensor(sigma).shape)}")
+            raise ValueError(f"sigma must be a float, a tensor of shape (B,)=({x.shape[0]},) or "
+                             f"a map of shape (B, 1, H, W), got shape "
+                             f"{tuple(torch.as_tensor(sigma).shape)}")
+        self._check_levels(s, f"sigma={sigma!r}")
+        return s.view(-1, 1, 1, 1)
+
+    def _check_levels(self, s: torch.Tensor, what: str) -> None:
         if not torch.isfinite(s).all() or (s < 0).any():
-            raise ValueError(f"sigma must be finite and >= 0 (on the [0, 1] scale), got {sigma!r}")
+            raise ValueError(f"{what}: noise levels must be finite and >= 0 (on the [0, 1] scale)")
         if (s > SIGMA_MAX * 1.02).any() and not self._warned_sigma:
             self._warned_sigma = True
             warnings.warn(f"sigma={float(s.max()):.4f} is above the trained range [0, "
                           f"{SIGMA_MAX:.4f}] (50/255); the denoiser still runs but may be "
-                          "inaccurate", RuntimeWarning, stacklevel=3)
-        return s.view(-1, 1, 1, 1)
+                          "inaccurate", RuntimeWarning, stacklevel=4)
 
     def forward_net(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        """Raw network on an already-padded input; ``sigma`` of shape (B, 1, 1, 1)."""
+        """Raw network on an already-padded input; ``sigma`` of shape (B, 1, 1, 1) or a map
+        (B or 1, 1, H, W) of the padded size."""
         smap = sigma.to(x.dtype).expand(x.shape[0], 1, x.shape[2], x.shape[3])
         out = self.net.forward_unet(torch.cat((x, smap), 1))
         return x + out if self.residual else out
 
     def forward(self, x: torch.Tensor, sigma, *args, **kwargs) -> torch.Tensor:
-        """Denoise ``x`` at noise level ``sigma`` (float or (B,) tensor, [0, 1] scale)."""
+        """Denoise ``x`` at noise level ``sigma`` (float, (B,) tensor or (B, 1, H, W) map;
+        [0, 1] scale)."""
         self._check(x)
         s = self._sigma_map(sigma, x)
         dtype = x.dtype
@@ -165,6 +180,8 @@ class CNNDenoiser(_Base):
             if ph or pw:
                 mode = "reflect" if (h > ph and w > pw) else "replicate"
                 xin = F.pad(xin, (0, pw, 0, ph), mode=mode)
+                if s.shape[-1] > 1:  # a noise-level map is padded with the image
+                    s = F.pad(s, (0, pw, 0, ph), mode=mode)
             with torch.autocast(xin.device.type, dtype=torch.bfloat16,
                                 enabled=prec.autocast_dtype is not None):
                 out = self.forward_net(xin, s)

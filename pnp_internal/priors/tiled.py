@@ -80,8 +80,18 @@ class Tiled(Prior):
         patches = image_to_patches(padded, self.tile + 2 * m, stride=self.tile)
         b, c, rows, cols, ph, pw = patches.shape
         stack = patches.permute(0, 2, 3, 1, 4, 5).reshape(b * rows * cols, c, ph, pw)
-        sig = torch.as_tensor(sigma, dtype=torch.float32, device=x.device).flatten()
-        per_tile = None if sig.numel() == 1 else sig.repeat_interleave(rows * cols)
+        sig = torch.as_tensor(sigma, dtype=torch.float32, device=x.device)
+        if sig.ndim == 4:  # a noise-level map (B or 1, 1, H, W) is cut with the image
+            if sig.shape[-2:] != (h, w):
+                raise ValueError(f"the noise-level map has size {tuple(sig.shape[-2:])}, the "
+                                 f"image {(h, w)}: give one level per pixel")
+            sig = sig.expand(b, 1, h, w)
+            sig = F.pad(sig, (m, m, m, m), mode=mode) if m else sig
+            per_tile = image_to_patches(sig, self.tile + 2 * m, stride=self.tile)
+            per_tile = per_tile.permute(0, 2, 3, 1, 4, 5).reshape(b * rows * cols, 1, ph, pw)
+        else:
+            sig = sig.flatten()
+            per_tile = None if sig.numel() == 1 else sig.repeat_interleave(rows * cols)
         out = []
         for start in range(0, stack.shape[0], self.batch):
             chunk = stack[start:start + self.batch]
