@@ -84,6 +84,18 @@ def test_one_image_of_a_folder_gets_the_same_degradation(folder, monkeypatch):
         run_task("deblur-levin", folder, ["rec-a"], names=["c.png"], log=None)
 
 
+def test_last_takes_the_images_training_holds_out(folder):
+    from pnp_internal.bench.runner import list_images
+    from pnp_internal.training import _list_images  # the files train-denoiser reads, in order
+
+    first, last = list_images(folder, limit=1), list_images(folder, last=1)
+    assert [p.name for p in first + last] == ["a_astronaut.png", "b_camera.png"]
+    assert last == _list_images(folder)[-1:]  # what --n-val 1 holds out of training
+    with pytest.raises(ValueError, match="--limit.*--last.*not both"):
+        list_images(folder, limit=1, last=1)
+    assert run_task("denoise-s15", folder, ["tv"], last=1, log=None)["settings"]["last"] == 1
+
+
 def test_unknown_names_list_the_known_ones(folder, capsys):
     with pytest.raises(ValueError, match="known methods:.*pseudo-inverse"):
         run_task("denoise-s15", folder, ["no-such-method"], log=None)

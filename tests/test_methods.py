@@ -19,6 +19,8 @@ TASK = {"denoise": "denoise-s25", "deblur": "deblur-gauss1.6", "sr": "sr-x2",
         "inpaint": "inpaint-50", "cs": "cs-25"}
 #: deepinv's DIP runs its own defaults (2500 steps): its budget is not ours to cut
 SLOW = {"deepinv-dip"}
+#: the deblurring recipe's iteration count, read before ``short_recipes`` cuts it
+DEBLUR_ITERATIONS = recipes.PNP[("deblur", "idbp")].max_iter
 
 
 @pytest.fixture
@@ -100,8 +102,8 @@ def test_default_method_per_kind_beats_tv_admm(camera):
 
 
 def test_image_adapted_before_and_during(camera, short_recipes):
-    """``ia-idbp`` adapts once before the iterations, ``ia-idbp-during`` at iterations 10, 20
-    (on the current estimate), ``when="both"`` at 0, 10 and 20."""
+    """``ia-idbp`` adapts once before the iterations; ``ia-idbp-during`` re-adapts within the
+    deblurring recipe's iterations (on the current estimate); ``when="both"`` does both."""
     from pnp_internal.catalog.pnp import make_prior
 
     problem, _ = _problem("ia-idbp", camera)
@@ -109,12 +111,14 @@ def test_image_adapted_before_and_during(camera, short_recipes):
                         noise_std=problem.noise_std)
     before = make_prior("ia", p)
     during = make_prior("ia-during", p)
-    assert before.when == "before" and during.when == "during" and during.adapt_every == 10
+    every, n_iter = during.adapt_every, DEBLUR_ITERATIONS
+    assert before.when == "before" and during.when == "during" and 0 < every < n_iter
     from pnp_internal.priors import ImageAdapted
 
     both = ImageAdapted(pi.priors.pretrained("drunet-lite-gray"), when="both",
-                        **(recipes.IMAGE_ADAPTED["deblur"].options() | {"adapt_every": 10}))
-    for prior, n in ((before, 1), (during, 2), (both, 3)):
-        pi.solvers.IDBP(prior, max_iter=21, noise_std=problem.noise_std).solve(
+                        **(recipes.IMAGE_ADAPTED["deblur"].options() | {"adapt_every": every}))
+    during_calls = (n_iter - 1) // every
+    for prior, n in ((before, 1), (during, during_calls), (both, 1 + during_calls)):
+        pi.solvers.IDBP(prior, max_iter=n_iter, noise_std=problem.noise_std).solve(
             problem.y, problem.operator)
         assert len(prior.reports) == n

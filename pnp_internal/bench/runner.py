@@ -35,8 +35,9 @@ __all__ = ["list_images", "run_task", "format_markdown", "machine_info", "proven
            "fresh_path", "main"]
 
 
-def list_images(folder, *, limit: int | None = None) -> list[Path]:
-    """Image files of ``folder`` (png/jpg/bmp/tif), sorted by name, the first ``limit``.
+def list_images(folder, *, limit: int | None = None, last: int | None = None) -> list[Path]:
+    """Image files of ``folder`` (png/jpg/bmp/tif), sorted by name, the first ``limit`` or the
+    last ``last`` (the images ``train-denoiser --n-val last`` holds out of training).
 
     Files whose stem ends with ``_mask`` (inpainting masks stored beside their images) are
     skipped.
@@ -53,10 +54,15 @@ def list_images(folder, *, limit: int | None = None) -> list[Path]:
         raise ValueError(
             f"--images: no image files ({', '.join(io.IMAGE_SUFFIXES)}) in {str(folder)!r}"
         )
+    if limit is not None and last is not None:
+        raise ValueError("give --limit (the first images) or --last (the last ones), not both")
+    for flag, n in (("--limit", limit), ("--last", last)):
+        if n is not None and n < 1:
+            raise ValueError(f"{flag} must be >= 1, got {n}")
     if limit is not None:
-        if limit < 1:
-            raise ValueError(f"--limit must be >= 1, got {limit}")
         files = files[:limit]
+    if last is not None:
+        files = files[-last:]
     return files
 
 
@@ -158,6 +164,7 @@ def run_task(
     *,
     crop=None,
     limit=None,
+    last=None,
     names=None,
     seed=0,
     data_root=None,
@@ -176,8 +183,8 @@ def run_task(
         Registered method names (all must handle the task's kind).
     crop : int, optional
         Centre crop size.
-    limit : int, optional
-        Use the first ``limit`` images (sorted by name).
+    limit, last : int, optional
+        Use the first ``limit`` or the last ``last`` images (sorted by name).
     names : collection of str, optional
         Use only the images with these file names (each keeps its degradation: a run of one
         image equals that image's part of a run over the folder).
@@ -209,7 +216,7 @@ def run_task(
     if crop is not None and crop < 8:
         raise ValueError(f"--crop must be >= 8 pixels, got {crop}")
     resolved = _resolve_methods(task, list(methods))
-    files = list_images(images, limit=limit)
+    files = list_images(images, limit=limit, last=last)
     positions = {path: index for index, path in enumerate(files)}
     if names is not None:
         missing = set(names) - {p.name for p in files}
@@ -225,6 +232,7 @@ def run_task(
         "n_images": len(files),
         "crop": crop,
         "limit": limit,
+        "last": last,
         "seed": seed,
         "precision": precision,
         "precision_auto": _auto_precision(),
@@ -399,6 +407,9 @@ def _parser():
     p.add_argument("--out", help="JSON file to write")
     p.add_argument("--crop", type=int, default=None, help="centre crop size in pixels")
     p.add_argument("--limit", type=int, default=None, help="use the first N images (sorted)")
+    p.add_argument("--last", type=int, default=None,
+                   help="use the last N images (sorted): the validation images that "
+                        "train-denoiser holds out of every training folder with --n-val N")
     p.add_argument("--seed", type=int, default=0, help="degradation seed (default 0)")
     p.add_argument("--data", default=None, help="shared data folder (Levin kernels)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
@@ -419,6 +430,7 @@ def main(argv=None) -> int:
             names,
             crop=args.crop,
             limit=args.limit,
+            last=args.last,
             seed=args.seed,
             data_root=args.data,
             precision=args.precision,
