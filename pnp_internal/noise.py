@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["estimate_noise_std"]
+__all__ = ["estimate_noise_std", "estimate_noise_map"]
 
 BLOCK = 16
 """Side of the blocks that are kept or dropped (pixels)."""
@@ -174,3 +174,56 @@ def estimate_noise_std(y: torch.Tensor) -> float:
         if done:
             break
     return sigma
+
+
+def estimate_noise_map(y: torch.Tensor, *, window: int = 64, stride: int = 32) -> torch.Tensor:
+    """A noise-level map of ``y`` for noise whose level varies over the image.
+
+    :func:`estimate_noise_std` on every ``window`` x ``window`` window (deepinv's
+    :func:`~deepinv.utils.image_to_patches`, ``stride`` apart; the image is reflect-padded to
+    fit whole windows), each estimate placed at its window's centre and bilinearly
+    interpolated to one level per pixel. The map is what :class:`~pnp_internal.priors.
+    CNNDenoiser` takes as its noise input. Accuracy and its effect on denoising:
+    ``benchmarks/experiments/noise_curve.py`` (record ``noise-curve``).
+
+    Parameters
+    ----------
+    y : torch.Tensor
+        A noisy image ``(1, C, H, W)`` in [0, 1] (of a batch, the first image is used).
+    window, stride : int
+        Side of the windows (at least 32: the estimator needs many 8x8 patches) and their
+        spacing, in pixels.
+
+    Returns
+    -------
+    torch.Tensor
+        The map ``(1, 1, H, W)``, on the [0, 1] scale.
+    """
+    from deepinv.utils import image_to_patches
+
+    if window < 32 or not 0 < stride <= window:
+        raise ValueError(f"window must be >= 32 and 0 < stride <= window, got window={window}, "
+                         f"stride={stride}")
+    if y.dim() == 3:
+        y = y.unsqueeze(0)
+    y = y[:1].detach().float()
+    h, w = y.shape[-2:]
+    ph = max(window - h, 0) + (-(max(h, window) - window)) % stride
+    pw = max(window - w, 0) + (-(max(w, window) - window)) % stride
+    mode = "reflect" if (ph < h and pw < w) else "replicate"
+    padded = F.pad(y, (0, pw, 0, ph), mode=mode) if ph or pw else y
+    patches = image_to_patches(padded, window, stride=stride)  # (1, C, rows, cols, win, win)
+    rows, cols = patches.shape[2:4]
+    levels = torch.tensor([[estimate_noise_std(patches[:, :, i, j]) for j in range(cols)]
+                           for i in range(rows)], dtype=torch.float32, device=y.device)
+    # window centres, in pixels of the padded image, and the map at every pixel by bilinear
+    # interpolation between them (constant beyond the outermost centres)
+    grid = levels.view(1, 1, rows, cols)
+    span_h, span_w = (rows - 1) * stride, (cols - 1) * stride
+    fine = F.interpolate(grid, size=(span_h + 1, span_w + 1), mode="bilinear",
+                         align_corners=True) if rows * cols > 1 else grid
+    half = window // 2
+    fine = F.pad(fine, (half, max(w - half - fine.shape[-1], 0) + 1,
+                        half, max(h - half - fine.shape[-2], 0) + 1), mode="replicate")
+    return fine[..., :h, :w].contiguous()
+

@@ -107,3 +107,25 @@ def test_shapes_small_and_batched_inputs():
 def test_docstring_example():
     result = doctest.testmod(noise_mod, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 1 and result.failed == 0
+
+
+def test_noise_map_follows_a_ramp_and_pays_in_denoising():
+    """Noise from 5 to 50 (/255) across a colour photo: the estimated map is within 3/255 of
+    the true one on average, and the CNN given it beats the CNN given one global estimate."""
+    from pnp_internal.metrics import psnr
+    from pnp_internal.noise import estimate_noise_map
+    from pnp_internal.priors import pretrained
+
+    x = crop256("astronaut")
+    ramp = torch.linspace(5 / 255, 50 / 255, 256).view(1, 1, 1, 256).expand(1, 1, 256, 256)
+    y = x + ramp * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    level = estimate_noise_map(y)
+    assert level.shape == (1, 1, 256, 256)
+    assert float((level - ramp).abs().mean()) * 255 < 3
+    model = pretrained("drunet-lite-color")
+    p_map, p_global = psnr(model(y, level), x), psnr(model(y, estimate_noise_std(y)), x)
+    assert p_map > p_global + 1, (p_map, p_global)
+    for h, w in ((40, 40), (100, 33)):  # smaller than a window, odd sizes
+        assert estimate_noise_map(torch.rand(1, 1, h, w)).shape == (1, 1, h, w)
+    with pytest.raises(ValueError, match="window must be >= 32"):
+        estimate_noise_map(y, window=16)
