@@ -81,8 +81,9 @@ def default_scales(files: list[Path]) -> tuple[float, ...]:
 def load_folder(dirs, channels: int, *, scales=None, n_val: int = 8, patch: int = 64):
     """Preload training images (uint8, every scale) and the held-out validation images.
 
-    The last ``n_val`` files of every folder are held out for validation (at the first scale,
-    centre-cropped to at most 128x128) and excluded from training.
+    The last ``n_val`` files of every folder are held out for validation (at the folder's first
+    scale, centre-cropped to at most 128x128) and excluded from training. Without ``scales``
+    each folder gets :func:`default_scales` of its own files.
     """
     files = [_list_images(Path(d)) for d in dirs]
     for d, fs in zip(dirs, files):
@@ -90,29 +91,32 @@ def load_folder(dirs, channels: int, *, scales=None, n_val: int = 8, patch: int 
             raise ValueError(f"--data folder {str(d)!r} has {len(fs)} images; need more than "
                              f"{n_val} (the last {n_val} of every folder are held out for "
                              "validation; lower --n-val)")
-    val_files = [p for fs in files for p in (fs[-n_val:] if n_val else [])]
-    train_files = [p for fs in files for p in fs[: len(fs) - n_val]]
-    if scales is None:
-        scales = default_scales(train_files)
-    train = []
-    for p in train_files:
-        img = _read(p, channels)
-        for s in scales:
-            r = _resize(img, s)
-            if min(r.shape[-2:]) >= patch:
-                train.append(r)
+    # each folder its own scales (DnCNN's for small PNGs, 1/2 and 1/3 for large JPEG photos),
+    # unless scales are given
+    folder_scales = [tuple(scales) if scales is not None else default_scales(fs[:len(fs) - n_val])
+                     for fs in files]
+    train, val, n_train = [], [], 0
+    for fs, sc in zip(files, folder_scales):
+        for p in fs[:len(fs) - n_val]:
+            n_train += 1
+            img = _read(p, channels)
+            for s in sc:
+                r = _resize(img, s)
+                if min(r.shape[-2:]) >= patch:
+                    train.append(r)
+        for p in fs[len(fs) - n_val:] if n_val else []:
+            r = _resize(_read(p, channels), sc[0])
+            h, w = r.shape[-2:]
+            c = min(128, h, w) // 8 * 8
+            t, l = (h - c) // 2, (w - c) // 2
+            val.append(r[:, t:t + c, l:l + c].float().div(255.0))
     if not train:
         raise ValueError(f"no training image is at least {patch}x{patch} after resizing; "
                          "lower --patch")
-    val = []
-    for p in val_files:
-        r = _resize(_read(p, channels), scales[0])
-        h, w = r.shape[-2:]
-        c = min(128, h, w) // 8 * 8
-        t, l = (h - c) // 2, (w - c) // 2
-        val.append(r[:, t:t + c, l:l + c].float().div(255.0))
-    desc = (f"{len(train_files)} images from {', '.join(str(d) for d in dirs)} at scales "
-            f"{[round(s, 3) for s in scales]} ({len(train)} resized copies); validation: "
+    val_files = [p for fs in files for p in (fs[-n_val:] if n_val else [])]
+    at = "; ".join(f"{d} at scales {[round(s, 3) for s in sc]}"
+                   for d, sc in zip(dirs, folder_scales))
+    desc = (f"{n_train} images from {at} ({len(train)} resized copies); validation: "
             f"{len(val_files)} held-out files, the last {n_val} of each folder "
             f"({', '.join(p.name for p in val_files)})")
     return train, val, desc
