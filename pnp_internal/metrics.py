@@ -7,7 +7,6 @@ as the super-resolution papers do) with an optional border crop.
 from __future__ import annotations
 
 import torch
-from torchmetrics.functional.image import structural_similarity_index_measure
 
 __all__ = ["psnr", "ssim", "rgb_to_y", "kernel_error", "align_up_to_shift"]
 
@@ -94,6 +93,9 @@ def ssim(x, ref, *, y_channel=False, border=0, data_range=1.0):
     .. [1] Z. Wang, A. C. Bovik, H. R. Sheikh, E. P. Simoncelli, "Image quality assessment:
        from error visibility to structural similarity", IEEE TIP 2004.
     """
+    # imported here: torchmetrics brings scipy.signal and matplotlib, a second on every start
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
     x, ref = _prepare(x, ref, y_channel, border)
     return structural_similarity_index_measure(
         x, ref, data_range=data_range, kernel_size=11, sigma=1.5, reduction="none"

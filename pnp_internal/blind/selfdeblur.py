@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics.functional.image import structural_similarity_index_measure
 
 from ..color import rgb_to_ycbcr, ycbcr_to_rgb
 from ..priors.nets import SkipNet
@@ -119,6 +118,8 @@ class SelfDeblur:
         t0 = time.perf_counter()
         if y.ndim != 4 or y.shape[0] != 1 or y.shape[1] not in (1, 3):
             raise ValueError(f"expected y of shape (1, 1 or 3, H, W), got {tuple(y.shape)}")
+        from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+
         y = y.detach().float()
         ycc = rgb_to_ycbcr(y) if y.shape[1] == 3 else None
         target = ycc[:, :1] if ycc is not None else y
@@ -154,8 +155,7 @@ class SelfDeblur:
             if step < switch:
                 loss = F.mse_loss(y_hat, target)
             else:
-                loss = 1 - structural_similarity_index_measure(y_hat, target, data_range=1.0,
-                                                               kernel_size=11, sigma=1.5)
+                loss = 1 - ssim(y_hat, target, data_range=1.0, kernel_size=11, sigma=1.5)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
