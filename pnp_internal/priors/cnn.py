@@ -39,6 +39,9 @@ __all__ = ["CNNDenoiser", "DnCNNDenoiser", "SIGMA_MAX", "FORMAT", "available", "
 
 #: Largest noise level (on the [0, 1] scale) seen in training.
 SIGMA_MAX = 50.0 / 255.0
+#: Levels up to this much above ``SIGMA_MAX`` pass without a warning: the deblurring schedules
+#: start at 49/255 plus the noise, and 60 and 75 still denoise well (record ``noise-curve``).
+SIGMA_SLACK = 1.1
 #: Value of the ``format`` metadata key of the project's weight files.
 FORMAT = "pnp_internal-denoiser-v1"
 _STRIDE = 8  # three stride-2 downsamplings
@@ -150,7 +153,7 @@ class CNNDenoiser(_Base):
     def _check_levels(self, s: torch.Tensor, what: str) -> None:
         if not torch.isfinite(s).all() or (s < 0).any():
             raise ValueError(f"{what}: noise levels must be finite and >= 0 (on the [0, 1] scale)")
-        if (s > SIGMA_MAX * 1.02).any() and not self._warned_sigma:
+        if (s > SIGMA_MAX * SIGMA_SLACK).any() and not self._warned_sigma:
             self._warned_sigma = True
             warnings.warn(f"sigma={float(s.max()):.4f} is above the trained range [0, "
                           f"{SIGMA_MAX:.4f}] (50/255); the denoiser still runs but may be "
