@@ -181,10 +181,10 @@ def estimate_noise_map(y: torch.Tensor, *, window: int = 64, stride: int = 32) -
 
     :func:`estimate_noise_std` on every ``window`` x ``window`` window (deepinv's
     :func:`~deepinv.utils.image_to_patches`, ``stride`` apart; the image is reflect-padded to
-    fit whole windows), each estimate placed at its window's centre and bilinearly
-    interpolated to one level per pixel. The map is what :class:`~pnp_internal.priors.
-    CNNDenoiser` takes as its noise input. Accuracy and its effect on denoising:
-    ``benchmarks/experiments/noise_curve.py`` (record ``noise-curve``).
+    fit whole windows at the bottom and right), each estimate placed at its window's centre
+    and bilinearly interpolated to one level per pixel. The map is what
+    :class:`~pnp_internal.priors.CNNDenoiser` takes as its noise input. Accuracy and its effect
+    on denoising: ``benchmarks/experiments/noise_curve.py`` (record ``noise-curve``).
 
     Parameters
     ----------
@@ -208,6 +208,7 @@ def estimate_noise_map(y: torch.Tensor, *, window: int = 64, stride: int = 32) -
         y = y.unsqueeze(0)
     y = y[:1].detach().float()
     h, w = y.shape[-2:]
+    # pad to at least one window, then to a whole number of strides past the first window
     ph = max(window - h, 0) + (-(max(h, window) - window)) % stride
     pw = max(window - w, 0) + (-(max(w, window) - window)) % stride
     mode = "reflect" if (ph < h and pw < w) else "replicate"
@@ -226,4 +227,3 @@ def estimate_noise_map(y: torch.Tensor, *, window: int = 64, stride: int = 32) -
     fine = F.pad(fine, (half, max(w - half - fine.shape[-1], 0) + 1,
                         half, max(h - half - fine.shape[-2], 0) + 1), mode="replicate")
     return fine[..., :h, :w].contiguous()
-
