@@ -1,4 +1,4 @@
-"""Candidate colour weights of the DRUNet-lite against the shipped ones, through the bench.
+"""Candidate weights of the DRUNet-lite against the shipped ones, through the bench.
 
 Registers ``cnn-candidate`` (one call of the candidate, as ``cnn`` is one call of the shipped
 model) and ``cnn-candidate-hqs`` (the candidate inside HQS with ``cnn-hqs``'s recipe), so that a
@@ -8,7 +8,8 @@ record holds the candidate beside ``cnn`` / ``cnn-hqs`` on the same seeded measu
         --images ../shared/data/test/cbsd68 --weights build/train/color-data.safetensors \\
         --methods cnn,cnn-candidate --out benchmarks/results/candidate_denoise-s25_cbsd68.json
 
-Gray images run the shipped gray model in both (the candidate is a colour model).
+The candidate is a colour or a gray model (read from its metadata); images with the other
+number of channels run the shipped model of their kind in both.
 """
 
 from __future__ import annotations
@@ -24,17 +25,17 @@ from pnp_internal.priors.cnn import load_denoiser
 
 def main(argv=None) -> int:
     p = experiment_parser(__doc__)
-    p.add_argument("--weights", required=True, help="candidate colour safetensors")
+    p.add_argument("--weights", required=True, help="candidate safetensors (colour or gray)")
     p.add_argument("--methods", default="cnn,cnn-candidate")
     args = p.parse_args(argv)
 
-    colour = load_denoiser(args.weights, channels=3)  # read once, used for every image
+    model = load_denoiser(args.weights)  # read once, used for every image
 
     def candidate(problem):
-        if problem.y.shape[1] != 3:
-            return shipped_cnn(1, precision=problem.precision)
-        colour.precision = problem.precision
-        return colour
+        if problem.y.shape[1] != model.channels:
+            return shipped_cnn(problem.y.shape[1], precision=problem.precision)
+        model.precision = problem.precision
+        return model
 
     @register("cnn-candidate", kinds=("denoise",), description="candidate weights, one call")
     def _one_call(problem):
