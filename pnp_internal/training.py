@@ -203,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val", default=None,
                    help="folder of validation images (default: the last --n-val files of "
                         "every --data folder)")
+    p.add_argument("--scales", type=float, nargs="+", default=None,
+                   help="resize factors of every --data folder, the first also for validation "
+                        "(default: per folder, 1.0-0.7 for small PNGs, 1/2 and 1/3 for JPEG "
+                        "photos)")
     p.add_argument("--n-val", type=int, default=8,
                    help="validation images held out at the end of every --data folder")
     p.add_argument("--channel-shuffle", action="store_true",
@@ -256,8 +260,10 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
 
+    if args.scales is not None and not all(0 < f <= 1 for f in args.scales):
+        raise SystemExit(f"--scales must lie in (0, 1], got {args.scales}")
     train_imgs, val, desc = load_folder(args.data, args.channels, patch=args.patch,
-                                        n_val=0 if args.val else args.n_val)
+                                        scales=args.scales, n_val=0 if args.val else args.n_val)
     if args.val:
         val = [x.float() for x in load_folder([args.val], args.channels, n_val=0,
                                               scales=(1.0,), patch=8)[0]]

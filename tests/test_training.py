@@ -105,6 +105,22 @@ def test_every_folder_holds_out_its_last_files(folder, tmp_path):
         load_folder([folder, second], 1, n_val=3, patch=16)
 
 
+def test_each_folder_gets_its_own_scales_unless_given(folder, tmp_path):
+    from pnp_internal.training import load_folder
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a", "b", "c"):
+        Image.fromarray(np.full((96, 96), 100, np.uint8)).save(photos / f"{name}.jpg")
+    train, _, desc = load_folder([folder, photos], 1, n_val=1, patch=16)
+    assert "at scales [1.0, 0.9, 0.8, 0.7]" in desc and "at scales [0.5, 0.333]" in desc
+    assert sorted({tuple(t.shape[-2:]) for t in train}) == [(28, 28), (32, 32), (36, 36),
+                                                            (40, 40), (48, 48)]
+    _, _, desc = load_folder([folder, photos], 1, n_val=1, patch=16, scales=(1.0, 0.5))
+    assert desc.count("at scales [1.0, 0.5]") == 2
+    with pytest.raises(SystemExit, match="--scales"):
+        run(folder, tmp_path / "o.safetensors", "--steps", "1", "--scales", "2")
+
+
 def test_colour_augmentation_keeps_content_and_refuses_gray(folder, tmp_path):
     from pnp_internal.training import colour_augment
     gen = torch.Generator().manual_seed(0)
