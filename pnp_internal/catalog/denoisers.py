@@ -1,5 +1,5 @@
-"""Denoising methods applied to ``y`` directly: ``cnn``, ``cnn-gaintuning``, ``cnn-sure``,
-``bm3d``, ``tv`` and ``self2self``.
+"""Denoising methods applied to ``y`` directly: ``cnn``, ``cnn-x8`` (its geometric
+self-ensemble), ``cnn-gaintuning``, ``cnn-sure``, ``bm3d``, ``tv`` and ``self2self``.
 
 ``cnn-gaintuning`` (Mohan et al. 2021: per-channel gains) and ``cnn-sure`` (Metzler et al.
 2018: here a low-rank update of every convolution) first fit the shipped CNN to ``y`` with SURE
@@ -42,6 +42,18 @@ def cnn(p: Problem) -> Result:
     if p.options:
         _no_options(p, "cnn")
     return one_call(p, shipped_cnn(p.channels, p.y.device, p.precision), "one CNN call")
+
+
+@register("cnn-x8", kinds=("denoise",),
+          description="the shipped DRUNet-lite averaged over the 8 flips and rotations of y "
+                      "(geometric self-ensemble: 8 calls)")
+def cnn_x8(p: Problem) -> Result:
+    from ..priors import SelfEnsemble
+
+    if p.options:
+        _no_options(p, "cnn-x8")
+    cnn = shipped_cnn(p.channels, p.y.device, p.precision)
+    return one_call(p, SelfEnsemble(cnn), "8 CNN calls, averaged")
 
 
 def _no_options(p: Problem, name: str):

@@ -9,4 +9,5 @@ from .sure import SUREFineTuned
 from .dip import DIPDenoiser
 from .self2self import Self2Self
 from .tiled import Tiled
+from .self_ensemble import SelfEnsemble
 from . import nets
