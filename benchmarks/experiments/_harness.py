@@ -21,6 +21,7 @@ def experiment_parser(doc: str) -> argparse.ArgumentParser:
     p.add_argument("--images", required=True)
     p.add_argument("--out")
     p.add_argument("--limit", type=int)
+    p.add_argument("--last", type=int, help="the last N images (those training holds out)")
     p.add_argument("--threads", type=int, default=1)
     return p
 
@@ -31,6 +32,7 @@ def run_methods(args, methods: str, extra=()) -> int:
     argv = [args.task, "--images", args.images, "--methods", methods, "--per-image"]
     argv += ["--out", args.out] if args.out else []
     argv += ["--limit", str(args.limit)] if args.limit else []
+    argv += ["--last", str(args.last)] if args.last else []
     return runner.main(argv + list(extra))
 
 
