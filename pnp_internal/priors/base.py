@@ -179,6 +179,30 @@ class DenoiserPrior(Prior):
         return self.denoiser(x, sigma)
 
 
+class WrappedPrior(Prior):
+    """A prior that changes how another one is applied (in tiles, over flips, ...); the wrapped
+    prior's :meth:`~Prior.adapt` hook, ``adapt_every`` and arithmetic are kept.
+
+    Parameters
+    ----------
+    prior : Prior, deepinv Denoiser or callable ``f(x, sigma)``
+        The prior to wrap (:func:`as_prior`).
+    """
+
+    def __init__(self, prior):
+        super().__init__()
+        self.prior = as_prior(prior)
+        self.adapt_every = self.prior.adapt_every
+
+    @property
+    def precision_used(self):
+        """The arithmetic of the wrapped prior's last call (``None`` if it does not say)."""
+        return getattr(self.prior, "precision_used", None)
+
+    def adapt(self, context: AdaptContext) -> None:
+        self.prior.adapt(context)
+
+
 class FunctionPrior(Prior):
     """Wraps a plain callable ``f(x, sigma) -> tensor`` as a :class:`Prior`."""
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import torch
 
 from ..solvers.zssr_data import dihedral
-from .base import AdaptContext, Prior, as_prior
+from .base import WrappedPrior
 
 __all__ = ["SelfEnsemble"]
 
 
-class SelfEnsemble(Prior):
+class SelfEnsemble(WrappedPrior):
     """``prior`` applied to the 8 flips/rotations of ``x``, each result turned back, averaged.
 
     A network is not exactly equivariant to flips and rotations; the mean of its 8 answers is,
@@ -41,21 +41,9 @@ class SelfEnsemble(Prior):
     True
     """
 
-    def __init__(self, prior):
-        super().__init__()
-        self.prior = as_prior(prior)
-        self.adapt_every = self.prior.adapt_every
-
     @property
     def name(self) -> str:
         return f"{self.prior.name} x8 self-ensemble"
-
-    @property
-    def precision_used(self):
-        return getattr(self.prior, "precision_used", None)
-
-    def adapt(self, context: AdaptContext) -> None:
-        self.prior.adapt(context)
 
     def forward(self, x: torch.Tensor, sigma, *args, **kwargs) -> torch.Tensor:
         """The mean over the 8 transforms of ``x`` (B, C, H, W) of the denoised, turned back."""

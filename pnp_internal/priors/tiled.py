@@ -16,12 +16,12 @@ import torch
 import torch.nn.functional as F
 from deepinv.utils import image_to_patches, patches_to_image
 
-from .base import AdaptContext, Prior, as_prior
+from .base import WrappedPrior
 
 __all__ = ["Tiled"]
 
 
-class Tiled(Prior):
+class Tiled(WrappedPrior):
     """Apply ``prior`` in tiles of ``tile`` x ``tile`` pixels with ``margin`` pixels of context.
 
     Parameters
@@ -47,27 +47,18 @@ class Tiled(Prior):
     """
 
     def __init__(self, prior, *, tile: int, margin: int = 32, batch: int = 1):
-        super().__init__()
         if isinstance(tile, bool) or not isinstance(tile, int) or tile < 16:
             raise ValueError(f"tile must be an int >= 16 (pixels), got {tile!r}")
         if isinstance(margin, bool) or not isinstance(margin, int) or margin < 0:
             raise ValueError(f"margin must be an int >= 0 (pixels), got {margin!r}")
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValueError(f"batch must be an int >= 1, got {batch!r}")
-        self.prior = as_prior(prior)
+        super().__init__(prior)
         self.tile, self.margin, self.batch = tile, margin, batch
-        self.adapt_every = self.prior.adapt_every
 
     @property
     def name(self) -> str:
         return f"{self.prior.name} in {self.tile}px tiles"
-
-    @property
-    def precision_used(self):
-        return getattr(self.prior, "precision_used", None)
-
-    def adapt(self, context: AdaptContext) -> None:
-        self.prior.adapt(context)
 
     def forward(self, x: torch.Tensor, sigma, *args, **kwargs) -> torch.Tensor:
         """Denoise ``x`` (B, C, H, W) tile by tile; small images go through in one call."""
