@@ -95,16 +95,16 @@ def load_folder(dirs, channels: int, *, scales=None, n_val: int = 8, patch: int 
     # unless scales are given
     folder_scales = [tuple(scales) if scales is not None else default_scales(fs[:len(fs) - n_val])
                      for fs in files]
-    train, val, n_train = [], [], 0
+    train, val = [], []
     for fs, sc in zip(files, folder_scales):
-        for p in fs[:len(fs) - n_val]:
-            n_train += 1
+        cut = len(fs) - n_val
+        for p in fs[:cut]:
             img = _read(p, channels)
             for s in sc:
                 r = _resize(img, s)
                 if min(r.shape[-2:]) >= patch:
                     train.append(r)
-        for p in fs[len(fs) - n_val:] if n_val else []:
+        for p in fs[cut:]:
             r = _resize(_read(p, channels), sc[0])
             h, w = r.shape[-2:]
             c = min(128, h, w) // 8 * 8
@@ -113,7 +113,8 @@ def load_folder(dirs, channels: int, *, scales=None, n_val: int = 8, patch: int 
     if not train:
         raise ValueError(f"no training image is at least {patch}x{patch} after resizing; "
                          "lower --patch")
-    val_files = [p for fs in files for p in (fs[-n_val:] if n_val else [])]
+    val_files = [p for fs in files for p in fs[len(fs) - n_val:]]
+    n_train = sum(len(fs) for fs in files) - len(val_files)
     at = "; ".join(f"{d} at scales {[round(s, 3) for s in sc]}"
                    for d, sc in zip(dirs, folder_scales))
     desc = (f"{n_train} images from {at} ({len(train)} resized copies); validation: "
