@@ -1,5 +1,6 @@
 """Command line: ``pnp-internal restore ...``, ``pnp-internal bench ...``,
-``pnp-internal train-denoiser ...``, ``pnp-internal train-generator ...``."""
+``pnp-internal train-denoiser ...``, ``pnp-internal train-generator ...``,
+``pnp-internal train-meta ...``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ _COMMANDS = {
     "train-denoiser": ("pnp_internal.training", "train the project's CNN denoiser"),
     "train-generator": ("pnp_internal.generative.training",
                         "train the 64x64 generator of csgm and iagan"),
+    "train-meta": ("pnp_internal.meta.training", "meta-train the start of mzsr"),
 }
 
 

@@ -5,7 +5,7 @@ from .idbp import IDBP
 from .admm import ADMM
 from .hqs import HQS
 from . import schedules
-from .zssr import ZSSR
+from .zssr import ZSSR, ZSSRNet
 from .dip import DIP
 from .early_stopping import ESWMV
 from .self2self import Self2Self

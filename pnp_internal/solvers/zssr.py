@@ -18,16 +18,18 @@ import torch.nn as nn
 
 from ..precision import check_precision, resolve
 from .base import Result, SolverState, _psnr
-from .zssr_data import CubicResampler, PairSampler, Resampler, dihedral, father_scales
+from .zssr_data import (CubicResampler, PairSampler, Resampler, back_project, dihedral,
+                        father_scales)
 from .zssr_stages import isotropic, plan_stages, rebases, shrunk, stage_scales
 
 MIN_LR_SIZE = 16
 
 
-class _Net(nn.Module):
-    """``depth`` 3x3 conv layers of ``width`` channels with ReLUs, residual over the input."""
+class ZSSRNet(nn.Module):
+    """``depth`` 3x3 conv layers of ``width`` channels with ReLUs, residual over the input
+    (the interpolated LR image): ZSSR's network [1]_, also MZSR's."""
 
-    def __init__(self, channels, width, depth, generator):
+    def __init__(self, channels=3, width=64, depth=8, generator=None):
         super().__init__()
         sizes = [channels] + [width] * (depth - 1) + [channels]
         convs = [nn.Conv2d(a, b, 3, padding=1) for a, b in zip(sizes[:-1], sizes[1:])]
@@ -304,7 +306,7 @@ class ZSSR:
         c = y.shape[1]
         dev = y.device
         fmt, prec = self._prec.memory_format, self._prec
-        net = _Net(c, self.width, self.depth, gen).to(dev).to(memory_format=fmt)
+        net = ZSSRNet(c, self.width, self.depth, gen).to(dev).to(memory_format=fmt)
         if warm is not None:  # gradual SR: go on training the previous stage's network
             net.load_state_dict(warm.state_dict())
             net.train()
@@ -345,7 +347,7 @@ class ZSSR:
                 if self.revive and float((rec - son_up).std(dim=(-2, -1)).max()) < 1e-3 * interp_err:
                     # the ReLUs died and the residual is (nearly) constant: start afresh
                     revived += 1
-                    net = _Net(c, self.width, self.depth, gen).to(dev).to(memory_format=fmt)
+                    net = ZSSRNet(c, self.width, self.depth, gen).to(dev).to(memory_format=fmt)
                     opt = torch.optim.Adam(net.parameters(), lr=self.lr, fused=True)
                     lr, last_change, steps, errs, warm = self.lr, it, [], [], None
                 else:
@@ -413,8 +415,4 @@ class ZSSR:
         return self._back_project(x, y, rs)
 
     def _back_project(self, x, y, rs):
-        x = x.clamp(0, 1)
-        for _ in range(self.back_projection):
-            low = rs.down(x)[..., :y.shape[-2], :y.shape[-1]]
-            x = (x + rs.up(y - low, x.shape[-2:])).clamp(0, 1)
-        return x
+        return back_project(x, y, rs, self.back_projection)

@@ -231,6 +231,17 @@ def _device_of(module) -> torch.device:
     return torch.device("cpu")
 
 
+def back_project(x: torch.Tensor, y: torch.Tensor, resampler, steps: int) -> torch.Tensor:
+    """``steps`` iterative back-projections ``x += U(y - D x)`` of ``x`` onto the LR image
+    ``y`` (``D``, ``U`` the resampler's kernel-and-decimation and cubic upscaling), clipped
+    to [0, 1] (Irani & Peleg 1991, as ZSSR's and MZSR's post-processing)."""
+    x = x.clamp(0, 1)
+    for _ in range(steps):
+        low = resampler.down(x)[..., :y.shape[-2], :y.shape[-1]]
+        x = (x + resampler.up(y - low, x.shape[-2:])).clamp(0, 1)
+    return x
+
+
 def dihedral(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
     """The ``k``-th (0..7) of the 8 flips/rotations of ``x`` (or its inverse)."""
     if not inverse:
