@@ -35,7 +35,8 @@ import torch.nn.functional as F
 from pnp_internal.precision import CHOICES, resolve
 from pnp_internal.priors.cnn import SIGMA_MAX, CNNDenoiser
 
-__all__ = ["main", "build_parser", "load_folder", "random_crops", "training_device", "train"]
+__all__ = ["main", "build_parser", "load_folder", "random_crops", "training_device", "train",
+           "run_command"]
 
 _EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
@@ -384,6 +385,20 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         checkpoint()
     return {"steps": step, "best_val_psnr": best, "out": str(out), "checkpoint": str(ckpt_path),
             "precision": prec.name}
+
+
+def run_command(prog: str, parser: argparse.ArgumentParser, train_fn, done, argv) -> int:
+    """A training command's entry point: parse ``argv``, run ``train_fn(args, argv)`` and
+    print ``done(summary)``; bad options (``ValueError``, ``OSError``) end with a one-line
+    error and exit status 2."""
+    args = parser.parse_args(argv)
+    try:
+        summary = train_fn(args, argv)
+    except (ValueError, OSError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    print(done(summary), flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

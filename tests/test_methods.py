@@ -44,6 +44,8 @@ def short_recipes(monkeypatch):
     for name in ("DIP_DEFAULT", "DIP_MSE", "DIP_SR", "DIP_TV"):
         monkeypatch.setattr(recipes, name, dataclasses.replace(getattr(recipes, name),
                                                                max_iter=3))
+    for name in ("MZSR", "MZSR_ONE"):
+        monkeypatch.setattr(recipes, name, dataclasses.replace(getattr(recipes, name), steps=1))
     monkeypatch.setattr(recipes, "DIP_DENOISER", recipes.Choice({"steps": 2, "warm_steps": 1},
                                                                 "test"))
     monkeypatch.setattr(recipes, "SELF2SELF", recipes.Choice({"steps": 2, "n_predictions": 2},

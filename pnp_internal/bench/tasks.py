@@ -19,6 +19,9 @@ sr-x2/x3/x4        sr       bicubic (MATLAB ``imresize``) anti-aliasing kernel t
                             multiple of s (modcrop)
 sr-x2-gauss1.6     sr       25x25 Gaussian kernel (std 1.6, MATLAB ``fspecial``), circular,
                             then decimation by 2, no noise (the non-bicubic, kernel-aware case)
+sr-x2-gauss0.2-    sr       MZSR's benchmark: 25x25 Gaussian kernel of std 0.2, 1.3 or 2.0,
+direct, 1.3-, 2.0-          circular, direct subsampling by 2 (LR pixel i is blurred pixel
+direct                      2i), no noise
 sr-x2-aniso,       sr       each image its own random anisotropic Gaussian kernel (DIV2KRK
 sr-x4-aniso                 protocol, :func:`~pnp_internal.operators.kernels.random_anisotropic`,
                             11x11 at x2, 31x31 at x4, seeded per image), circular, decimation,
@@ -288,6 +291,14 @@ def _tasks():
             "scored on Y with border 2", scale=2, sr_blur_std=1.6,
         )
     )
+    t += [
+        Task(
+            f"sr-x2-gauss{std}-direct", "sr", 0.0,
+            f"25x25 Gaussian kernel std {std} (circular), direct subsampling by 2, no noise "
+            f"(MZSR's protocol); modcrop, scored on Y with border 2", scale=2, sr_blur_std=std,
+        )
+        for std in (0.2, 1.3, 2.0)
+    ]
     t += [
         Task(
             f"sr-x{s}-aniso", "sr", 0.0,

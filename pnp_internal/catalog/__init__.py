@@ -11,5 +11,6 @@ from . import direct  # noqa: F401  dip, dip-tv, deep-decoder, zssr, zssr-fast, 
 from . import baselines  # noqa: F401  pseudo-inverse, bicubic, deepinv-*
 from . import blind  # noqa: F401  <sr>-kernelgan, <sr>-bicubic
 from . import generative  # noqa: F401  csgm, iagan, iagan-bp
+from . import meta  # noqa: F401  mzsr, mzsr-1
 
 __all__ = ["Method", "Problem", "get", "names", "register"]

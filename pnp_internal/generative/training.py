@@ -37,7 +37,7 @@ from torch import nn
 
 from pnp_internal.generative.generator import SIZE, Generator
 from pnp_internal.precision import CHOICES, resolve
-from pnp_internal.training import load_folder, random_crops, training_device
+from pnp_internal.training import load_folder, random_crops, run_command, training_device
 
 __all__ = ["Encoder", "main", "build_parser", "train"]
 
@@ -236,15 +236,10 @@ def _centre(img: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        summary = train(args, argv)
-    except (ValueError, OSError) as err:
-        print(f"pnp-internal train-generator: error: {err}", file=sys.stderr)
-        return 2
-    print(f"done: {summary['steps']} steps, best validation reconstruction "
-          f"{summary['best_val_psnr']:.2f} dB -> {summary['out']}")
-    return 0
+    return run_command(
+        "pnp-internal train-generator", build_parser(), train,
+        lambda s: f"done: {s['steps']} steps, best validation reconstruction "
+                  f"{s['best_val_psnr']:.2f} dB -> {s['out']}", argv)
 
 
 if __name__ == "__main__":

@@ -229,7 +229,7 @@ class MZSR:
             loss.backward()
             opt.step()
             hist["seconds"].append(time.perf_counter() - t0)
-            hist["residual"].append(float(loss))
+            hist["residual"].append(float(loss.detach()))
         net.eval()
         with torch.no_grad():
             u = rs.up(y3, shape[-2:])

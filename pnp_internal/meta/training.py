@@ -55,7 +55,7 @@ from pnp_internal.meta.family import KernelFamily, resampler_for
 from pnp_internal.meta.mzsr import MZSR, save_start
 from pnp_internal.precision import CHOICES, resolve
 from pnp_internal.solvers.zssr import ZSSRNet
-from pnp_internal.training import load_folder, random_crops, training_device
+from pnp_internal.training import load_folder, random_crops, run_command, training_device
 
 __all__ = ["main", "build_parser", "train", "VALIDATION_KERNELS"]
 
@@ -257,7 +257,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         else:
             loss = _meta_step(net, opt, images, args, family, rng, gen, dev, prec)
         step += 1
-        lv = float(loss)
+        lv = float(loss.detach())
         running = lv if running is None else 0.98 * running + 0.02 * lv
         bar.set_postfix(loss=f"{running:.4f}", phase=phase, refresh=False)
         bar.update(1)
@@ -301,15 +301,10 @@ def _meta_step(net, opt, images, args, family, rng, gen, dev, prec) -> torch.Ten
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        summary = train(args, argv)
-    except (ValueError, OSError) as err:
-        print(f"pnp-internal train-meta: error: {err}", file=sys.stderr)
-        return 2
-    print(f"done: {summary['steps']} steps ({summary['phase']}), best validation "
-          f"{summary['best_val_psnr']:.2f} dB -> {summary['out']}")
-    return 0
+    return run_command(
+        "pnp-internal train-meta", build_parser(), train,
+        lambda s: f"done: {s['steps']} steps ({s['phase']}), best validation "
+                  f"{s['best_val_psnr']:.2f} dB -> {s['out']}", argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,96 @@
+"""MZSR and ``pnp-internal train-meta``: the kernel family, the meta-learned start adapting on
+a real image, the training command writing a loadable start and resuming, clear errors."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import pnp_internal as pi
+from conftest import real_image
+from pnp_internal import metrics, operators
+from pnp_internal.bench.tasks import get_task
+from pnp_internal.meta import MZSR, KernelFamily, load_start, resampler_for, save_start
+from pnp_internal.meta.training import main as train_main
+from pnp_internal.solvers import ZSSRNet
+
+
+def test_family_draws_normalised_kernels_reproducibly():
+    family = KernelFamily(std_range=(0.5, 2.0))
+    draws = [family.sample(np.random.default_rng(s)) for s in range(30)]
+    again = [family.sample(np.random.default_rng(s)) for s in range(30)]
+    assert [n for _, n in draws] == [n for _, n in again]
+    names = {n.split("(")[0] for _, n in draws}
+    assert names == {"bicubic", "gaussian"}
+    for kernel, name in draws:
+        if name != "bicubic":
+            assert abs(float(kernel.sum()) - 1) < 1e-5 and kernel.shape[0] % 2 == 1
+    with pytest.raises(ValueError, match="std_range"):
+        KernelFamily(std_range=(2.0, 1.0))
+
+
+def test_resampler_matches_the_operator_it_stands_for():
+    kernel = KernelFamily.gaussian((1.5, 0.7, 30.0))
+    x = real_image("astronaut", 64)
+    op = operators.Downsampling(2, img_shape=(3, 64, 64), kernel=kernel, padding="reflect")
+    rs = resampler_for(kernel, 2)
+    assert torch.allclose(rs.down(x), op.A(x), atol=1e-5)
+    assert rs.up(rs.down(x), (64, 64)).shape == x.shape
+
+
+def test_steps_fit_the_images_own_pair_and_keep_the_start():
+    torch.manual_seed(0)
+    start = ZSSRNet(3)
+    before = {k: v.clone() for k, v in start.state_dict().items()}
+    op = operators.Downsampling(2, img_shape=(3, 96, 96), kernel=KernelFamily.gaussian(1.3))
+    y = op.A(real_image("coffee", 96))
+    res = MZSR(steps=6, lrs=(1e-2,), net=start, precision="fp32").solve(y, op)
+    assert res.x.shape == (1, 3, 96, 96) and res.n_iter == 6
+    assert res.history["residual"][-1] < res.history["residual"][0]
+    assert all(torch.equal(before[k], v) for k, v in start.state_dict().items())
+
+
+def test_gray_images_and_bad_input_get_clear_answers(tmp_path):
+    net = ZSSRNet(3)
+    save_start(net, tmp_path / "s.safetensors", factor=2, metadata={"steps": 1})
+    back, meta = load_start(tmp_path / "s.safetensors")
+    assert meta["steps"] == "1" and all(
+        torch.equal(a, b) for a, b in zip(back.state_dict().values(), net.state_dict().values()))
+    op = operators.Downsampling(2, img_shape=(1, 64, 64))
+    y = op.A(real_image("camera", 64, gray=True))
+    x = MZSR(steps=1, weights=tmp_path / "s.safetensors").solve(y, op).x
+    assert x.shape == (1, 1, 64, 64)
+    op3 = operators.Downsampling(3, img_shape=(1, 96, 96))
+    with pytest.raises(ValueError, match="trained for x2"):
+        MZSR(weights=tmp_path / "s.safetensors").solve(op3.A(torch.rand(1, 1, 96, 96)), op3)
+    with pytest.raises(ValueError, match="use zssr"):
+        MZSR().solve(op3.A(torch.rand(1, 1, 96, 96)), op3)
+    with pytest.raises(ValueError, match="at least 16 pixels"):
+        MZSR(net=net).solve(torch.rand(1, 1, 8, 8), operators.Downsampling(2, img_shape=(1, 16, 16)))
+    with pytest.raises(FileNotFoundError, match="train-meta"):
+        MZSR(weights=tmp_path / "none.safetensors").solve(y, op)
+    with pytest.raises(ValueError, match="steps"):
+        MZSR(steps=-1)
+
+
+def test_train_meta_writes_a_start_mzsr_loads_and_resumes(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name in ("astronaut", "coffee", "chelsea"):
+        img = (real_image(name, 80)[0].permute(1, 2, 0).numpy() * 255).round()
+        Image.fromarray(img.astype(np.uint8)).save(folder / f"{name}.png")
+    out, ckpt = tmp_path / "m.safetensors", tmp_path / "m.ckpt.pt"
+    args = ["--data", str(folder), "--out", str(out), "--patch", "32", "--task-batch", "2",
+            "--meta-batch", "1", "--inner-steps", "1", "--val-steps", "1", "--n-val", "1",
+            "--threads", "1", "--checkpoint", str(ckpt), "--pretrain-steps", "2"]
+    assert train_main([*args, "--steps", "3"]) == 0
+    ck = torch.load(ckpt, weights_only=False)
+    assert ck["step"] == 3 and ck["phase"] == "meta"
+    _, meta = load_start(out)
+    assert "train-meta --data" in meta["training_command"]
+    assert train_main([*args, "--steps", "4", "--resume"]) == 0
+    assert torch.load(ckpt, weights_only=False)["step"] == 4
+    op = operators.Downsampling(2, img_shape=(3, 64, 64))
+    x = MZSR(steps=1, weights=out).solve(op.A(real_image("coffee", 64)), op).x
+    assert x.shape == (1, 3, 64, 64)
+    assert train_main([*args, "--steps", "1", "--patch", "33"]) == 2
