@@ -73,6 +73,18 @@ def test_gray_images_and_bad_input_get_clear_answers(tmp_path):
         MZSR(steps=-1)
 
 
+def test_a_start_trained_on_back_projected_inputs_gets_them(tmp_path):
+    torch.manual_seed(1)
+    net = ZSSRNet(3)
+    save_start(net, tmp_path / "bp.safetensors", factor=2, input_back_projection=3)
+    op = operators.Downsampling(2, img_shape=(3, 64, 64), kernel=KernelFamily.gaussian(2.0))
+    y = op.A(real_image("chelsea", 64))
+    from_file = MZSR(steps=2, weights=tmp_path / "bp.safetensors").solve(y, op).x
+    given = MZSR(steps=2, net=net, input_back_projection=3).solve(y, op).x
+    plain = MZSR(steps=2, net=net).solve(y, op).x
+    assert torch.equal(from_file, given) and not torch.equal(given, plain)
+
+
 def test_train_meta_writes_a_start_mzsr_loads_and_resumes(tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()

@@ -22,7 +22,7 @@ from ..solvers.result import Result
 from ..solvers.zssr import MIN_LR_SIZE, ZSSRNet
 from ..solvers.zssr_data import Resampler, back_project, dihedral
 
-__all__ = ["MZSR", "WEIGHTS", "FORMAT", "load_start", "save_start"]
+__all__ = ["MZSR", "WEIGHTS", "FORMAT", "load_start", "save_start", "network_input"]
 
 #: Value of the ``format`` metadata key of the project's meta-learned start files.
 FORMAT = "pnp_internal.mzsr/1"
@@ -30,13 +30,23 @@ FORMAT = "pnp_internal.mzsr/1"
 WEIGHTS = {2: Path(__file__).resolve().parent / "weights" / "mzsr-x2.safetensors"}
 
 
-def save_start(net: ZSSRNet, path, *, factor: int, metadata: dict | None = None) -> None:
-    """Write a start (float32 safetensors, string metadata) atomically."""
+def network_input(lr: torch.Tensor, resampler, size, back_projection: int = 0) -> torch.Tensor:
+    """The network's input for the LR image ``lr``: its cubic interpolation to ``size``,
+    back-projected onto ``lr`` ``back_projection`` times (0: the interpolation, as MZSR)."""
+    u = resampler.up(lr, size)
+    return back_project(u, lr, resampler, back_projection) if back_projection else u
+
+
+def save_start(net: ZSSRNet, path, *, factor: int, input_back_projection: int = 0,
+               metadata: dict | None = None) -> None:
+    """Write a start (float32 safetensors, string metadata) atomically; the architecture
+    records the factor and the network's input (:func:`network_input`)."""
     from safetensors.torch import save_file
 
     body = [m for m in net.body if isinstance(m, torch.nn.Conv2d)]
     arch = {"channels": body[0].in_channels, "width": body[0].out_channels,
-            "depth": len(body), "factor": int(factor)}
+            "depth": len(body), "factor": int(factor),
+            "input_back_projection": int(input_back_projection)}
     meta = {"format": FORMAT, "architecture": json.dumps(arch)}
     meta.update({str(k): v if isinstance(v, str) else json.dumps(v)
                  for k, v in (metadata or {}).items()})
@@ -79,11 +89,12 @@ def load_start(path) -> tuple[ZSSRNet, dict]:
 class MZSR:
     r"""Meta-learned zero-shot SR [1]_: a few SGD steps from a meta-trained start.
 
-    The start is ZSSR's network [2]_ (8 conv layers, residual over the cubic interpolation)
-    meta-trained so that a few steps on the image's own pair adapt it to the degradation
-    (``pnp-internal train-meta``). At test time the only pair is the LR image ``y`` as the
-    target and its son ``D(y)`` (the operator's kernel and decimation), interpolated back to
-    ``y``'s size, as the input; the adapted network is then applied to the interpolated ``y``.
+    The start is ZSSR's network [2]_ (8 conv layers, residual over its input) meta-trained so
+    that a few steps on the image's own pair adapt it to the degradation (``pnp-internal
+    train-meta``). At test time the only pair is the LR image ``y`` as the target and its son
+    ``D(y)`` (the operator's kernel and decimation), interpolated back to ``y``'s size, as the
+    input; the adapted network is then applied to the interpolated ``y``. A start trained on
+    back-projected inputs (its file says so) gets them here too (:func:`network_input`).
 
     Parameters
     ----------
@@ -102,6 +113,9 @@ class MZSR:
         A start written by :func:`save_start`; default the shipped one for the operator's factor.
     net : ZSSRNet, optional
         A start given as a network (copied, not changed), instead of ``weights``.
+    input_back_projection : int
+        With ``net``: the back-projection steps of its input (:func:`network_input`); a start
+        file records its own.
     seed : int or None
         Seed of the son's noise.
     device : str or torch.device, optional
@@ -129,8 +143,9 @@ class MZSR:
     """
 
     def __init__(self, *, steps=10, lrs=(2e-2, 1e-2, 1e-2, 1e-2, 5e-3), ensemble=False,
-                 back_projection=0, noise_std=0.0, weights=None, net=None, seed=None,
-                 device=None, precision="auto", progress=False):
+                 back_projection=0, noise_std=0.0, weights=None, net=None,
+                 input_back_projection=0, seed=None, device=None, precision="auto",
+                 progress=False):
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
             raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
         lrs = tuple(float(v) for v in lrs)
@@ -147,15 +162,17 @@ class MZSR:
         self.steps, self.lrs, self.ensemble = steps, lrs, bool(ensemble)
         self.back_projection, self.noise_std = back_projection, float(noise_std)
         self.weights, self.net, self.seed = weights, net, seed
+        self.input_back_projection = int(input_back_projection)
         self.device, self.progress = device, progress
         self.precision = check_precision(precision)
 
-    def _start(self, factor: int) -> ZSSRNet:
+    def _start(self, factor: int) -> tuple[ZSSRNet, int]:
+        """A fresh copy of the start and the back-projection steps of its input."""
         if self.net is not None:
             net = ZSSRNet(self.net.body[0].in_channels, self.net.body[0].out_channels,
                           sum(isinstance(m, torch.nn.Conv2d) for m in self.net.body))
             net.load_state_dict(self.net.state_dict())
-            return net
+            return net, self.input_back_projection
         path = self.weights
         if path is None:
             if factor not in WEIGHTS:
@@ -164,11 +181,11 @@ class MZSR:
                                  f"`pnp-internal train-meta --factor {factor}`")
             path = WEIGHTS[factor]
         net, meta = load_start(path)
-        trained = json.loads(meta["architecture"]).get("factor")
-        if trained != factor:
-            raise ValueError(f"the start {path} was meta-trained for x{trained}, the operator "
-                             f"is x{factor}; pass a start trained for x{factor}")
-        return net
+        arch = json.loads(meta["architecture"])
+        if arch.get("factor") != factor:
+            raise ValueError(f"the start {path} was meta-trained for x{arch.get('factor')}, the "
+                             f"operator is x{factor}; pass a start trained for x{factor}")
+        return net, int(arch.get("input_back_projection", 0))
 
     def solve(self, y, operator, x0=None, x_true=None, callback=None) -> Result:
         """Super-resolve ``y`` (B, C, h, w) for the downsampling ``operator``; each image of
@@ -192,21 +209,22 @@ class MZSR:
         shape = (c, h * factor, w * factor) if shape is None else tuple(shape)[-3:]
         device = torch.device(self.device) if self.device is not None else y.device
         prec = resolve(self.precision, device)
-        start = self._start(factor)
+        start, input_bp = self._start(factor)
         if start.body[0].in_channels not in (c, 3):
             raise ValueError(f"the start takes {start.body[0].in_channels} channels, y has {c}")
         rs = Resampler(operator, shape)
         gen = torch.Generator().manual_seed(self.seed if self.seed is not None else 0)
         outs, hist = [], {}
         for i in range(b):
-            x, hist_i = self._one(start, y[i:i + 1].to(device).float(), rs, shape, prec, gen)
+            x, hist_i = self._one(start, input_bp, y[i:i + 1].to(device).float(), rs, shape,
+                                  prec, gen)
             outs.append(x)
             hist = hist_i if i == 0 else hist
         msg = f"adapted by {self.steps} step(s) from the meta-learned start"
         return Result(torch.cat(outs).to(y.device), self.steps, True, hist, msg,
                       precision=prec.name)
 
-    def _one(self, start, y, rs, shape, prec, gen):
+    def _one(self, start, input_bp, y, rs, shape, prec, gen):
         c = y.shape[1]
         gray = c == 1 and start.body[0].in_channels == 3
         y3 = y.expand(-1, 3, -1, -1) if gray else y
@@ -215,7 +233,7 @@ class MZSR:
         son = rs.down(y3)
         if self.noise_std > 0:
             son = son + torch.randn(son.shape, generator=gen).to(son) * self.noise_std
-        inp = rs.up(son, y.shape[-2:]).contiguous(memory_format=fmt)
+        inp = network_input(son, rs, y.shape[-2:], input_bp).contiguous(memory_format=fmt)
         opt = torch.optim.SGD(net.parameters(), lr=self.lrs[0])
         hist = {"seconds": [], "residual": []}
         t0 = time.perf_counter()
@@ -232,7 +250,7 @@ class MZSR:
             hist["residual"].append(float(loss.detach()))
         net.eval()
         with torch.no_grad():
-            u = rs.up(y3, shape[-2:])
+            u = network_input(y3, rs, shape[-2:], input_bp)
             ks = range(8) if self.ensemble else [0]
             preds = []
             for k in ks:

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 
 from pnp_internal.meta.family import KernelFamily, resampler_for
-from pnp_internal.meta.mzsr import MZSR, save_start
+from pnp_internal.meta.mzsr import MZSR, network_input, save_start
 from pnp_internal.precision import CHOICES, resolve
 from pnp_internal.solvers.zssr import ZSSRNet
 from pnp_internal.training import load_folder, random_crops, run_command, training_device
@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="probability of an isotropic Gaussian (of the non-bicubic kernels)")
     p.add_argument("--std-range", type=float, nargs=2, default=(0.2, 2.6),
                    help="Gaussian standard deviations (HR pixels)")
+    p.add_argument("--input-back-projection", type=int, default=0,
+                   help="back-projection steps of the network's input onto the LR image (0: "
+                        "the cubic interpolation, as MZSR)")
     p.add_argument("--val-steps", type=int, default=10, help="MZSR steps at validation")
     p.add_argument("--n-val", type=int, default=4,
                    help="images held out at the end of every --data folder")
@@ -114,11 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _pairs(images, n, args, family, rng, gen, dev):
-    """``n`` crops degraded by one random kernel: (interpolated LR, HR) on ``dev``."""
+    """``n`` crops degraded by one random kernel: (network input, HR) on ``dev``."""
     kernel, _ = family.sample(rng)
     rs = resampler_for(kernel, args.factor)
     hr = random_crops(images, n, args.patch, gen).float().div_(255.0)
-    inp = rs.up(rs.down(hr), hr.shape[-2:])
+    inp = network_input(rs.down(hr), rs, hr.shape[-2:], args.input_back_projection)
     return inp.to(dev), hr.to(dev)
 
 
@@ -128,7 +131,8 @@ def _l1(net, inp, tgt, prec, dev):
     return (out.float() - tgt).abs().mean()
 
 
-def validate(net: ZSSRNet, val, factor: int, steps: int, prec) -> tuple[float, float]:
+def validate(net: ZSSRNet, val, factor: int, steps: int, prec,
+             input_back_projection: int = 0) -> tuple[float, float]:
     """Mean PSNR (dB, RGB, border = factor) of MZSR from ``net`` with 0 and ``steps`` steps
     over the validation images and :data:`VALIDATION_KERNELS`."""
     from pnp_internal.metrics import psnr
@@ -142,7 +146,8 @@ def validate(net: ZSSRNet, val, factor: int, steps: int, prec) -> tuple[float, f
             op = Downsampling(factor, img_shape=hr.shape[1:], kernel=kernel, padding="circular")
             y = op.A(hr)
             for n, out in ((0, before), (steps, after)):
-                x = MZSR(steps=n, net=net, precision=prec).solve(y, op).x
+                x = MZSR(steps=n, net=net, precision=prec,
+                         input_back_projection=input_back_projection).solve(y, op).x
                 out.append(float(psnr(x, hr, border=factor)))
     return float(np.mean(before)), float(np.mean(after))
 
@@ -153,6 +158,9 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
 
     dev = training_device(args, ("steps", "patch", "task_batch", "meta_batch", "inner_steps",
                                  "val_steps", "factor"))
+    if args.input_back_projection < 0:
+        raise ValueError(f"--input-back-projection must be >= 0, got "
+                         f"{args.input_back_projection}")
     if args.pretrain_steps < 0:
         raise ValueError(f"--pretrain-steps must be >= 0, got {args.pretrain_steps}")
     if args.time_limit is not None and args.time_limit <= 0:
@@ -208,13 +216,15 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
 
     def checkpoint():
         nonlocal best
-        v0, v = validate(net, val, args.factor, args.val_steps, prec)
+        v0, v = validate(net, val, args.factor, args.val_steps, prec,
+                         args.input_back_projection)
         net.train()
         history.append((step, phase, v0, v))
         improved = v > best
         if improved:
             best = v
-            save_start(net, out, factor=args.factor, metadata={
+            save_start(net, out, factor=args.factor,
+                       input_back_projection=args.input_back_projection, metadata={
                 "training_command": command, "steps": str(step),
                 "pretrain_steps": str(min(step, args.pretrain_steps)),
                 "meta_steps": str(max(0, step - args.pretrain_steps)), "data": desc,
@@ -277,11 +287,8 @@ def _meta_step(net, opt, images, args, family, rng, gen, dev, prec) -> torch.Ten
     total = 0.0
     fmt = prec.memory_format
     for _ in range(args.meta_batch):
-        kernel, _ = family.sample(rng)
-        rs = resampler_for(kernel, args.factor)
-        hr = random_crops(images, 2 * args.task_batch, args.patch, gen).float().div_(255.0)
-        inp = rs.up(rs.down(hr), hr.shape[-2:]).to(dev).contiguous(memory_format=fmt)
-        hr = hr.to(dev)
+        inp, hr = _pairs(images, 2 * args.task_batch, args, family, rng, gen, dev)
+        inp = inp.contiguous(memory_format=fmt)
         n = args.task_batch
         fast = copy.deepcopy(net)
         inner = torch.optim.SGD(fast.parameters(), lr=args.inner_lr)
