@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -214,15 +216,16 @@ class MZSR:
             raise ValueError(f"the start takes {start.body[0].in_channels} channels, y has {c}")
         rs = Resampler(operator, shape)
         gen = torch.Generator().manual_seed(self.seed if self.seed is not None else 0)
-        outs, hist = [], {}
+        outs, hist, notes = [], {}, []
         for i in range(b):
-            x, hist_i = self._one(start, input_bp, y[i:i + 1].to(device).float(), rs, shape,
-                                  prec, gen)
+            x, hist_i, note = self._one(start, input_bp, y[i:i + 1].to(device).float(), rs,
+                                        shape, prec, gen)
             outs.append(x)
             hist = hist_i if i == 0 else hist
-        msg = f"adapted by {self.steps} step(s) from the meta-learned start"
-        return Result(torch.cat(outs).to(y.device), self.steps, True, hist, msg,
-                      precision=prec.name)
+            notes += [f"image {i}: {note}"] if note else []
+        msg = "; ".join([f"adapted by {self.steps} step(s) from the meta-learned start", *notes])
+        return Result(torch.cat(outs).to(y.device), len(hist["residual"]), not notes, hist,
+                      msg, precision=prec.name)
 
     def _one(self, start, input_bp, y, rs, shape, prec, gen):
         c = y.shape[1]
@@ -237,17 +240,28 @@ class MZSR:
         opt = torch.optim.SGD(net.parameters(), lr=self.lrs[0])
         hist = {"seconds": [], "residual": []}
         t0 = time.perf_counter()
+        best, best_loss, note = None, float("inf"), ""
         for k in range(self.steps):
             for group in opt.param_groups:
                 group["lr"] = self.lrs[min(k, len(self.lrs) - 1)]
             with prec.autocast(y.device):
                 out = net(inp)
             loss = (out.float() - y3).abs().mean()
+            value = float(loss.detach())
+            if not math.isfinite(value):  # diverged: keep the weights of the lowest loss
+                net.load_state_dict(best)
+                note = (f"the loss became non-finite at step {k + 1}; kept the weights of the "
+                        f"lowest loss ({best_loss:.4g})")
+                warnings.warn(f"MZSR: {note}; lower lrs", stacklevel=3)
+                break
+            if value < best_loss:
+                best_loss = value
+                best = {n: v.detach().clone() for n, v in net.state_dict().items()}
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             hist["seconds"].append(time.perf_counter() - t0)
-            hist["residual"].append(float(loss.detach()))
+            hist["residual"].append(value)
         net.eval()
         with torch.no_grad():
             u = network_input(y3, rs, shape[-2:], input_bp)
@@ -260,4 +274,4 @@ class MZSR:
             x = torch.stack(preds).sort(0).values
             x = x[(len(preds) - 1) // 2:len(preds) // 2 + 1].mean(0)  # numpy's median
             x = back_project(x, y3, rs, self.back_projection)
-        return (x.mean(1, keepdim=True) if gray else x), hist
+        return (x.mean(1, keepdim=True) if gray else x), hist, note
