@@ -132,8 +132,10 @@ def test_tasks_cover_the_contract():
     assert set(TASKS) == {"denoise-s2", "denoise-s15", "denoise-s25", "denoise-s50",
                           "denoise-s60", "denoise-s75", "deblur-gauss1.6", "deblur-levin",
                           "deblur-levin-blind", "sr-x2", "sr-x3", "sr-x4", "sr-x2-gauss1.6",
-                          "sr-x2-aniso", "sr-x4-aniso", "inpaint-50", "cs-10", "cs-25", "cs-50",
-                          "cs-10-gaussian", "cs-25-gaussian", "cs-50-gaussian"}
+                          "sr-x2-gauss0.2-direct", "sr-x2-gauss1.3-direct",
+                          "sr-x2-gauss2.0-direct", "sr-x2-aniso", "sr-x4-aniso", "inpaint-50",
+                          "cs-10", "cs-25", "cs-50", "cs-10-gaussian", "cs-25-gaussian",
+                          "cs-50-gaussian"}
     assert get_task("deblur-gauss1.6").noise_std == pytest.approx(2.55 / 255)
     assert get_task("denoise-s75").noise_std == pytest.approx(75 / 255)
     x = torch.rand(1, 3, 16, 16)
