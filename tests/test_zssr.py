@@ -78,7 +78,7 @@ def test_a_dead_network_is_reinitialised(monkeypatch):
     import pnp_internal.solvers.zssr as zssr_module
 
     x, op, y = _problem()
-    real_net, made = zssr_module._Net, []
+    real_net, made = zssr_module.ZSSRNet, []
 
     def dead_first(*args):
         net = real_net(*args)
@@ -87,7 +87,7 @@ def test_a_dead_network_is_reinitialised(monkeypatch):
         made.append(net)
         return net
 
-    monkeypatch.setattr(zssr_module, "_Net", dead_first)
+    monkeypatch.setattr(zssr_module, "ZSSRNet", dead_first)
     with pytest.warns(UserWarning, match="died .* during the stage to 64x64"):
         res = ZSSR(max_iter=160, seed=0, **SMALL).solve(y, op)
     assert len(made) == 2 and "re-initialised 1" in res.message
