@@ -50,6 +50,7 @@ __all__ = [
     "atomic_write",
     "save_image",
     "write_image",
+    "write_weights",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -460,3 +461,24 @@ def remove_partials(folder) -> list[Path]:
                 continue
             removed.append(entry)
     return removed
+
+
+def write_weights(module: torch.nn.Module, path, *, fmt: str, architecture: dict,
+                  metadata: dict | None = None, dtype=torch.float16) -> None:
+    """Write ``module``'s state dict as safetensors in ``dtype`` (:func:`atomic_write`, readable
+    by all) with string metadata: ``format`` (``fmt``), ``architecture`` (JSON) and every entry
+    of ``metadata`` (non-strings as JSON)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    meta = {"format": fmt, "architecture": json.dumps(architecture)}
+    meta.update({str(k): v if isinstance(v, str) else json.dumps(v)
+                 for k, v in (metadata or {}).items()})
+    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in module.state_dict().items()}
+
+    def write(tmp):
+        save_file(state, str(tmp), metadata=meta)
+        tmp.chmod(0o644)
+
+    atomic_write(Path(path), write)

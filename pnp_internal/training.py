@@ -36,7 +36,7 @@ from pnp_internal.precision import CHOICES, resolve
 from pnp_internal.priors.cnn import SIGMA_MAX, CNNDenoiser
 
 __all__ = ["main", "build_parser", "load_folder", "random_crops", "training_device", "train",
-           "run_command"]
+           "run_command", "add_run_options"]
 
 _EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
@@ -385,6 +385,22 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         checkpoint()
     return {"steps": step, "best_val_psnr": best, "out": str(out), "checkpoint": str(ckpt_path),
             "precision": prec.name}
+
+
+def add_run_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options every training command shares: device, resume and checkpoints, threads,
+    seed and precision."""
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    p.add_argument("--checkpoint", default=None,
+                   help="private checkpoint path (default: OUT with suffix .ckpt.pt)")
+    p.add_argument("--checkpoint-every", type=float, default=300.0, help="seconds")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", choices=CHOICES, default="auto",
+                   help="bf16 autocast where the device computes bf16 natively (auto), or "
+                        "forced fp32 / bf16")
+    return p
 
 
 def run_command(prog: str, parser: argparse.ArgumentParser, train_fn, done, argv) -> int:

@@ -86,19 +86,9 @@ class Generator(nn.Module):
 
     def save(self, path: str | Path, *, metadata: dict | None = None) -> None:
         """Write the weights (float16 safetensors) with string metadata, atomically."""
-        from safetensors.torch import save_file
+        from ..io import write_weights
 
-        meta = {"format": FORMAT, "architecture": json.dumps(self.config)}
-        meta.update({str(k): v if isinstance(v, str) else json.dumps(v)
-                     for k, v in (metadata or {}).items()})
-        state = {k: v.detach().to("cpu", torch.float16).contiguous()
-                 for k, v in self.net.state_dict().items()}
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        save_file(state, str(tmp), metadata=meta)
-        tmp.chmod(0o644)
-        tmp.replace(path)
+        write_weights(self.net, path, fmt=FORMAT, architecture=self.config, metadata=metadata)
 
     @classmethod
     def load(cls, path: str | Path, *, channels: int = 3) -> "Generator":

@@ -36,8 +36,9 @@ import torch
 from torch import nn
 
 from pnp_internal.generative.generator import SIZE, Generator
-from pnp_internal.precision import CHOICES, resolve
-from pnp_internal.training import load_folder, random_crops, run_command, training_device
+from pnp_internal.precision import resolve
+from pnp_internal.training import (add_run_options, load_folder, random_crops, run_command,
+                                   training_device)
 
 __all__ = ["Encoder", "main", "build_parser", "train"]
 
@@ -81,17 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="resizing factors of the training images")
     p.add_argument("--n-val", type=int, default=8,
                    help="images held out at the end of every --data folder")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    p.add_argument("--checkpoint", default=None,
-                   help="private checkpoint path (default: OUT with suffix .ckpt.pt)")
-    p.add_argument("--checkpoint-every", type=float, default=300.0, help="seconds")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", choices=CHOICES, default="auto",
-                   help="bf16 autocast where the device computes bf16 natively (auto), or "
-                        "forced fp32 / bf16")
-    return p
+    return add_run_options(p)
 
 
 @torch.no_grad()

@@ -43,23 +43,14 @@ def save_start(net: ZSSRNet, path, *, factor: int, input_back_projection: int = 
                metadata: dict | None = None) -> None:
     """Write a start (float32 safetensors, string metadata) atomically; the architecture
     records the factor and the network's input (:func:`network_input`)."""
-    from safetensors.torch import save_file
+    from ..io import write_weights
 
     body = [m for m in net.body if isinstance(m, torch.nn.Conv2d)]
     arch = {"channels": body[0].in_channels, "width": body[0].out_channels,
             "depth": len(body), "factor": int(factor),
             "input_back_projection": int(input_back_projection)}
-    meta = {"format": FORMAT, "architecture": json.dumps(arch)}
-    meta.update({str(k): v if isinstance(v, str) else json.dumps(v)
-                 for k, v in (metadata or {}).items()})
-    state = {k: v.detach().to("cpu", torch.float32).contiguous()
-             for k, v in net.state_dict().items()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata=meta)
-    tmp.chmod(0o644)
-    tmp.replace(path)
+    write_weights(net, path, fmt=FORMAT, architecture=arch, metadata=metadata,
+                  dtype=torch.float32)
 
 
 @functools.lru_cache(maxsize=4)

@@ -53,9 +53,10 @@ import torch
 
 from pnp_internal.meta.family import KernelFamily, resampler_for
 from pnp_internal.meta.mzsr import MZSR, network_input, save_start
-from pnp_internal.precision import CHOICES, resolve
+from pnp_internal.precision import resolve
 from pnp_internal.solvers.zssr import ZSSRNet
-from pnp_internal.training import load_folder, random_crops, run_command, training_device
+from pnp_internal.training import (add_run_options, load_folder, random_crops, run_command,
+                                   training_device)
 
 __all__ = ["main", "build_parser", "train", "VALIDATION_KERNELS"]
 
@@ -103,17 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-val", type=int, default=4,
                    help="images held out at the end of every --data folder")
     p.add_argument("--init", default=None, help="start from this MZSR start (safetensors)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    p.add_argument("--checkpoint", default=None,
-                   help="private checkpoint path (default: OUT with suffix .ckpt.pt)")
-    p.add_argument("--checkpoint-every", type=float, default=300.0, help="seconds")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", choices=CHOICES, default="auto",
-                   help="bf16 autocast where the device computes bf16 natively (auto), or "
-                        "forced fp32 / bf16")
-    return p
+    return add_run_options(p)
 
 
 def _pairs(images, n, args, family, rng, gen, dev):

@@ -194,18 +194,10 @@ class CNNDenoiser(_Base):
     # ------------------------------------------------------------------ weights
     def save(self, path: str | Path, *, metadata: dict | None = None, half: bool = True) -> None:
         """Write the weights as safetensors (fp16 by default) with string metadata."""
-        from safetensors.torch import save_file
-        meta = {"format": FORMAT, "architecture": json.dumps(self.config)}
-        for k, v in (metadata or {}).items():
-            meta[str(k)] = v if isinstance(v, str) else json.dumps(v)
-        dt = torch.float16 if half else torch.float32
-        sd = {k: v.detach().to("cpu", dt).contiguous() for k, v in self.net.state_dict().items()}
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        save_file(sd, str(tmp), metadata=meta)
-        tmp.chmod(0o644)
-        tmp.replace(path)
+        from ..io import write_weights
+
+        write_weights(self.net, path, fmt=FORMAT, architecture=self.config, metadata=metadata,
+                      dtype=torch.float16 if half else torch.float32)
 
 
 class DnCNNDenoiser(_Base):
