@@ -15,7 +15,6 @@ Run: ``python benchmarks/experiments/mzsr_steps.py sr-x2-gauss2.0-direct --image
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from _harness import experiment_parser
 from pnp_internal import recipes
 from pnp_internal.bench.runner import list_images, machine_info, provenance
 from pnp_internal.bench.tasks import get_task, image_seed
@@ -39,10 +39,10 @@ VARIANTS = {"neither": {"ensemble": False, "back_projection": 0},
             "both": {"ensemble": True, "back_projection": 10}}
 
 
-def run(task_name, images, starts, *, limit=None, seed=0) -> dict:
+def run(task_name, images, starts, *, limit=None, last=None, seed=0) -> dict:
     task = get_task(task_name)
     rows = []
-    for path in list_images(images, limit=limit):
+    for path in list_images(images, limit=limit, last=last):
         x, _ = task.prepare(read_image(path))
         deg = task.degrade(x, seed=image_seed(seed, path.name))
         recipe = {k: v for k, v in recipes.MZSR.options().items() if k != "steps"}
@@ -100,24 +100,19 @@ def plot(result, path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("task")
-    p.add_argument("--images", required=True)
-    p.add_argument("--limit", type=int)
-    p.add_argument("--threads", type=int, default=2)
+    p = experiment_parser(__doc__)
     p.add_argument("--start", action="append", default=[],
                    help="LABEL=PATH of another start to compare (repeatable)")
-    p.add_argument("--out", type=Path)
     p.add_argument("--plot", type=Path)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     starts = {"shipped": WEIGHTS[get_task(args.task).scale]}
     starts.update(dict(s.split("=", 1) for s in args.start))
     stem = f"mzsr-steps_{args.task}_{Path(args.images).name}"
-    out = args.out or ROOT / "benchmarks/results" / f"{stem}.json"
+    out = Path(args.out) if args.out else ROOT / "benchmarks/results" / f"{stem}.json"
     plot_path = args.plot or out.with_suffix(".png")
     t0 = time.perf_counter()
-    result = run(args.task, args.images, starts, limit=args.limit)
+    result = run(args.task, args.images, starts, limit=args.limit, last=args.last)
     result["summary"] = summary(result)
     result["variants"] = variants(result)
     result["seconds"] = time.perf_counter() - t0

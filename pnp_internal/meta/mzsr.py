@@ -240,7 +240,8 @@ class MZSR:
             loss = (out.float() - y3).abs().mean()
             value = float(loss.detach())
             if not math.isfinite(value):  # diverged: keep the weights of the lowest loss
-                net.load_state_dict(best)
+                if best is not None:
+                    net.load_state_dict(best)
                 note = (f"the loss became non-finite at step {k + 1}; kept the weights of the "
                         f"lowest loss ({best_loss:.4g})")
                 warnings.warn(f"MZSR: {note}; lower lrs", stacklevel=3)
