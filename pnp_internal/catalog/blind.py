@@ -7,6 +7,10 @@ name                     what
                          (recipe :data:`~pnp_internal.recipes.KERNELGAN`), then method ``<sr>``;
                          the plug-and-play solvers take the kernel's error as noise of at
                          least :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE`
+``<sr>-recurrence``      the kernel estimated from ``y`` by cross-scale patch recurrence
+                         (:class:`~pnp_internal.blind.PatchRecurrence`, recipe
+                         :data:`~pnp_internal.recipes.PATCH_RECURRENCE`), then method ``<sr>``
+                         with the same noise floor
 ``<sr>-bicubic``         the bicubic kernel assumed whatever the operator says (the non-blind
                          baseline of the blind benchmark)
 =======================  ===================================================================
@@ -45,27 +49,34 @@ _LEARN_FROM_Y = ("zssr", "zssr-fast", "zssr-gradual")
 _ESTIMATES: OrderedDict = OrderedDict()
 
 
-def estimate_kernel(p: Problem) -> dict:
-    """KernelGAN's estimate for ``p.y`` at ``p.scale``, as :attr:`Result.kernel` holds it.
+def estimate_kernel(p: Problem, estimator: str = "KernelGAN") -> dict:
+    """The estimate of ``estimator`` (``"KernelGAN"`` or ``"PatchRecurrence"``) for ``p.y`` at
+    ``p.scale``, as :attr:`Result.kernel` holds it.
 
     The estimate is deterministic for a seed, so the last few are kept (keyed by the bytes of
     ``y``, the factor, the seed and the recipe): several methods on one image estimate once, and
     the reused estimate says so (``reused``) with the seconds its estimation took.
     """
-    from ..blind import KernelGAN
+    from ..blind import KernelGAN, PatchRecurrence
 
     if p.scale not in (2, 4):
         raise ValueError(f"kernel estimation handles x2 and x4, got x{p.scale}")
-    opts = recipes.KERNELGAN.options()
+    if estimator not in ("KernelGAN", "PatchRecurrence"):
+        raise ValueError(f"estimator must be 'KernelGAN' or 'PatchRecurrence', got {estimator!r}")
+    recipe = recipes.KERNELGAN if estimator == "KernelGAN" else recipes.PATCH_RECURRENCE
+    opts = recipe.options()
     key = None
     if p.seed is not None:
         digest = hashlib.sha1(p.y.detach().float().cpu().numpy().tobytes()).hexdigest()
-        key = (digest, p.scale, p.seed, tuple(sorted(opts.items())))
+        key = (digest, p.scale, p.seed, estimator, tuple(sorted(opts.items())))
         if key in _ESTIMATES:
             _ESTIMATES.move_to_end(key)
             return dict(_ESTIMATES[key], reused=True)
-    est = KernelGAN(factor=p.scale, seed=p.seed, progress=p.progress, **opts).estimate(p.y)
-    info = {"kernel": est.kernel, "source": "KernelGAN", "confidence": est.confidence,
+    if estimator == "KernelGAN":
+        est = KernelGAN(factor=p.scale, seed=p.seed, progress=p.progress, **opts).estimate(p.y)
+    else:
+        est = PatchRecurrence(factor=p.scale, **opts).estimate(p.y)
+    info = {"kernel": est.kernel, "source": estimator, "confidence": est.confidence,
             "degenerate": est.degenerate, "seconds": est.seconds}
     if key is not None:
         _ESTIMATES[key] = info
@@ -74,11 +85,12 @@ def estimate_kernel(p: Problem) -> dict:
     return info
 
 
-def with_estimated_kernel(p: Problem, method: str | None) -> tuple[Problem, dict]:
-    """``p`` with KernelGAN's kernel for ``y`` and, unless ``method`` learns from ``y`` (ZSSR),
+def with_estimated_kernel(p: Problem, method: str | None,
+                          estimator: str = "KernelGAN") -> tuple[Problem, dict]:
+    """``p`` with the kernel ``estimator`` estimates for ``y`` (:func:`estimate_kernel`) and, unless ``method`` learns from ``y`` (ZSSR),
     a noise level of at least :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE`; and the
     estimate as :attr:`Result.kernel` holds it."""
-    info = estimate_kernel(p)
+    info = estimate_kernel(p, estimator)
     q = with_kernel(p, info["kernel"])
     return (q if method in _LEARN_FROM_Y else _with_noise_floor(q)), info
 
@@ -107,6 +119,12 @@ def _register(base: str) -> None:
         res.kernel = info
         return res
 
+    def recurrence(p: Problem):
+        q, info = with_estimated_kernel(p, base, "PatchRecurrence")
+        res = get(base).run(q)
+        res.kernel = info
+        return res
+
     def bicubic(p: Problem):
         q = with_kernel(p, "bicubic")
         res = get(base).run(q)
@@ -116,6 +134,10 @@ def _register(base: str) -> None:
     register(f"{base}-kernelgan", kinds=("sr",), target=get(base).target,
              memory=get(base).memory,
              description=f"{base} with the kernel KernelGAN estimates from y (blind SR)")(estimated)
+    register(f"{base}-recurrence", kinds=("sr",), target=get(base).target,
+             memory=get(base).memory,
+             description=f"{base} with the kernel estimated from y by cross-scale patch "
+                         "recurrence (blind SR)")(recurrence)
     register(f"{base}-bicubic", kinds=("sr",), target=get(base).target, memory=get(base).memory,
              description=f"{base} assuming the bicubic kernel, whatever the operator's")(bicubic)
 
