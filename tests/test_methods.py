@@ -52,6 +52,8 @@ def short_recipes(monkeypatch):
                                                              "test"))
     monkeypatch.setattr(recipes, "KERNELGAN", dataclasses.replace(recipes.KERNELGAN, max_iter=3,
                                                                   crop=32))
+    monkeypatch.setattr(recipes, "PATCH_RECURRENCE", dataclasses.replace(
+        recipes.PATCH_RECURRENCE, max_iter=2, queries=200))
     monkeypatch.setattr(recipes, "SELFDEBLUR", dataclasses.replace(
         recipes.SELFDEBLUR, kernel_size=5, max_iter=3, width=8, skip_channels=2, depth=2))
     monkeypatch.setattr(recipes, "CSGM", dataclasses.replace(recipes.CSGM, restarts=1,
@@ -65,8 +67,9 @@ def short_recipes(monkeypatch):
 def _problem(name, camera):
     kind = next(k for k in TASK if k in catalog.get(name).kinds)  # the cheapest task first
     task = get_task(TASK[kind])
-    # DIP's skip net and KernelGAN's crops need 64 px, the generator makes 64 px images
-    size = 64 if any(k in name for k in ("dip", "gan", "csgm")) else 32
+    # DIP's skip net, KernelGAN's crops and the patch-recurrence copy need 64 px, the
+    # generator makes 64 px images
+    size = 64 if any(k in name for k in ("dip", "gan", "csgm", "recurrence")) else 32
     x, _ = task.prepare(camera[..., :size, :size])
     d = task.degrade(x, seed=3, index=0)
     return Problem(y=d.y, operator=d.operator, noise_std=task.noise_std, kind=task.kind,
