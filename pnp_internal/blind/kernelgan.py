@@ -38,7 +38,7 @@ from torch import nn
 from ..operators import kernels
 from ..operators.downsampling import check_factor, matlab_bicubic_kernel
 
-__all__ = ["KernelGAN", "KernelEstimate", "compose_x4", "is_degenerate"]
+__all__ = ["KernelGAN", "KernelEstimate", "compose_x4", "finish_estimate", "is_degenerate"]
 
 
 @dataclass
@@ -94,6 +94,28 @@ def compose_x4(k2: torch.Tensor) -> torch.Tensor:
     big = F.conv2d(F.pad(dil, (n - 1,) * 4), k.flip(-2, -1))[0, 0]  # full convolution
     crop = n // 2
     return kernels.centre_on_grid(big[crop:-crop, crop:-crop], 4)
+
+
+def finish_estimate(k2: torch.Tensor, factor: int, fallback, source: str
+                    ) -> tuple[torch.Tensor, str]:
+    """An x2 estimate centred on the bicubic grid (composed with itself for x4), or, with a
+    warning naming ``source``, the ``fallback`` (``"bicubic"`` or a kernel) when it is
+    degenerate; and why it was rejected (``""`` when it was not)."""
+    k = kernels.centre_on_grid(k2, 2)
+    if factor == 4:
+        k = compose_x4(k)
+    why = is_degenerate(k)
+    if why:
+        warnings.warn(f"{source}: the estimated kernel is {why}; using the "
+                      f"{'bicubic' if isinstance(fallback, str) else 'given'} fallback kernel "
+                      "instead", UserWarning, stacklevel=3)
+        if isinstance(fallback, str):
+            if fallback != "bicubic":
+                raise ValueError(f"fallback must be 'bicubic' or a kernel, got {fallback!r}")
+            k, _ = matlab_bicubic_kernel(factor)
+        else:
+            k = kernels.as_kernel(fallback, name="fallback")
+    return k.float(), why
 
 
 class _LinearGenerator(nn.Module):
@@ -222,14 +244,6 @@ class KernelGAN:
         self.max_iter, self.crop, self.lr = int(max_iter), int(crop), float(lr)
         self.seed, self.fallback, self.progress = seed, fallback, progress
 
-    def _fallback_kernel(self) -> torch.Tensor:
-        if isinstance(self.fallback, str):
-            if self.fallback != "bicubic":
-                raise ValueError(f"fallback must be 'bicubic' or a kernel, got {self.fallback!r}")
-            k, _ = matlab_bicubic_kernel(self.factor)
-            return k.float()
-        return kernels.as_kernel(self.fallback, name="fallback").float()
-
     def estimate(self, y: torch.Tensor) -> KernelEstimate:
         """Estimate the kernel that downscaled ``y`` ``(1, C, h, w)`` (colour: on the luma)."""
         from tqdm import tqdm
@@ -300,16 +314,7 @@ class KernelGAN:
                     lam_cen, lam_sparse = 1.0, 5.0
         with torch.no_grad():
             raw = G.kernel().double()
-        k = _keep_largest(raw, 40)
-        k = kernels.centre_on_grid(k, 2)
-        if self.factor == 4:
-            k = compose_x4(k)
-        why = is_degenerate(k)
-        if why:
-            warnings.warn(f"KernelGAN: the estimated kernel is {why}; using the "
-                          f"{'bicubic' if isinstance(self.fallback, str) else 'given'} "
-                          "fallback kernel instead", UserWarning, stacklevel=2)
-            k = self._fallback_kernel()
+        k, why = finish_estimate(_keep_largest(raw, 40), self.factor, self.fallback, "KernelGAN")
         return KernelEstimate(kernel=k.float(), factor=self.factor,
                               confidence=2 * float(np.mean(fooled)), degenerate=why,
                               seconds=time.perf_counter() - t0)

@@ -23,14 +23,13 @@ References
 from __future__ import annotations
 
 import time
-import warnings
 
 import torch
 import torch.nn.functional as F
 
 from ..operators import kernels
 from ..operators.downsampling import check_factor, matlab_bicubic_kernel
-from .kernelgan import KernelEstimate, compose_x4, is_degenerate
+from .kernelgan import KernelEstimate, finish_estimate
 
 __all__ = ["PatchRecurrence"]
 
@@ -112,8 +111,8 @@ class PatchRecurrence:
             raise ValueError(f"need queries, neighbours, max_iter >= 1 and smoothness >= 0; got "
                              f"{queries}, {neighbours}, {max_iter}, {smoothness}")
         self.size, self.patch, self.queries = int(size), int(patch), int(queries)
-        self.neighbours, self.max_iter, self.smoothness = int(neighbours), int(max_iter), float(
-            smoothness)
+        self.neighbours, self.max_iter = int(neighbours), int(max_iter)
+        self.smoothness = float(smoothness)
         self.fallback = fallback
 
     # -- the two sides of the match -------------------------------------------------------
@@ -225,22 +224,7 @@ class PatchRecurrence:
                 break
             k, err, idx, wgt = trial, trial_err, trial_idx, trial_wgt
             errors.append(err)
-        best_k = k
-        k = kernels.centre_on_grid(best_k, 2).double()
-        if self.factor == 4:
-            k = compose_x4(k)
-        why = is_degenerate(k)
-        if why:
-            warnings.warn(f"PatchRecurrence: the estimated kernel is {why}; using the "
-                          f"{'bicubic' if isinstance(self.fallback, str) else 'given'} "
-                          "fallback kernel instead", UserWarning, stacklevel=2)
-            if isinstance(self.fallback, str):
-                if self.fallback != "bicubic":
-                    raise ValueError(f"fallback must be 'bicubic' or a kernel, got "
-                                     f"{self.fallback!r}")
-                k, _ = matlab_bicubic_kernel(self.factor)
-            else:
-                k = kernels.as_kernel(self.fallback, name="fallback")
+        k, why = finish_estimate(k, self.factor, self.fallback, "PatchRecurrence")
         return KernelEstimate(kernel=k.float(), factor=self.factor,
                               confidence=1 - min(errors) / errors[0] if errors[0] > 0 else 0.0,
                               degenerate=why, seconds=time.perf_counter() - t0)
