@@ -87,9 +87,10 @@ def estimate_kernel(p: Problem, estimator: str = "KernelGAN") -> dict:
 
 def with_estimated_kernel(p: Problem, method: str | None,
                           estimator: str = "KernelGAN") -> tuple[Problem, dict]:
-    """``p`` with the kernel ``estimator`` estimates for ``y`` (:func:`estimate_kernel`) and, unless ``method`` learns from ``y`` (ZSSR),
-    a noise level of at least :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE`; and the
-    estimate as :attr:`Result.kernel` holds it."""
+    """``p`` with the kernel ``estimator`` estimates for ``y`` (:func:`estimate_kernel`) and,
+    unless ``method`` learns from ``y`` (ZSSR), a noise level of at least
+    :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE`; and the estimate as
+    :attr:`Result.kernel` holds it."""
     info = estimate_kernel(p, estimator)
     q = with_kernel(p, info["kernel"])
     return (q if method in _LEARN_FROM_Y else _with_noise_floor(q)), info
