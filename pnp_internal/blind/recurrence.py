@@ -161,10 +161,13 @@ class PatchRecurrence:
         side): lower when the kernel is closer to the one that made ``y``."""
         img = _luma(y)
         k = self._padded(kernels.as_kernel(kernel, name="kernel").double())
-        U = self._responses(img)
-        r = torch.einsum("t,tpm->mp", k.flatten(), U)
-        d2, _, _ = self._match(self._queries(img), r)
-        return float(d2[:, 0].mean()) / self.patch ** 2
+        return self._recurrence(self._queries(img), self._responses(img), k)[0]
+
+    def _recurrence(self, q: torch.Tensor, U: torch.Tensor, k: torch.Tensor):
+        """Recurrence error of kernel ``k`` (mean squared distance per pixel to the nearest
+        copy patch) with the matches and weights (:meth:`_match`)."""
+        d2, idx, wgt = self._match(q, torch.einsum("t,tpm->mp", k.flatten(), U))
+        return float(d2[:, 0].mean()) / self.patch ** 2, idx, wgt
 
     def _padded(self, k: torch.Tensor) -> torch.Tensor:
         """``k`` zero-padded (or refused) to ``size x size`` about its centre."""
@@ -189,15 +192,9 @@ class PatchRecurrence:
         grads = torch.cat([(eye[:, 1:] - eye[:, :-1]).flatten(1),
                            (eye[:, :, 1:] - eye[:, :, :-1]).flatten(1)], 1)
         penalty = grads @ grads.T
-        def error_of(kernel):
-            r = torch.einsum("t,tpm->mp", kernel.flatten(), U)
-            d2, idx, wgt = self._match(q, r)
-            return float(d2[:, 0].mean()) / self.patch ** 2, idx, wgt
-
-        err, idx, wgt = error_of(k)
-        errors = [err]
+        err, idx, wgt = self._recurrence(q, U, k)
+        start, m = err, U.shape[-1]
         for _ in range(self.max_iter):
-            m = U.shape[-1]
             W = torch.zeros(m, dtype=torch.float64).index_add_(0, idx.flatten(), wgt.flatten())
             B = torch.zeros(m, self.patch ** 2, dtype=torch.float64).index_add_(
                 0, idx.flatten(), (wgt[..., None] * q[:, None, :]).flatten(0, 1))
@@ -217,14 +214,13 @@ class PatchRecurrence:
             # step is halved until the error itself decreases
             for step in (1.0, 0.5, 0.25):
                 trial = (1 - step) * k + step * k_new
-                trial_err, trial_idx, trial_wgt = error_of(trial)
+                trial_err, trial_idx, trial_wgt = self._recurrence(q, U, trial)
                 if trial_err < err:
                     break
             else:
                 break
             k, err, idx, wgt = trial, trial_err, trial_idx, trial_wgt
-            errors.append(err)
         k, why = finish_estimate(k, self.factor, self.fallback, "PatchRecurrence")
         return KernelEstimate(kernel=k.float(), factor=self.factor,
-                              confidence=1 - min(errors) / errors[0] if errors[0] > 0 else 0.0,
+                              confidence=1 - err / start if start > 0 else 0.0,
                               degenerate=why, seconds=time.perf_counter() - t0)
