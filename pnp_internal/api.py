@@ -185,7 +185,7 @@ def _with_chosen_kernel(problem, kernel, method):
     if problem.kind != "sr":
         raise ValueError(f"kernel= applies to SR operators, got a {problem.kind} operator; "
                          "build the operator with its kernel instead")
-    if isinstance(method, str) and method.endswith(("-kernelgan", "-recurrence", "-bicubic")):
+    if isinstance(method, str) and method.endswith(("-kernelgan", "-recurrence", "-meankernel", "-bicubic")):
         raise TypeError(f"method {method!r} chooses its kernel itself; leave kernel= out or "
                         f"pass the base method {method.rsplit('-', 1)[0]!r}")
     if isinstance(kernel, str) and kernel == "estimate":

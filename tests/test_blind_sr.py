@@ -142,6 +142,35 @@ def test_methods_on_one_image_share_the_estimate_and_say_so(monkeypatch):
     assert b.kernel["seconds"] == a.kernel["seconds"] > 0
 
 
+def test_mean_kernel_methods_average_the_two_estimates_they_reuse(monkeypatch):
+    """``<sr>-meankernel`` restores with the mean of the KernelGAN and patch-recurrence
+    estimates of the same image, reusing those estimates when a method ran them first."""
+    import dataclasses
+
+    from pnp_internal import recipes
+
+    monkeypatch.setattr(recipes, "KERNELGAN", dataclasses.replace(recipes.KERNELGAN,
+                                                                  max_iter=5, crop=32))
+    monkeypatch.setattr(recipes, "PATCH_RECURRENCE", dataclasses.replace(
+        recipes.PATCH_RECURRENCE, queries=500, max_iter=2))
+    x = real_image("camera", 96, gray=True)
+    op = Downsampling(2, img_shape=(1, 96, 96), kernel=kernels.random_anisotropic(2, seed=6))
+    y = op(x)
+    gan = pi.solve(y, op, method="cnn-hqs-kernelgan", noise_std=0, max_iter=2, seed=4)
+    rec = pi.solve(y, op, method="cnn-hqs-recurrence", noise_std=0, max_iter=2, seed=4)
+    res = pi.solve(y, op, method="cnn-hqs-meankernel", noise_std=0, max_iter=2, seed=4)
+    assert res.kernel["source"] == "mean of KernelGAN and PatchRecurrence"
+    assert res.kernel["reused"] and res.x.shape == x.shape
+    assert res.kernel["seconds"] == pytest.approx(gan.kernel["seconds"] + rec.kernel["seconds"])
+    parts = [kernels.centre_on_grid(r.kernel["kernel"], 2).double() for r in (gan, rec)]
+    n = max(k.shape[0] for k in parts)
+    padded = [torch.nn.functional.pad(k, ((n - k.shape[0]) // 2,) * 4) for k in parts]
+    expect = (padded[0] / padded[0].sum() + padded[1] / padded[1].sum()) / 2
+    assert torch.allclose(res.kernel["kernel"].double(), expect / expect.sum(), atol=1e-6)
+    with pytest.raises(ValueError, match="odd-sized"):
+        kernels.average(torch.ones(2, 2))
+
+
 def test_patch_recurrence_copy_is_the_operator_and_estimates_a_real_kernel():
     """The downscaled copy the estimate matches against is exactly ``Downsampling`` with the
     same kernel, and on the LR cameraman the estimate lands far closer to the true anisotropic

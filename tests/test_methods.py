@@ -69,7 +69,7 @@ def _problem(name, camera):
     task = get_task(TASK[kind])
     # DIP's skip net, KernelGAN's crops and the patch-recurrence copy need 64 px, the
     # generator makes 64 px images
-    size = 64 if any(k in name for k in ("dip", "gan", "csgm", "recurrence")) else 32
+    size = 64 if any(k in name for k in ("dip", "gan", "csgm", "recurrence", "meankernel")) else 32
     x, _ = task.prepare(camera[..., :size, :size])
     d = task.degrade(x, seed=3, index=0)
     return Problem(y=d.y, operator=d.operator, noise_std=task.noise_std, kind=task.kind,

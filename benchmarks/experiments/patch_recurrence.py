@@ -1,7 +1,11 @@
 """Kernel error of the cross-scale patch-recurrence estimate (:class:`PatchRecurrence`) against
-the bicubic kernel, per image of a blind SR task (no SR is run).
+the bicubic kernel, per image of a blind SR task (no SR is run); with ``--kernelgan``, also
+KernelGAN's estimate (the bench's seed, so the kernel the ``-kernelgan`` methods used) and the
+recurrence error (:meth:`PatchRecurrence.error`) of each candidate, to see whether the lowest
+recurrence error picks the kernel closest to the true one.
 
     python benchmarks/experiments/patch_recurrence.py sr-x2-aniso --images ../shared/data/test/set5
+    python benchmarks/experiments/patch_recurrence.py sr-x2-aniso --images DIR --kernelgan
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ import statistics
 
 import torch
 
+from pnp_internal import recipes
 from pnp_internal.bench.runner import list_images
 from pnp_internal.bench.tasks import center_crop, get_task, image_seed
-from pnp_internal.blind import PatchRecurrence
+from pnp_internal.blind import KernelGAN, PatchRecurrence
 from pnp_internal.io import read_image
 from pnp_internal.metrics import kernel_error
+from pnp_internal.operators import kernels
 from pnp_internal.operators.downsampling import matlab_bicubic_kernel
 
 
@@ -26,25 +32,41 @@ def main(argv=None) -> int:
     p.add_argument("--every", type=int, default=1, help="every n-th image of the folder")
     p.add_argument("--crop", type=int, default=None, help="centre crop of larger images")
     p.add_argument("--smoothness", type=float, default=None)
+    p.add_argument("--kernelgan", action="store_true",
+                   help="also KernelGAN's estimate and every candidate's recurrence error")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     task = get_task(args.task)
     opts = {} if args.smoothness is None else {"smoothness": args.smoothness}
-    bicubic, _ = matlab_bicubic_kernel(task.scale)
-    est_errors, bic_errors = [], []
+    bicubic = kernels.centre_on_grid(matlab_bicubic_kernel(task.scale)[0], task.scale)
+    errors = {"recurrence": [], "bicubic": [], "kernelgan": [], "lowest recurrence error": []}
     for f in list_images(args.images)[::args.every]:
         img = read_image(f)
         if args.crop and min(img.shape[-2:]) > args.crop:
             img = center_crop(img, args.crop)
         x, _ = task.prepare(img)
-        d = task.degrade(x, seed=image_seed(0, f.name))
-        est = PatchRecurrence(factor=task.scale, **opts).estimate(d.y)
-        est_errors.append(kernel_error(est.kernel, d.operator.kernel))
-        bic_errors.append(kernel_error(bicubic, d.operator.kernel))
-        print(f"{f.name}: kernel error {est_errors[-1]:.4f} (bicubic {bic_errors[-1]:.4f}), "
-              f"confidence {est.confidence:.3f}, {est.seconds:.1f} s", flush=True)
-    print(f"mean kernel error {statistics.mean(est_errors):.4f} "
-          f"(bicubic {statistics.mean(bic_errors):.4f}) over {len(est_errors)} images")
+        seed = image_seed(0, f.name)
+        d = task.degrade(x, seed=seed)
+        estimator = PatchRecurrence(factor=task.scale, **opts)
+        est = estimator.estimate(d.y)
+        candidates = {"recurrence": est.kernel, "bicubic": bicubic}
+        line = f"{f.name}: {est.seconds:.1f} s"
+        if args.kernelgan:
+            gan = KernelGAN(factor=task.scale, seed=seed, **recipes.KERNELGAN.options())
+            candidates["kernelgan"] = gan.estimate(d.y).kernel
+        for name, k in candidates.items():
+            errors[name].append(kernel_error(k, d.operator.kernel))
+            line += f"; {name} kernel error {errors[name][-1]:.4f}"
+        if args.kernelgan and task.scale == 2:
+            fits = {name: estimator.error(d.y, k) for name, k in candidates.items()}
+            pick = min(fits, key=fits.get)
+            errors["lowest recurrence error"].append(errors[pick][-1])
+            line += "; recurrence error " + ", ".join(f"{n} {v:.3g}" for n, v in fits.items())
+            line += f" -> {pick}"
+        print(line, flush=True)
+    print("mean kernel error: " + ", ".join(f"{name} {statistics.mean(v):.4f}"
+                                            for name, v in errors.items() if v)
+          + f" over {len(errors['bicubic'])} images")
     return 0
 
 

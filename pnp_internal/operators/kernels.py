@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 __all__ = ["gaussian", "box", "motion", "load", "as_kernel", "random_anisotropic",
-           "centre_on_grid"]
+           "centre_on_grid", "average"]
 
 
 def _normalise(k: np.ndarray, what: str) -> torch.Tensor:
@@ -128,6 +128,33 @@ def centre_on_grid(kernel, factor: int) -> torch.Tensor:
     shift = target - np.array(ndimage.center_of_mass(k))
     return _normalise(ndimage.shift(k, shift, order=3, mode="constant").clip(min=0),
                       "centre_on_grid")
+
+
+def average(*kernels_) -> torch.Tensor:
+    """Mean of odd-sized kernels that share their centre (``(kh // 2, kw // 2)``), each
+    zero-padded about its centre to the largest size; normalised to sum 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pnp_internal.operators import kernels
+    >>> k = kernels.average(torch.ones(1, 1), torch.ones(3, 3) / 9)
+    >>> tuple(k.shape), round(float(k[1, 1]), 4), round(float(k.sum()), 4)
+    ((3, 3), 0.5556, 1.0)
+    """
+    ks = [as_kernel(k, name="kernel") for k in kernels_]
+    if not ks:
+        raise ValueError("average needs at least one kernel")
+    sizes = [tuple(k.shape if hasattr(k, "shape") else np.shape(k))[-2:] for k in kernels_]
+    if any(kh % 2 == 0 or kw % 2 == 0 for kh, kw in sizes):
+        raise ValueError("average takes odd-sized kernels (a common centre); centre even-sized "
+                         "ones first, for example with centre_on_grid")
+    h, w = max(k.shape[0] for k in ks), max(k.shape[1] for k in ks)
+    total = torch.zeros(h, w, dtype=torch.float64)
+    for k in ks:
+        dh, dw = (h - k.shape[0]) // 2, (w - k.shape[1]) // 2
+        total[dh:dh + k.shape[0], dw:dw + k.shape[1]] += k / k.sum()
+    return (total / total.sum()).float()
 
 
 def random_anisotropic(factor: int, *, size: int | None = None, seed=None) -> torch.Tensor:
