@@ -2,10 +2,12 @@
 the bicubic kernel, per image of a blind SR task (no SR is run); with ``--kernelgan``, also
 KernelGAN's estimate (the bench's seed, so the kernel the ``-kernelgan`` methods used) and the
 recurrence error (:meth:`PatchRecurrence.error`) of each candidate, to see whether the lowest
-recurrence error picks the kernel closest to the true one.
+recurrence error picks the kernel closest to the true one, and the mean of the two estimates
+(the ``-meankernel`` methods); ``--plot PNG`` draws every candidate beside the true kernel.
 
     python benchmarks/experiments/patch_recurrence.py sr-x2-aniso --images ../shared/data/test/set5
-    python benchmarks/experiments/patch_recurrence.py sr-x2-aniso --images DIR --kernelgan
+    python benchmarks/experiments/patch_recurrence.py sr-x2-aniso --images DIR --kernelgan \
+        --plot benchmarks/plots/kernels_sr-x2-aniso_set5.png
 """
 
 from __future__ import annotations
@@ -33,13 +35,17 @@ def main(argv=None) -> int:
     p.add_argument("--crop", type=int, default=None, help="centre crop of larger images")
     p.add_argument("--smoothness", type=float, default=None)
     p.add_argument("--kernelgan", action="store_true",
-                   help="also KernelGAN's estimate and every candidate's recurrence error")
+                   help="also KernelGAN's estimate, the mean of the two estimates and every "
+                        "candidate's recurrence error")
+    p.add_argument("--plot", default=None, help="PNG of the true and estimated kernels")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     task = get_task(args.task)
     opts = {} if args.smoothness is None else {"smoothness": args.smoothness}
     bicubic = kernels.centre_on_grid(matlab_bicubic_kernel(task.scale)[0], task.scale)
-    errors = {"recurrence": [], "bicubic": [], "kernelgan": [], "lowest recurrence error": []}
+    errors = {"recurrence": [], "bicubic": [], "kernelgan": [], "mean": [],
+              "lowest recurrence error": []}
+    drawn = []
     for f in list_images(args.images)[::args.every]:
         img = read_image(f)
         if args.crop and min(img.shape[-2:]) > args.crop:
@@ -54,20 +60,53 @@ def main(argv=None) -> int:
         if args.kernelgan:
             gan = KernelGAN(factor=task.scale, seed=seed, **recipes.KERNELGAN.options())
             candidates["kernelgan"] = gan.estimate(d.y).kernel
+            candidates["mean"] = kernels.average(candidates["kernelgan"], est.kernel)
         for name, k in candidates.items():
             errors[name].append(kernel_error(k, d.operator.kernel))
             line += f"; {name} kernel error {errors[name][-1]:.4f}"
         if args.kernelgan and task.scale == 2:
-            fits = {name: estimator.error(d.y, k) for name, k in candidates.items()}
+            fits = {name: estimator.error(d.y, k) for name, k in candidates.items()
+                    if name != "mean"}
             pick = min(fits, key=fits.get)
             errors["lowest recurrence error"].append(errors[pick][-1])
             line += "; recurrence error " + ", ".join(f"{n} {v:.3g}" for n, v in fits.items())
             line += f" -> {pick}"
         print(line, flush=True)
+        drawn.append((f.stem, d.operator.kernel, candidates,
+                      {name: v[-1] for name, v in errors.items() if name in candidates}))
     print("mean kernel error: " + ", ".join(f"{name} {statistics.mean(v):.4f}"
                                             for name, v in errors.items() if v)
           + f" over {len(errors['bicubic'])} images")
+    if args.plot:
+        plot(drawn, args.plot)
     return 0
+
+
+def plot(drawn, path) -> None:
+    """One row per image: the true kernel, then each candidate with its kernel error."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = ["true"] + list(drawn[0][2])
+    fig, axes = plt.subplots(len(drawn), len(cols), figsize=(1.9 * len(cols), 1.9 * len(drawn)),
+                             squeeze=False)
+    for row, (name, true, candidates, errs) in zip(axes, drawn):
+        n = max(k.shape[0] for k in [true, *candidates.values()])
+        for ax, col in zip(row, cols):
+            k = true if col == "true" else candidates[col]
+            pad = (n - k.shape[0]) // 2, (n - k.shape[1]) // 2
+            k = torch.nn.functional.pad(k.float(), (pad[1], pad[1], pad[0], pad[0]))
+            ax.imshow(k.numpy(), cmap="magma")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(name if col == "true" else f"{col}\n{errs[col]:.4f}", fontsize=8)
+    fig.suptitle("true kernel, then each estimate with its kernel error", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
