@@ -246,9 +246,11 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
         Self2Self cannot tile: they refuse an image that will not fit, before any work.
     kernel : {"estimate", "bicubic"} or array, optional
         SR only: restore with this kernel instead of the operator's (its factor, size and
-        padding are kept). ``"estimate"``: estimated from ``y`` by
-        :class:`~pnp_internal.blind.KernelGAN` (blind SR), with a warning and the bicubic
-        kernel when the estimate is degenerate; plug-and-play methods then assume a noise
+        padding are kept). ``"estimate"``: estimated from ``y`` (blind SR) by the estimator
+        :data:`~pnp_internal.recipes.BLIND_SR_KERNEL` names (the mean of
+        :class:`~pnp_internal.blind.KernelGAN`'s and
+        :class:`~pnp_internal.blind.PatchRecurrence`'s estimates), with a warning and the
+        bicubic kernel when an estimate is degenerate; plug-and-play methods then assume a noise
         level of at least :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE` (the kernel's
         error). The kernel used is in ``Result.kernel``.
     **options

@@ -199,20 +199,24 @@ def test_a_mask_or_kernel_that_does_not_fit_is_refused_per_image(tmp_path, rgb, 
 
 
 def test_sr_with_the_kernel_estimated_from_each_image(tmp_path, gray, monkeypatch):
-    """``--kernel auto``: KernelGAN estimates each image's kernel (a short run here), the
-    report holds it with its confidence, and the output is the upscaled image."""
+    """``--kernel auto``: each image's kernel is estimated (the recipe book's estimator, short
+    runs here), the report holds it with its confidence, and the output is the upscaled
+    image."""
     import dataclasses
 
     from pnp_internal import recipes
 
     monkeypatch.setattr(recipes, "KERNELGAN", dataclasses.replace(recipes.KERNELGAN,
                                                                   max_iter=20, crop=32))
+    monkeypatch.setattr(recipes, "PATCH_RECURRENCE", dataclasses.replace(
+        recipes.PATCH_RECURRENCE, queries=500, max_iter=2))
     Image.fromarray(gray).save(tmp_path / "lr.png")
     code = main([str(tmp_path / "lr.png"), "--out", str(tmp_path / "o"), "--task", "sr",
                  "--scale", "2", "--kernel", "auto", "--method", "cnn-idbp", "--quiet"])
     assert code == 0
     rep = report(tmp_path / "o", "lr.png")
     k = np.array(rep["kernel"]["kernel"])
-    assert rep["kernel"]["source"] == "KernelGAN" and 0 <= rep["kernel"]["confidence"] <= 2
+    assert rep["kernel"]["source"] == "mean of KernelGAN and PatchRecurrence"
+    assert 0 <= rep["kernel"]["confidence"] <= 2
     assert k.shape[0] % 2 == 1 and abs(k.sum() - 1) < 1e-4
     assert np.array(Image.open(tmp_path / "o" / "lr.png")).shape == (96, 96)

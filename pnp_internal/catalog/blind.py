@@ -56,8 +56,9 @@ _ESTIMATES: OrderedDict = OrderedDict()
 ESTIMATORS = ("KernelGAN", "PatchRecurrence", "mean")
 
 
-def estimate_kernel(p: Problem, estimator: str = "KernelGAN") -> dict:
-    """The estimate of ``estimator`` (one of :data:`ESTIMATORS`) for ``p.y`` at ``p.scale``, as
+def estimate_kernel(p: Problem, estimator: str | None = None) -> dict:
+    """The estimate of ``estimator`` (one of :data:`ESTIMATORS`; default
+    :data:`~pnp_internal.recipes.BLIND_SR_KERNEL`) for ``p.y`` at ``p.scale``, as
     :attr:`Result.kernel` holds it.
 
     The estimate is deterministic for a seed, so the last few are kept (keyed by the bytes of
@@ -68,6 +69,7 @@ def estimate_kernel(p: Problem, estimator: str = "KernelGAN") -> dict:
 
     if p.scale not in (2, 4):
         raise ValueError(f"kernel estimation handles x2 and x4, got x{p.scale}")
+    estimator = estimator or recipes.BLIND_SR_KERNEL.value
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
     if estimator == "mean":
@@ -109,10 +111,11 @@ def _mean_estimate(p: Problem) -> dict:
 
 
 def with_estimated_kernel(p: Problem, method: str | None,
-                          estimator: str = "KernelGAN") -> tuple[Problem, dict]:
-    """``p`` with the kernel ``estimator`` estimates for ``y`` (:func:`estimate_kernel`) and,
-    unless ``method`` learns from ``y`` (ZSSR), a noise level of at least
-    :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE`; and the estimate as
+                          estimator: str | None = None) -> tuple[Problem, dict]:
+    """``p`` with the kernel ``estimator`` (default
+    :data:`~pnp_internal.recipes.BLIND_SR_KERNEL`) estimates for ``y``
+    (:func:`estimate_kernel`) and, unless ``method`` learns from ``y`` (ZSSR), a noise level of
+    at least :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE`; and the estimate as
     :attr:`Result.kernel` holds it."""
     info = estimate_kernel(p, estimator)
     q = with_kernel(p, info["kernel"])
@@ -138,7 +141,7 @@ def with_kernel(p: Problem, kernel) -> Problem:
 
 def _register(base: str) -> None:
     def estimated(p: Problem):
-        q, info = with_estimated_kernel(p, base)
+        q, info = with_estimated_kernel(p, base, "KernelGAN")
         res = get(base).run(q)
         res.kernel = info
         return res

@@ -76,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--task", choices=TASKS, help="what degraded the images")
     p.add_argument("--kernel", help="deblur: gaussian:STD[:SIZE] or a kernel file "
                                     "(.npy, .mat, .png); sr: bicubic (the default), auto "
-                                    "(estimated from each image by KernelGAN, x2 and x4), "
+                                    "(estimated from each image: the mean of the KernelGAN and "
+                                    "patch-recurrence estimates, x2 and x4), "
                                     "gaussian:STD[:SIZE] or a file")
     p.add_argument("--scale", type=int, help="sr: the upscaling factor (2, 3, 4, ...)")
     p.add_argument("--mask", help="inpaint: mask image of the same size, white = known pixel")
