@@ -142,6 +142,22 @@ def test_methods_on_one_image_share_the_estimate_and_say_so(monkeypatch):
     assert b.kernel["seconds"] == a.kernel["seconds"] > 0
 
 
+def test_kernelgan_methods_fit_their_crops_to_a_small_image(monkeypatch):
+    """KernelGAN itself refuses an image smaller than its crops; the blind methods take the
+    largest crops that fit, with a warning (Set5 woman at x4 is 86x57 against crops of 64)."""
+    import dataclasses
+
+    from pnp_internal import recipes
+
+    monkeypatch.setattr(recipes, "KERNELGAN", dataclasses.replace(recipes.KERNELGAN,
+                                                                  max_iter=3, crop=64))
+    x = real_image("camera", 94, gray=True)
+    op = Downsampling(2, img_shape=(1, 94, 94), kernel=kernels.random_anisotropic(2, seed=2))
+    with pytest.warns(UserWarning, match="using crops of 46"):
+        res = pi.solve(op(x), op, method="cnn-hqs-kernelgan", noise_std=0, max_iter=2, seed=8)
+    assert res.x.shape == x.shape and res.kernel["source"] == "KernelGAN"
+
+
 def test_mean_kernel_methods_average_the_two_estimates_they_reuse(monkeypatch):
     """``<sr>-meankernel`` restores with the mean of the KernelGAN and patch-recurrence
     estimates of the same image, reusing those estimates when a method ran them first."""

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import warnings
 from collections import OrderedDict
 
 from .. import recipes
@@ -76,6 +77,13 @@ def estimate_kernel(p: Problem, estimator: str | None = None) -> dict:
         return _mean_estimate(p)
     recipe = recipes.KERNELGAN if estimator == "KernelGAN" else recipes.PATCH_RECURRENCE
     opts = recipe.options()
+    side = min(p.y.shape[-2:])
+    if estimator == "KernelGAN" and 32 <= side < opts["crop"]:
+        # a small LR image (Set5 woman at x4 is 86x57): the largest crops that fit
+        warnings.warn(f"KernelGAN: y is {p.y.shape[-2]}x{p.y.shape[-1]}, smaller than the "
+                      f"recipe's crops of {opts['crop']}; using crops of {side - side % 2}",
+                      UserWarning, stacklevel=2)
+        opts["crop"] = side - side % 2
     key = None
     if p.seed is not None:
         digest = hashlib.sha1(p.y.detach().float().cpu().numpy().tobytes()).hexdigest()
