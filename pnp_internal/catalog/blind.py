@@ -147,42 +147,35 @@ def with_kernel(p: Problem, kernel) -> Problem:
     return dataclasses.replace(p, operator=op.to(p.y.device))
 
 
+#: ``(suffix, estimator, what the estimate is)`` of the blind variants of each base method.
+_VARIANTS = (("kernelgan", "KernelGAN", "the kernel KernelGAN estimates from y"),
+             ("recurrence", "PatchRecurrence",
+              "the kernel estimated from y by cross-scale patch recurrence"),
+             ("meankernel", "mean",
+              "the mean of the KernelGAN and patch-recurrence kernels estimated from y"))
+
+
+def _blind(base: str, estimator: str):
+    """``base`` restoring with ``estimator``'s kernel, the estimate in ``Result.kernel``."""
+    def run(p: Problem):
+        q, info = with_estimated_kernel(p, base, estimator)
+        res = get(base).run(q)
+        res.kernel = info
+        return res
+    return run
+
+
 def _register(base: str) -> None:
-    def estimated(p: Problem):
-        q, info = with_estimated_kernel(p, base, "KernelGAN")
-        res = get(base).run(q)
-        res.kernel = info
-        return res
-
-    def recurrence(p: Problem):
-        q, info = with_estimated_kernel(p, base, "PatchRecurrence")
-        res = get(base).run(q)
-        res.kernel = info
-        return res
-
-    def mean(p: Problem):
-        q, info = with_estimated_kernel(p, base, "mean")
-        res = get(base).run(q)
-        res.kernel = info
-        return res
-
     def bicubic(p: Problem):
         q = with_kernel(p, "bicubic")
         res = get(base).run(q)
         res.kernel = {"kernel": q.operator.kernel.cpu(), "source": "bicubic (assumed)"}
         return res
 
-    register(f"{base}-kernelgan", kinds=("sr",), target=get(base).target,
-             memory=get(base).memory,
-             description=f"{base} with the kernel KernelGAN estimates from y (blind SR)")(estimated)
-    register(f"{base}-recurrence", kinds=("sr",), target=get(base).target,
-             memory=get(base).memory,
-             description=f"{base} with the kernel estimated from y by cross-scale patch "
-                         "recurrence (blind SR)")(recurrence)
-    register(f"{base}-meankernel", kinds=("sr",), target=get(base).target,
-             memory=get(base).memory,
-             description=f"{base} with the mean of the KernelGAN and patch-recurrence kernels "
-                         "estimated from y (blind SR)")(mean)
+    for suffix, estimator, what in _VARIANTS:
+        register(f"{base}-{suffix}", kinds=("sr",), target=get(base).target,
+                 memory=get(base).memory,
+                 description=f"{base} with {what} (blind SR)")(_blind(base, estimator))
     register(f"{base}-bicubic", kinds=("sr",), target=get(base).target, memory=get(base).memory,
              description=f"{base} assuming the bicubic kernel, whatever the operator's")(bicubic)
 
