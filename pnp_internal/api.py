@@ -180,12 +180,12 @@ def _composed(prior, solver, kind):
 def _with_chosen_kernel(problem, kernel, method):
     """``(problem with the operator's kernel replaced, Result.kernel)`` for ``solve(kernel=)``;
     ``method`` is the catalog name (``None`` for a prior inside a solver)."""
-    from .catalog.blind import with_estimated_kernel, with_kernel
+    from .catalog.blind import KERNEL_SUFFIXES, with_estimated_kernel, with_kernel
 
     if problem.kind != "sr":
         raise ValueError(f"kernel= applies to SR operators, got a {problem.kind} operator; "
                          "build the operator with its kernel instead")
-    if isinstance(method, str) and method.endswith(("-kernelgan", "-recurrence", "-meankernel", "-bicubic")):
+    if isinstance(method, str) and method.endswith(KERNEL_SUFFIXES):
         raise TypeError(f"method {method!r} chooses its kernel itself; leave kernel= out or "
                         f"pass the base method {method.rsplit('-', 1)[0]!r}")
     if isinstance(kernel, str) and kernel == "estimate":

@@ -42,7 +42,7 @@ from .. import recipes
 from ..operators import Blur, Downsampling, kernels
 from .registry import Problem, get, register
 
-__all__ = ["BASES", "ESTIMATORS", "with_kernel", "estimate_kernel", "with_estimated_kernel"]
+__all__ = ["BASES", "ESTIMATORS", "KERNEL_SUFFIXES", "with_kernel", "estimate_kernel", "with_estimated_kernel"]
 
 #: The SR methods that get a blind variant.
 BASES = ("zssr", "zssr-fast", "cnn-idbp", "cnn-hqs", "ia-idbp")
@@ -153,6 +153,8 @@ _VARIANTS = (("kernelgan", "KernelGAN", "the kernel KernelGAN estimates from y")
               "the kernel estimated from y by cross-scale patch recurrence"),
              ("meankernel", "mean",
               "the mean of the KernelGAN and patch-recurrence kernels estimated from y"))
+#: Name endings of the methods that choose their SR kernel themselves.
+KERNEL_SUFFIXES = tuple(f"-{suffix}" for suffix, _, _ in _VARIANTS) + ("-bicubic",)
 
 
 def _blind(base: str, estimator: str):

@@ -145,8 +145,7 @@ def average(*kernels_) -> torch.Tensor:
     ks = [as_kernel(k, name="kernel") for k in kernels_]
     if not ks:
         raise ValueError("average needs at least one kernel")
-    sizes = [tuple(k.shape if hasattr(k, "shape") else np.shape(k))[-2:] for k in kernels_]
-    if any(kh % 2 == 0 or kw % 2 == 0 for kh, kw in sizes):
+    if any(n % 2 == 0 for k in kernels_ for n in np.shape(k)[-2:]):
         raise ValueError("average takes odd-sized kernels (a common centre); centre even-sized "
                          "ones first, for example with centre_on_grid")
     h, w = max(k.shape[0] for k in ks), max(k.shape[1] for k in ks)
