@@ -42,7 +42,8 @@ from .. import recipes
 from ..operators import Blur, Downsampling, kernels
 from .registry import Problem, get, register
 
-__all__ = ["BASES", "ESTIMATORS", "KERNEL_SUFFIXES", "with_kernel", "estimate_kernel", "with_estimated_kernel"]
+__all__ = ["BASES", "ESTIMATORS", "KERNEL_SUFFIXES", "with_kernel", "estimate_kernel",
+           "with_estimated_kernel"]
 
 #: The SR methods that get a blind variant.
 BASES = ("zssr", "zssr-fast", "cnn-idbp", "cnn-hqs", "ia-idbp")
