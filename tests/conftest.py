@@ -34,6 +34,17 @@ def real_image(name: str, size: int, gray: bool = False) -> torch.Tensor:
     return _to_tensor(np.clip(img, 0, 1))
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module of tiny FFTs or small networks: on a loaded 2-core
+    machine two spinning OpenMP threads make them up to ~20x slower
+    (``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def rng():
     return torch.Generator().manual_seed(0)

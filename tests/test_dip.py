@@ -11,14 +11,7 @@ from pnp_internal.solvers.early_stopping import ESWMV
 SIGMA = 25 / 255
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on the shared, loaded 2-core machine two OpenMP threads spin and
-    make these small networks ~20x slower."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _psnr(a, b):

@@ -10,12 +10,7 @@ from pnp_internal import operators as O
 from pnp_internal.operators.downsampling import matlab_bicubic_kernel
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("factor", [2, 3, 4])

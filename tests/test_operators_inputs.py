@@ -11,12 +11,7 @@ from PIL import Image
 from pnp_internal import operators as O
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def all_ops(c=3, h=16, w=16):

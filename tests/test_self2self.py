@@ -8,12 +8,7 @@ from pnp_internal.priors import Self2Self
 SIGMA = 25 / 255
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)   # two spinning OpenMP threads are ~20x slower on the loaded CI box
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _psnr(a, b):
