@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shlex
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +32,7 @@ import torch.nn.functional as F
 
 from pnp_internal.precision import CHOICES, resolve
 from pnp_internal.priors.cnn import SIGMA_MAX, CNNDenoiser
+from pnp_internal.run_checkpoint import RunCheckpoint, command_line
 
 __all__ = ["main", "build_parser", "load_folder", "random_crops", "training_device", "train",
            "run_command", "add_run_options"]
@@ -258,7 +257,6 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         raise ValueError("--channel-shuffle, --saturation and --hue need --channels 3")
     colour = colour if any(colour.values()) else None
     out = Path(args.out)
-    ckpt_path = Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt.pt")
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
 
@@ -302,10 +300,9 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine)
     step, best, history = 0, -float("inf"), []
+    ckpt = RunCheckpoint(args.checkpoint or out.with_suffix(".ckpt.pt"), args.checkpoint_every)
     if args.resume:
-        if not ckpt_path.is_file():
-            raise OSError(f"--resume given but no checkpoint at {ckpt_path}")
-        ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        ck = ckpt.load(dev)
         model.net.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
@@ -314,9 +311,8 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         step, best, history = ck["step"], ck["best"], ck.get("history", [])
         gen.set_state(ck["gen"])
         torch.set_rng_state(ck["torch_rng"])
-        print(f"resumed from {ckpt_path} at step {step} (best val {best:.2f} dB)", flush=True)
-    command = "pnp-internal train-denoiser " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+        print(f"resumed from {ckpt.path} at step {step} (best val {best:.2f} dB)", flush=True)
+    command = command_line("pnp-internal train-denoiser", argv)
     desc += desc_init
     print(f"data: {desc}", flush=True)
 
@@ -332,13 +328,10 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
                 "val_psnr_sigma25": f"{v:.3f}", "loss": args.loss, "batch": str(args.batch),
                 "patch": str(args.patch), "sigma_range": f"[0, {SIGMA_MAX:.6f}]",
                 "precision": prec.name, "colour_augmentation": json.dumps(colour)})
-        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
-        torch.save({"model": model.net.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(), "step": step, "best": best,
-                    "history": history, "gen": gen.get_state(),
-                    "torch_rng": torch.get_rng_state(), "config": model.config}, tmp)
-        tmp.replace(ckpt_path)
+        ckpt.save({"model": model.net.state_dict(), "optimizer": opt.state_dict(),
+                   "scheduler": sched.state_dict(), "step": step, "best": best,
+                   "history": history, "gen": gen.get_state(),
+                   "torch_rng": torch.get_rng_state(), "config": model.config})
         tqdm.write(f"[step {step}] val PSNR(sigma=25) {v:.3f} dB (best {best:.3f})"
                    f"{' -> exported ' + str(out) if improved else ''}; lr {opt.param_groups[0]['lr']:.2e}")
         sys.stdout.flush()
@@ -348,11 +341,10 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     # noise is drawn where the model runs (on a GPU, drawing it on the CPU is the bottleneck)
     noise_gen = gen if dev.type == "cpu" else torch.Generator(dev).manual_seed(args.seed + step)
     bar = tqdm(total=args.steps, initial=step, mininterval=30, dynamic_ncols=False, ncols=100)
-    t_start = last_ck = time.monotonic()
     run_loss = None
     while step < args.steps:
         if args.time_limit is not None:
-            spent = (time.monotonic() - t_start) / args.time_limit
+            spent = ckpt.elapsed() / args.time_limit
             if spent >= 1.0:
                 break
             for g in opt.param_groups:
@@ -377,14 +369,13 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
             run_loss = lv if run_loss is None else 0.99 * run_loss + 0.01 * lv
             bar.set_postfix(loss=f"{run_loss:.4f}", refresh=False)
         bar.update(1)
-        if time.monotonic() - last_ck > args.checkpoint_every:
+        if ckpt.due():
             checkpoint()
-            last_ck = time.monotonic()
     bar.close()
     if not history or history[-1][0] != step:
         checkpoint()
-    return {"steps": step, "best_val_psnr": best, "out": str(out), "checkpoint": str(ckpt_path),
-            "precision": prec.name}
+    return {"steps": step, "best_val_psnr": best, "out": str(out), "checkpoint": str(ckpt.path),
+            "precision": prec.name, "seconds": ckpt.seconds()}
 
 
 def add_run_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:

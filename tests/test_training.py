@@ -136,3 +136,18 @@ def test_colour_augmentation_keeps_content_and_refuses_gray(folder, tmp_path):
         run(folder, tmp_path / "g.safetensors", "--steps", "1", "--channel-shuffle")
     with pytest.raises(ValueError, match="--hue"):
         run(folder, tmp_path / "h.safetensors", "--steps", "1", "--hue", "0.7")
+
+
+def test_run_checkpoint_is_atomic_and_carries_the_seconds_over(tmp_path):
+    from pnp_internal.run_checkpoint import RunCheckpoint
+
+    first = RunCheckpoint(tmp_path / "run.ckpt.pt", every=300)
+    first.spent_before = 100.0   # as if resumed from a run of 100 s
+    first.save({"step": 3, "weights": torch.ones(2)})
+    assert not (tmp_path / "run.ckpt.pt.tmp").exists()
+    again = RunCheckpoint(tmp_path / "run.ckpt.pt", every=300)
+    state = again.load("cpu")
+    assert state["step"] == 3 and torch.equal(state["weights"], torch.ones(2))
+    assert 100.0 <= state["seconds"] <= again.seconds() and not again.due()
+    with pytest.raises(OSError, match="no checkpoint"):
+        RunCheckpoint(tmp_path / "missing.pt", every=300).load("cpu")

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import shlex
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -37,6 +35,7 @@ from torch import nn
 
 from pnp_internal.generative.generator import SIZE, Generator
 from pnp_internal.precision import resolve
+from pnp_internal.run_checkpoint import RunCheckpoint, command_line
 from pnp_internal.training import (add_run_options, load_folder, random_crops, run_command,
                                    training_device)
 
@@ -116,7 +115,6 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     if args.time_limit is not None and args.time_limit <= 0:
         raise ValueError(f"--time-limit must be > 0 seconds, got {args.time_limit}")
     out = Path(args.out)
-    ckpt_path = Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt.pt")
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     images, val_images, desc = load_folder(args.data, 3, scales=tuple(args.scales),
@@ -135,26 +133,19 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     def cosine(frac: float) -> float:
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
 
-    step, best, history, spent_before = 0, -float("inf"), [], 0.0
+    step, best, history = 0, -float("inf"), []
+    ckpt = RunCheckpoint(args.checkpoint or out.with_suffix(".ckpt.pt"), args.checkpoint_every)
     if args.resume:
-        if not ckpt_path.is_file():
-            raise OSError(f"--resume given but no checkpoint at {ckpt_path}")
-        ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        ck = ckpt.load(dev)
         encoder.load_state_dict(ck["encoder"])
         generator.net.load_state_dict(ck["generator"])
         opt.load_state_dict(ck["optimizer"])
         step, best, history = ck["step"], ck["best"], ck["history"]
-        spent_before = ck.get("seconds", 0.0)
         gen.set_state(ck["gen"])
         torch.set_rng_state(ck["torch_rng"])
-        print(f"resumed from {ckpt_path} at step {step} (best val {best:.2f} dB)", flush=True)
-    command = "pnp-internal train-generator " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+        print(f"resumed from {ckpt.path} at step {step} (best val {best:.2f} dB)", flush=True)
+    command = command_line("pnp-internal train-generator", argv)
     print(f"data: {desc}; validation: {len(val)} centre crops {SIZE}x{SIZE}", flush=True)
-    t_start = last_ck = time.monotonic()
-
-    def seconds() -> float:
-        return spent_before + time.monotonic() - t_start
 
     def checkpoint():
         nonlocal best
@@ -167,16 +158,13 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
                 "training_command": command, "steps": str(step), "data": desc,
                 "model": "VAE decoder", "sigma_x": str(args.sigma_x),
                 "val_reconstruction_psnr": f"{v:.3f}", "batch": str(args.batch),
-                "precision": prec.name, "seconds": f"{seconds():.0f}",
+                "precision": prec.name, "seconds": f"{ckpt.seconds():.0f}",
                 "device": str(dev)})
             _samples(generator, out.with_suffix(".png"), args.seed)
-        tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
-        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"encoder": encoder.state_dict(), "generator": generator.net.state_dict(),
-                    "optimizer": opt.state_dict(), "step": step, "best": best,
-                    "history": history, "gen": gen.get_state(), "seconds": seconds(),
-                    "torch_rng": torch.get_rng_state()}, tmp)
-        tmp.replace(ckpt_path)
+        ckpt.save({"encoder": encoder.state_dict(), "generator": generator.net.state_dict(),
+                   "optimizer": opt.state_dict(), "step": step, "best": best,
+                   "history": history, "gen": gen.get_state(),
+                   "torch_rng": torch.get_rng_state()})
         tqdm.write(f"[step {step}] validation reconstruction {v:.2f} dB (best {best:.2f})"
                    f"{' -> exported ' + str(out) if improved else ''}; "
                    f"lr {opt.param_groups[0]['lr']:.2e}")
@@ -185,7 +173,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     bar = tqdm(total=args.steps, initial=step, mininterval=30, ncols=100)
     running = None
     while step < args.steps:
-        frac = (seconds() / args.time_limit if args.time_limit is not None
+        frac = (ckpt.seconds() / args.time_limit if args.time_limit is not None
                 else step / args.steps)
         if frac >= 1.0:
             break
@@ -210,14 +198,13 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
             bar.set_postfix(loss=f"{running:.4f}", kl=f"{float(kl.detach().mean()):.0f}",
                             refresh=False)
         bar.update(1)
-        if time.monotonic() - last_ck > args.checkpoint_every:
+        if ckpt.due():
             checkpoint()
-            last_ck = time.monotonic()
     bar.close()
     if not history or history[-1][0] != step:
         checkpoint()
     return {"steps": step, "best_val_psnr": best, "out": str(out),
-            "checkpoint": str(ckpt_path), "precision": prec.name, "seconds": seconds()}
+            "checkpoint": str(ckpt.path), "precision": prec.name, "seconds": ckpt.seconds()}
 
 
 def _centre(img: torch.Tensor, size: int) -> torch.Tensor:

@@ -43,9 +43,7 @@ from __future__ import annotations
 import argparse
 import copy
 import math
-import shlex
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +53,7 @@ from pnp_internal.meta.family import KernelFamily, resampler_for
 from pnp_internal.meta.mzsr import MZSR, network_input, save_start
 from pnp_internal.precision import resolve
 from pnp_internal.solvers.zssr import ZSSRNet
+from pnp_internal.run_checkpoint import RunCheckpoint, command_line
 from pnp_internal.training import (add_run_options, load_folder, random_crops, run_command,
                                    training_device)
 
@@ -161,7 +160,6 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
                          f"{args.factor}")
     family = KernelFamily(args.factor, args.bicubic, args.isotropic, tuple(args.std_range))
     out = Path(args.out)
-    ckpt_path = Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt.pt")
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -179,31 +177,24 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         return torch.optim.Adam(net.parameters(), lr=args.lr if phase == "pretrain"
                                 else args.meta_lr)
 
-    step, best, history, spent_before = 0, -float("inf"), [], 0.0
+    step, best, history = 0, -float("inf"), []
+    ckpt = RunCheckpoint(args.checkpoint or out.with_suffix(".ckpt.pt"), args.checkpoint_every)
     phase = "pretrain" if args.pretrain_steps > 0 else "meta"
     opt = optimiser(phase)
     if args.resume:
-        if not ckpt_path.is_file():
-            raise OSError(f"--resume given but no checkpoint at {ckpt_path}")
-        ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        ck = ckpt.load(dev)
         net.load_state_dict(ck["net"])
         phase = ck["phase"]
         opt = optimiser(phase)
         opt.load_state_dict(ck["optimizer"])
         step, best, history = ck["step"], ck["best"], ck["history"]
-        spent_before = ck.get("seconds", 0.0)
         gen.set_state(ck["gen"])
         rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"])
-        print(f"resumed from {ckpt_path} at step {step} ({phase}; best val {best:.2f} dB)",
+        print(f"resumed from {ckpt.path} at step {step} ({phase}; best val {best:.2f} dB)",
               flush=True)
-    command = "pnp-internal train-meta " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = command_line("pnp-internal train-meta", argv)
     print(f"data: {desc}; precision {prec.name}", flush=True)
-    t_start = last_ck = time.monotonic()
-
-    def seconds() -> float:
-        return spent_before + time.monotonic() - t_start
 
     def checkpoint():
         nonlocal best
@@ -221,14 +212,11 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
                 "meta_steps": str(max(0, step - args.pretrain_steps)), "data": desc,
                 "family": repr(family), "val_psnr_start": f"{v0:.3f}",
                 f"val_psnr_{args.val_steps}_steps": f"{v:.3f}", "precision": prec.name,
-                "seconds": f"{seconds():.0f}", "device": str(dev)})
-        tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
-        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"net": net.state_dict(), "optimizer": opt.state_dict(), "phase": phase,
-                    "step": step, "best": best, "history": history, "gen": gen.get_state(),
-                    "rng": rng.bit_generator.state, "seconds": seconds(),
-                    "torch_rng": torch.get_rng_state()}, tmp)
-        tmp.replace(ckpt_path)
+                "seconds": f"{ckpt.seconds():.0f}", "device": str(dev)})
+        ckpt.save({"net": net.state_dict(), "optimizer": opt.state_dict(), "phase": phase,
+                   "step": step, "best": best, "history": history, "gen": gen.get_state(),
+                   "rng": rng.bit_generator.state,
+                   "torch_rng": torch.get_rng_state()})
         tqdm.write(f"[step {step}, {phase}] validation {v0:.2f} dB at the start, {v:.2f} dB "
                    f"after {args.val_steps} steps (best {best:.2f})"
                    f"{' -> exported ' + str(out) if improved else ''}")
@@ -237,11 +225,10 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     bar = tqdm(total=args.steps, initial=step, mininterval=30, ncols=100)
     running = None
     while step < args.steps:
-        if args.time_limit is not None and time.monotonic() - t_start >= args.time_limit:
+        if args.time_limit is not None and ckpt.elapsed() >= args.time_limit:
             break
         if phase == "pretrain" and step >= args.pretrain_steps:
             checkpoint()  # the pre-trained start, validated before the meta steps
-            last_ck = time.monotonic()
             phase, opt = "meta", optimiser("meta")
         if phase == "pretrain":
             frac = step / max(1, args.pretrain_steps)
@@ -262,14 +249,13 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         running = lv if running is None else 0.98 * running + 0.02 * lv
         bar.set_postfix(loss=f"{running:.4f}", phase=phase, refresh=False)
         bar.update(1)
-        if time.monotonic() - last_ck > args.checkpoint_every:
+        if ckpt.due():
             checkpoint()
-            last_ck = time.monotonic()
     bar.close()
     if not history or history[-1][0] != step:
         checkpoint()
     return {"steps": step, "phase": phase, "best_val_psnr": best, "out": str(out),
-            "checkpoint": str(ckpt_path), "precision": prec.name, "seconds": seconds()}
+            "checkpoint": str(ckpt.path), "precision": prec.name, "seconds": ckpt.seconds()}
 
 
 def _meta_step(net, opt, images, args, family, rng, gen, dev, prec) -> torch.Tensor:
