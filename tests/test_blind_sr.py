@@ -85,9 +85,21 @@ def test_kernelgan_estimates_a_real_image_kernel_better_than_bicubic():
     assert torch.equal(same.kernel, again.kernel)
 
 
+def test_kernelgan_runs_average_the_estimates_of_consecutive_seeds():
+    y = Downsampling(2, img_shape=(1, 96, 96), kernel=kernels.random_anisotropic(2, seed=1))(
+        real_image("camera", 96, gray=True))
+    one, two = (KernelGAN(max_iter=10, crop=32, seed=s).estimate(y) for s in (5, 6))
+    both = KernelGAN(max_iter=10, crop=32, seed=5, runs=2).estimate(y)
+    expected = kernels.centre_on_grid(kernels.average(one.kernel, two.kernel), 2)
+    assert torch.allclose(both.kernel, expected, atol=1e-5)
+    assert both.confidence == pytest.approx((one.confidence + two.confidence) / 2)
+
+
 def test_kernelgan_refuses_bad_input():
     with pytest.raises(ValueError, match="x2 and x4"):
         KernelGAN(factor=3)
+    with pytest.raises(ValueError, match="runs"):
+        KernelGAN(runs=0)
     with pytest.raises(ValueError, match="crop"):
         KernelGAN(crop=64).estimate(torch.rand(1, 1, 40, 40))
     with pytest.raises(ValueError, match="expected y"):
