@@ -205,9 +205,10 @@ class KernelGAN:
     seed : int or None
         Seed of the initialisation and of the crops.
     runs : int
-        Independent runs (seeds ``seed``, ``seed + 1``, ...) whose estimates are averaged:
-        one run's kernel varies with the seed, and the mean is closer to the true kernel (a
-        cost of ``runs`` times one run).
+        Independent runs (seeds ``seed``, ``seed + 1``, ...) whose estimates are averaged, at
+        ``runs`` times the cost of one. One run's kernel varies with the seed, but a seed that
+        lands far off pulls the mean with it: on Set5 x2 three runs did not beat one (record
+        ``kernelgan-runs_sr-x2-aniso_set5``), and the recipe keeps one.
     fallback : {"bicubic"} or tensor
         Kernel returned, with a warning, when the estimate is degenerate.
     progress : bool
