@@ -18,8 +18,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
+# One pytest worker per core (each test in one torch thread); the Ray and killed-worker tests
+# stay on one worker (tests/test_restore_workers.py).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -n auto --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python -m pnp_internal.bench.suite

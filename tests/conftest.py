@@ -7,7 +7,13 @@ import pytest
 import torch
 from skimage import data, transform
 
-torch.set_num_threads(min(2, len(os.sched_getaffinity(0))))  # two cores, or fewer if pinned
+# Two threads (or fewer if pinned); under pytest-xdist, the cores shared by its workers.
+# The command-line tests' subprocesses inherit the same count.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+_THREADS = max(1, min(2, len(os.sched_getaffinity(0)) // _WORKERS))
+torch.set_num_threads(_THREADS)
+if _WORKERS > 1:
+    os.environ["OMP_NUM_THREADS"] = str(_THREADS)
 
 
 def _to_tensor(img: np.ndarray) -> torch.Tensor:

@@ -19,6 +19,9 @@ from skimage import data
 from pnp_internal import io
 from pnp_internal.restore import restore_many
 
+# One pytest-xdist worker for the module: its Ray instance and the tasks it kills by name.
+pytestmark = pytest.mark.xdist_group("workers")
+
 CLI = [sys.executable, "-m", "pnp_internal.cli", "restore"]
 
 
