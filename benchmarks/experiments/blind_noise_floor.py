@@ -1,8 +1,8 @@
-"""The noise level the plug-and-play solvers assume with an estimated SR kernel
-(``ESTIMATED_KERNEL_NOISE``): a sweep of that floor for ``cnn-hqs`` and ``cnn-idbp`` with the
-default blind kernel (``BLIND_SR_KERNEL``), beside the same solvers given the true kernel and
-the bicubic one. Meant for training images (the floor is a recipe number: never tune it on the
-test sets)::
+"""How the plug-and-play solvers should treat an estimated SR kernel: a sweep of the noise level
+they assume (``ESTIMATED_KERNEL_NOISE``) for ``cnn-hqs`` and ``cnn-idbp``, and of IDBP's
+back-projection regulariser ``eps``, with the default blind kernel (``BLIND_SR_KERNEL``), beside
+the same solvers given the true kernel and the bicubic one. Meant for training images (these are
+recipe numbers: never tune them on the test sets)::
 
     python benchmarks/experiments/blind_noise_floor.py sr-x2-aniso \
         --images ../shared/data/train/urban100 --last 8 --crop 256 \
@@ -31,7 +31,12 @@ from pnp_internal.operators import Downsampling
 
 #: Noise floors swept, in 1/255 units (0: the task's own noise level).
 FLOORS = (0.0, 2.55, 5.1, 7.65, 10.2, 15.3)
+#: IDBP's ``eps`` swept (its recipe's SR value is 0, the exact projection), floor 2.55/255.
+EPS = (0.003, 0.01, 0.03, 0.1)
 METHODS = ("cnn-hqs", "cnn-idbp")
+#: (label, method, noise floor in 1/255, solver options) with the estimated kernel.
+CONFIGS = ([(f"{m} floor {f:g}", m, f, {}) for m in METHODS for f in FLOORS]
+           + [(f"cnn-idbp eps {e:g}", "cnn-idbp", 2.55, {"eps": e}) for e in EPS])
 
 
 def _estimate(cache: Path | None, name: str, problem: Problem):
@@ -63,7 +68,7 @@ def main(argv=None) -> int:
     record = {"experiment": "blind_noise_floor.py", "task": args.task, "images": args.images,
               "last": args.last, "crop": args.crop, "machine": machine_info(),
               "provenance": provenance(), "estimator": recipes.BLIND_SR_KERNEL.value,
-              "floors_255": FLOORS, "rows": []}
+              "configs": [c[0] for c in CONFIGS], "rows": []}
     for f in list_images(args.images, last=args.last):
         x, _ = task.prepare(center_crop(read_image(f), args.crop))
         seed = image_seed(0, f.name)
@@ -74,18 +79,15 @@ def main(argv=None) -> int:
                                 scale=task.scale, seed=seed))
         row = {"image": f.name, "kernel_error": metrics.kernel_error(est["kernel"], true),
                "kernel_seconds": est["seconds"]}
-        kernels = {"true": true, "bicubic": "bicubic", "estimate": est["kernel"]}
-        for method in METHODS:
-            for label, k in kernels.items():
-                op = Downsampling(task.scale, img_shape=tuple(x.shape[1:]), kernel=k,
-                                  padding="circular")
-                floors = FLOORS if label == "estimate" else (0.0,)
-                for floor in floors:
-                    noise = max(task.noise_std, floor / 255)
-                    res = pi.solve(d.y, op, method=method, noise_std=noise, seed=seed)
-                    score = float(metrics.psnr(res.x.clamp(0, 1), x, **task.score_options)[0])
-                    key = f"{method} {label}" + (f" {floor:g}" if label == "estimate" else "")
-                    row[key] = score
+        runs = [(f"{m} {name}", m, k, 0.0, {}) for m in METHODS
+                for name, k in (("true", true), ("bicubic", "bicubic"))]
+        runs += [(label, m, est["kernel"], f, o) for label, m, f, o in CONFIGS]
+        for label, method, k, floor, options in runs:
+            op = Downsampling(task.scale, img_shape=tuple(x.shape[1:]), kernel=k,
+                              padding="circular")
+            res = pi.solve(d.y, op, method=method, noise_std=max(task.noise_std, floor / 255),
+                           seed=seed, **options)
+            row[label] = float(metrics.psnr(res.x.clamp(0, 1), x, **task.score_options)[0])
         print(json.dumps(row), flush=True)
         record["rows"].append(row)
     keys = [k for k in record["rows"][0] if k.startswith(METHODS)]
