@@ -252,7 +252,9 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
         :class:`~pnp_internal.blind.PatchRecurrence`'s estimates), with a warning and the
         bicubic kernel when an estimate is degenerate; plug-and-play methods then assume a noise
         level of at least :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE` (the kernel's
-        error). The kernel used is in ``Result.kernel``.
+        error) and IDBP regularises its back-projection by
+        :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_EPS` unless ``eps`` is given. The kernel
+        used is in ``Result.kernel``.
     **options
         Overrides of the recipe for the method's main class (the solver for PnP methods,
         ``DIP``, ``ZSSR``, ``GainTuning``, ...); an unknown option raises ``TypeError`` listing

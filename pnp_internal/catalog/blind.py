@@ -6,14 +6,16 @@ name                     what
 ``<sr>-kernelgan``       the kernel estimated from ``y`` by :class:`~pnp_internal.blind.KernelGAN`
                          (recipe :data:`~pnp_internal.recipes.KERNELGAN`), then method ``<sr>``;
                          the plug-and-play solvers take the kernel's error as noise of at
-                         least :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE`
+                         least :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE`, and
+                         IDBP regularises its back-projection
+                         (:data:`~pnp_internal.recipes.ESTIMATED_KERNEL_EPS`)
 ``<sr>-recurrence``      the kernel estimated from ``y`` by cross-scale patch recurrence
                          (:class:`~pnp_internal.blind.PatchRecurrence`, recipe
                          :data:`~pnp_internal.recipes.PATCH_RECURRENCE`), then method ``<sr>``
-                         with the same noise floor
+                         with the same margins
 ``<sr>-meankernel``      the mean of the two estimates above
                          (:func:`~pnp_internal.operators.kernels.average`), then ``<sr>`` with
-                         the same noise floor
+                         the same margins
 ``<sr>-bicubic``         the bicubic kernel assumed whatever the operator says (the non-blind
                          baseline of the blind benchmark)
 =======================  ===================================================================
@@ -43,7 +45,7 @@ from ..operators import Blur, Downsampling, kernels
 from .registry import Problem, get, register
 
 __all__ = ["BASES", "ESTIMATORS", "KERNEL_SUFFIXES", "with_kernel", "estimate_kernel",
-           "with_estimated_kernel"]
+           "with_estimated_kernel", "with_kernel_margins"]
 
 #: The SR methods that get a blind variant.
 BASES = ("zssr", "zssr-fast", "cnn-idbp", "cnn-hqs", "ia-idbp")
@@ -123,19 +125,28 @@ def with_estimated_kernel(p: Problem, method: str | None,
                           estimator: str | None = None) -> tuple[Problem, dict]:
     """``p`` with the kernel ``estimator`` (default
     :data:`~pnp_internal.recipes.BLIND_SR_KERNEL`) estimates for ``y``
-    (:func:`estimate_kernel`) and, unless ``method`` learns from ``y`` (ZSSR), a noise level of
-    at least :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE`; and the estimate as
+    (:func:`estimate_kernel`) and, unless ``method`` learns from ``y`` (ZSSR), the margins of
+    an estimated kernel (:func:`with_kernel_margins`); and the estimate as
     :attr:`Result.kernel` holds it."""
     info = estimate_kernel(p, estimator)
     q = with_kernel(p, info["kernel"])
-    return (q if method in _LEARN_FROM_Y else _with_noise_floor(q)), info
+    return (q if method in _LEARN_FROM_Y else with_kernel_margins(q, method)), info
 
 
-def _with_noise_floor(p: Problem) -> Problem:
-    """``p`` with a noise level of at least :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE`
-    (an estimated kernel's error, taken as noise by the plug-and-play solvers)."""
-    return dataclasses.replace(p, noise_std=max(p.noise_std,
-                                                recipes.ESTIMATED_KERNEL_NOISE.value))
+def with_kernel_margins(p: Problem, method: str | None) -> Problem:
+    """``p`` as a plug-and-play solver should see it when its kernel is an estimate, whose
+    error acts as noise: a noise level of at least
+    :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE` and, for IDBP, a back-projection
+    regularised by :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_EPS` (the exact projection
+    onto ``y`` with a slightly wrong kernel can blow the image up), unless ``eps`` is given."""
+    from ..solvers import IDBP
+
+    q = dataclasses.replace(p, noise_std=max(p.noise_std,
+                                             recipes.ESTIMATED_KERNEL_NOISE.value))
+    if method is not None and get(method).target is IDBP and "eps" not in p.options:
+        q = dataclasses.replace(q, options={**p.options,
+                                            "eps": recipes.ESTIMATED_KERNEL_EPS.value})
+    return q
 
 
 def with_kernel(p: Problem, kernel) -> Problem:
@@ -223,6 +234,6 @@ def selfdeblur(p: Problem):
           description="cnn-hqs with the kernel SelfDeblur estimates from y (blind deblurring)")
 def cnn_hqs_selfdeblur(p: Problem):
     out, info = _selfdeblur(p)
-    res = get("cnn-hqs").run(_with_noise_floor(_blur_like(p, out.kernel)))
+    res = get("cnn-hqs").run(with_kernel_margins(_blur_like(p, out.kernel), "cnn-hqs"))
     res.kernel = info
     return res
