@@ -22,7 +22,7 @@ import torch
 
 import pnp_internal as pi
 from pnp_internal import metrics, recipes
-from pnp_internal.bench.runner import fresh_path, list_images, machine_info, provenance
+from pnp_internal.bench.runner import list_images, machine_info, provenance, write_record
 from pnp_internal.bench.tasks import center_crop, get_task, image_seed
 from pnp_internal.catalog.blind import estimate_kernel
 from pnp_internal.catalog.registry import Problem
@@ -94,9 +94,7 @@ def main(argv=None) -> int:
     record["mean"] = {k: statistics.mean(r[k] for r in record["rows"]) for k in keys}
     record["mean_kernel_error"] = statistics.mean(r["kernel_error"] for r in record["rows"])
     print(json.dumps(record["mean"], indent=1))
-    out = fresh_path(Path(args.out))
-    out.write_text(json.dumps(record, indent=1, default=str) + "\n")
-    print(f"wrote {out}")
+    print(f"wrote {write_record(args.out, record)}")
     return 0
 
 

@@ -21,7 +21,7 @@ import torch
 
 import pnp_internal as pi
 from pnp_internal import metrics, recipes
-from pnp_internal.bench.runner import fresh_path, list_images, machine_info, provenance
+from pnp_internal.bench.runner import list_images, machine_info, provenance, write_record
 from pnp_internal.bench.tasks import get_task, image_seed
 from pnp_internal.blind import KernelGAN, PatchRecurrence
 from pnp_internal.io import read_image
@@ -97,9 +97,7 @@ def main(argv=None) -> int:
                                                           for r in record["rows"])}
                       for k in labels}
     print(json.dumps(record["mean"], indent=1))
-    out = fresh_path(Path(args.out))
-    out.write_text(json.dumps(record, indent=1, default=str) + "\n")
-    print(f"wrote {out}")
+    print(f"wrote {write_record(args.out, record)}")
     return 0
 
 

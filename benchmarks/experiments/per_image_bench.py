@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from pnp_internal.bench.runner import fresh_path, list_images, mean_rows, run_task
+from pnp_internal.bench.runner import list_images, mean_rows, run_task, write_record
 
 
 def _one(task: str, images: str, methods: list[str], name: str, seed: int) -> dict:
@@ -105,10 +105,7 @@ def main(argv=None) -> int:
               "again when it ends to write the record")
         return 0
     record = merge([done[n] for n in names])
-    out = fresh_path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1, default=str) + "\n")
-    print(f"wrote {out}")
+    print(f"wrote {write_record(args.out, record)}")
     return 1 if record.get("errors") else 0
 
 

@@ -16,13 +16,11 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
-import json
 import re
 import sys
-from pathlib import Path
 
 from pnp_internal import recipes
-from pnp_internal.bench.runner import format_markdown, fresh_path, run_task
+from pnp_internal.bench.runner import format_markdown, run_task, write_record
 from pnp_internal.bench.tasks import default_data_root
 
 _SETTING = re.compile(r"^(\w+)(?:\[(\w+)\])?\.(\w+)=(.+)$")
@@ -58,8 +56,7 @@ def main(argv=None) -> int:
     result = run_task(args.task, default_data_root() / args.images, args.methods.split(","),
                       crop=args.crop, limit=args.limit)
     result["settings"]["overrides"] = args.settings
-    out = fresh_path(Path(args.out))
-    out.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    write_record(args.out, result)
     print(format_markdown(result, per_image=True))
     return 1 if result.get("errors") else 0
 

@@ -32,7 +32,7 @@ from .registry import Problem, get_method, known_methods
 from .tasks import TASKS, center_crop, get_task, image_seed, to_color, to_gray
 
 __all__ = ["list_images", "run_task", "format_markdown", "machine_info", "provenance",
-           "fresh_path", "main"]
+           "fresh_path", "write_record", "main"]
 
 
 def list_images(folder, *, limit: int | None = None, last: int | None = None) -> list[Path]:
@@ -135,6 +135,14 @@ def fresh_path(path) -> Path:
         candidate = path.with_name(f"{path.stem}-run{n}{path.suffix}")
         n += 1
     return candidate
+
+
+def write_record(path, record: dict) -> Path:
+    """Write ``record`` as JSON at :func:`fresh_path` of ``path`` (folders made); its path."""
+    out = fresh_path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1, default=str) + "\n")
+    return out
 
 
 def _convert(x, channels):
@@ -440,12 +448,10 @@ def main(argv=None) -> int:
         print(f"pnp-internal bench: {err}", file=sys.stderr)
         return 2
     if args.out:
-        out = fresh_path(args.out)
+        out = write_record(args.out, result)
         if str(out) != str(args.out):
-            print(f"pnp-internal bench: {args.out} exists; the record goes to {out}",
+            print(f"pnp-internal bench: {args.out} exists; the record went to {out}",
                   file=sys.stderr)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(format_markdown(result, per_image=args.per_image))
     return 1 if result.get("errors") else 0
 
