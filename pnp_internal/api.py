@@ -145,7 +145,8 @@ def _method_name(method, prior, solver, kind) -> str | None:
 
 
 def _composed(prior, solver, kind):
-    """``(run(problem), name)`` for a prior (name or object) inside a solver (name or class)."""
+    """``(run(problem), name, solver class)`` for a prior (name or object) inside a solver (name
+    or class)."""
     from .catalog.pnp import PRIORS, SOLVERS, pnp_method
 
     if solver is None:
@@ -174,12 +175,12 @@ def _composed(prior, solver, kind):
 
         prior = as_prior(prior)
     name = f"{prior if isinstance(prior, str) else 'custom'}-{solver.lower()}"
-    return pnp_method(prior, solver.lower()), name
+    return pnp_method(prior, solver.lower()), name, SOLVERS[solver.lower()]
 
 
-def _with_chosen_kernel(problem, kernel, method):
+def _with_chosen_kernel(problem, kernel, method, target):
     """``(problem with the operator's kernel replaced, Result.kernel)`` for ``solve(kernel=)``;
-    ``method`` is the catalog name (``None`` for a prior inside a solver)."""
+    ``method`` is the method's name and ``target`` the class that solves it."""
     from .catalog.blind import KERNEL_SUFFIXES, with_estimated_kernel, with_kernel
 
     if problem.kind != "sr":
@@ -189,7 +190,7 @@ def _with_chosen_kernel(problem, kernel, method):
         raise TypeError(f"method {method!r} chooses its kernel itself; leave kernel= out or "
                         f"pass the base method {method.rsplit('-', 1)[0]!r}")
     if isinstance(kernel, str) and kernel == "estimate":
-        return with_estimated_kernel(problem, method)
+        return with_estimated_kernel(problem, target)
     if isinstance(kernel, str) and kernel != "bicubic":
         raise ValueError(f"kernel must be 'estimate', 'bicubic' or a 2-D array, got {kernel!r}")
     problem = with_kernel(problem, kernel)
@@ -303,20 +304,20 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
                               x_true=x_true, callback=callback, options=options)
     problem = dataclasses.replace(problem, tile=resolve_tile(tile, problem))
     name = _method_name(method, prior, solver, kind)
-    chosen = {}
-    if kernel is not None:
-        problem, chosen = _with_chosen_kernel(problem, kernel, name)
     if name is not None:
         entry = catalog.get(name)
         if kind not in entry.kinds:
             raise ValueError(f"method {name!r} does not handle {kind} operators "
                              f"({type(operator).__name__}); methods for {kind}: "
                              f"{', '.join(catalog.names(kind))}")
-        run = entry.run
+        run, target = entry.run, entry.target
         if entry.memory != "cnn":
             problem.check_fits(entry.memory, name)
     else:
-        run, name = _composed(prior, solver, kind)
+        run, name, target = _composed(prior, solver, kind)
+    chosen = {}
+    if kernel is not None:
+        problem, chosen = _with_chosen_kernel(problem, kernel, name, target)
     try:
         with recipes.reading() as read:
             res = run(problem)

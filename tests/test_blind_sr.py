@@ -12,6 +12,7 @@ from pnp_internal.blind import KernelGAN, compose_x4, is_degenerate
 from pnp_internal.blind.kernelgan import _LinearGenerator
 from pnp_internal.bench.tasks import get_task
 from pnp_internal.operators import Downsampling, kernels
+from pnp_internal.solvers import HQS
 from pnp_internal.operators.downsampling import matlab_bicubic_kernel
 
 
@@ -70,16 +71,20 @@ def test_degenerate_kernels_are_named():
     assert is_degenerate(kernels.random_anisotropic(2, seed=0)) == ""
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_kernelgan_estimates_a_real_image_kernel_better_than_bicubic():
-    """A short run on the LR cameraman already lands far closer to the true anisotropic kernel
-    than the bicubic assumption (3000 iterations in the recipe)."""
+    """Short runs on the LR cameraman already land far closer to the true anisotropic kernel
+    than the bicubic assumption (3000 iterations in the recipe). A 300-step GAN run can land
+    off (its result also changes with the thread count), so the median of three seeds is held
+    to it."""
     x = real_image("camera", 192, gray=True)
     k = kernels.random_anisotropic(2, seed=0)
     y = Downsampling(2, img_shape=(1, 192, 192), kernel=k)(x)
-    est = KernelGAN(max_iter=300, seed=0).estimate(y)
+    runs = [KernelGAN(max_iter=300, seed=seed).estimate(y) for seed in range(3)]
     bic = matlab_bicubic_kernel(2)[0].float()
-    assert est.degenerate == "" and 0 <= est.confidence <= 2
-    assert kernel_error(est.kernel, k) < 0.5 * kernel_error(bic, k)
+    assert all(est.degenerate == "" and 0 <= est.confidence <= 2 for est in runs)
+    errors = sorted(kernel_error(est.kernel, k) for est in runs)
+    assert errors[1] < 0.5 * kernel_error(bic, k), errors
     same = KernelGAN(max_iter=20, seed=0, crop=32).estimate(y[..., :48, :48])
     again = KernelGAN(max_iter=20, seed=0, crop=32).estimate(y[..., :48, :48])
     assert torch.equal(same.kernel, again.kernel)
@@ -244,7 +249,8 @@ def test_recurrence_methods_restore_with_their_estimate():
 def test_idbp_regularises_its_back_projection_with_an_estimated_kernel(monkeypatch):
     """IDBP's exact projection onto ``y`` with a slightly wrong kernel (error 0.004) ruins the
     image, with or without the noise floor; a blind IDBP method takes the recipe's ``eps``
-    (:data:`~pnp_internal.recipes.ESTIMATED_KERNEL_EPS`), unless the caller sets it."""
+    (:data:`~pnp_internal.recipes.ESTIMATED_KERNEL_EPS`), unless the caller sets it, and so
+    does the CNN inside IDBP asked for by prior and solver."""
     from pnp_internal import metrics, recipes
     from pnp_internal.catalog import blind
     from pnp_internal.catalog.registry import Problem
@@ -258,14 +264,17 @@ def test_idbp_regularises_its_back_projection_with_an_estimated_kernel(monkeypat
     monkeypatch.setattr(blind, "estimate_kernel", lambda p, estimator=None: {
         "kernel": wrong, "source": "a stand-in estimate", "seconds": 0.0})
     margins = pi.solve(y, op, method="cnn-idbp-kernelgan", noise_std=0)
+    composed = pi.solve(y, op, prior="cnn", solver="idbp", kernel="estimate", noise_std=0)
     exact = pi.solve(y, op, method="cnn-idbp-kernelgan", noise_std=0, eps=0.0)
     wrong_op = Downsampling(2, img_shape=(1, 96, 96), kernel=wrong)
     floor_only = pi.solve(y, wrong_op, method="cnn-idbp",
                           noise_std=recipes.ESTIMATED_KERNEL_NOISE.value)
     psnr = {name: float(metrics.psnr(r.x, x, border=2)) for name, r in
-            (("margins", margins), ("exact", exact), ("floor_only", floor_only))}
+            (("margins", margins), ("composed", composed), ("exact", exact),
+             ("floor_only", floor_only))}
+    assert psnr["composed"] == pytest.approx(psnr["margins"], abs=0.01), psnr
     assert psnr["exact"] == pytest.approx(psnr["floor_only"], abs=0.01), psnr
     assert psnr["margins"] > psnr["exact"] + 2.0, psnr
     hqs = blind.with_kernel_margins(Problem(y=y, operator=wrong_op, kind="sr", noise_std=0,
-                                            scale=2), "cnn-hqs")
+                                            scale=2), HQS)
     assert "eps" not in hqs.options and hqs.noise_std == recipes.ESTIMATED_KERNEL_NOISE.value

@@ -49,8 +49,6 @@ __all__ = ["BASES", "ESTIMATORS", "KERNEL_SUFFIXES", "with_kernel", "estimate_ke
 
 #: The SR methods that get a blind variant.
 BASES = ("zssr", "zssr-fast", "cnn-idbp", "cnn-hqs", "ia-idbp")
-#: Methods that learn from ``y`` itself and take no noise floor for an estimated kernel.
-_LEARN_FROM_Y = ("zssr", "zssr-fast", "zssr-gradual")
 
 
 _ESTIMATES: OrderedDict = OrderedDict()
@@ -121,21 +119,25 @@ def _mean_estimate(p: Problem) -> dict:
             "reused": all(i.get("reused", False) for i in parts)}
 
 
-def with_estimated_kernel(p: Problem, method: str | None,
+def with_estimated_kernel(p: Problem, target: type | None,
                           estimator: str | None = None) -> tuple[Problem, dict]:
     """``p`` with the kernel ``estimator`` (default
     :data:`~pnp_internal.recipes.BLIND_SR_KERNEL`) estimates for ``y``
-    (:func:`estimate_kernel`) and, unless ``method`` learns from ``y`` (ZSSR), the margins of
-    an estimated kernel (:func:`with_kernel_margins`); and the estimate as
-    :attr:`Result.kernel` holds it."""
+    (:func:`estimate_kernel`) and, unless ``target`` (the class that will solve ``p``) learns
+    from ``y`` itself (ZSSR, MZSR), the margins of an estimated kernel
+    (:func:`with_kernel_margins`); and the estimate as :attr:`Result.kernel` holds it."""
+    from ..meta import MZSR
+    from ..solvers import ZSSR
+
     info = estimate_kernel(p, estimator)
     q = with_kernel(p, info["kernel"])
-    return (q if method in _LEARN_FROM_Y else with_kernel_margins(q, method)), info
+    learns_from_y = target is not None and issubclass(target, (ZSSR, MZSR))
+    return (q if learns_from_y else with_kernel_margins(q, target)), info
 
 
-def with_kernel_margins(p: Problem, method: str | None) -> Problem:
-    """``p`` as a plug-and-play solver should see it when its kernel is an estimate, whose
-    error acts as noise: a noise level of at least
+def with_kernel_margins(p: Problem, target: type | None) -> Problem:
+    """``p`` as a plug-and-play solver (class ``target``) should see it when its kernel is an
+    estimate, whose error acts as noise: a noise level of at least
     :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE` and, for IDBP, a back-projection
     regularised by :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_EPS` (the exact projection
     onto ``y`` with a slightly wrong kernel can blow the image up), unless ``eps`` is given."""
@@ -143,7 +145,7 @@ def with_kernel_margins(p: Problem, method: str | None) -> Problem:
 
     q = dataclasses.replace(p, noise_std=max(p.noise_std,
                                              recipes.ESTIMATED_KERNEL_NOISE.value))
-    if method is not None and get(method).target is IDBP and "eps" not in p.options:
+    if target is not None and issubclass(target, IDBP) and "eps" not in p.options:
         q = dataclasses.replace(q, options={**p.options,
                                             "eps": recipes.ESTIMATED_KERNEL_EPS.value})
     return q
@@ -172,7 +174,7 @@ KERNEL_SUFFIXES = tuple(f"-{suffix}" for suffix, _, _ in _VARIANTS) + ("-bicubic
 def _blind(base: str, estimator: str):
     """``base`` restoring with ``estimator``'s kernel, the estimate in ``Result.kernel``."""
     def run(p: Problem):
-        q, info = with_estimated_kernel(p, base, estimator)
+        q, info = with_estimated_kernel(p, get(base).target, estimator)
         res = get(base).run(q)
         res.kernel = info
         return res
@@ -234,6 +236,6 @@ def selfdeblur(p: Problem):
           description="cnn-hqs with the kernel SelfDeblur estimates from y (blind deblurring)")
 def cnn_hqs_selfdeblur(p: Problem):
     out, info = _selfdeblur(p)
-    res = get("cnn-hqs").run(with_kernel_margins(_blur_like(p, out.kernel), "cnn-hqs"))
+    res = get("cnn-hqs").run(with_kernel_margins(_blur_like(p, out.kernel), get("cnn-hqs").target))
     res.kernel = info
     return res
