@@ -1,0 +1,86 @@
+"""Recipe numbers of the blind deblurring kernel estimate (:class:`pnp_internal.blind.L0Deblur`):
+its starting L0 weight ``lam`` (one value, or the most confident of several) and the noise level
+``cnn-hqs`` should assume with the estimated kernel, beside ``cnn-hqs`` given the true kernel and
+a wrong guess (the 25x25 Gaussian of std 1.6). Meant for training images (these are recipe
+numbers: never tune them on the test sets)::
+
+    python benchmarks/experiments/l0deblur_sweep.py deblur-levin-blind \
+        --images ../shared/data/train/gray400 --last 16 --crop 256 \
+        --out benchmarks/results/l0deblur-sweep_deblur-levin-blind_gray400-last16.json
+
+Each image gets the Levin kernel of its position, as in the benchmark; PSNR after the best shift.
+One thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+
+import torch
+
+import pnp_internal as pi
+from pnp_internal import metrics
+from pnp_internal.bench.runner import list_images, machine_info, provenance, write_record
+from pnp_internal.bench.tasks import center_crop, gaussian_kernel, get_task, image_seed
+from pnp_internal.blind import L0Deblur
+from pnp_internal.io import read_image
+from pnp_internal.operators import Blur
+
+#: Starting L0 weights: each alone, and the most confident of all three.
+LAMS = ((4e-3,), (1e-2,), (2e-2,), (4e-3, 1e-2, 2e-2))
+#: Noise levels assumed by cnn-hqs with an estimated kernel, in 1/255 (1: the true level).
+FLOORS = (1.0, 1.5, 2.55)
+KERNEL_SIZE, ALTERNATIONS = 27, 10
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("task")
+    p.add_argument("--images", required=True)
+    p.add_argument("--last", type=int, default=None)
+    p.add_argument("--crop", type=int, default=None)
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    task = get_task(args.task)
+    record = {"experiment": "l0deblur_sweep.py", "task": args.task, "images": args.images,
+              "last": args.last, "crop": args.crop, "machine": machine_info(),
+              "provenance": provenance(), "kernel_size": KERNEL_SIZE,
+              "alternations": ALTERNATIONS, "rows": []}
+    for index, f in enumerate(list_images(args.images, last=args.last)):
+        x, _ = task.prepare(center_crop(read_image(f), args.crop))
+        seed = image_seed(0, f.name)
+        d = task.degrade(x, seed=seed, index=index)
+        true = d.operator.kernel.squeeze()
+        shift = true.shape[-1] // 2
+        shape = tuple(x.shape[1:])
+
+        def score(kernel, sigma, x=x, d=d, shift=shift, shape=shape, seed=seed):
+            res = pi.solve(d.y, Blur(kernel, img_shape=shape, padding="circular"),
+                           method="cnn-hqs", noise_std=sigma, seed=seed)
+            return float(metrics.psnr(*metrics.align_up_to_shift(res.x.clamp(0, 1), x, shift))[0])
+
+        row = {"image": f.name, "kernel": d.info.get("kernel"),
+               "true": score(true, task.noise_std),
+               "gaussian guess": score(gaussian_kernel(25, 1.6)[0, 0], task.noise_std)}
+        for lams in LAMS:
+            est = L0Deblur(KERNEL_SIZE, lam=lams, alternations=ALTERNATIONS).estimate(d.y)
+            name = "lam " + "|".join(f"{v:g}" for v in lams)
+            row[f"{name} kernel_error"] = metrics.kernel_error(est.kernel, true)
+            row[f"{name} confidence"] = est.confidence
+            row[f"{name} seconds"] = est.seconds
+            for floor in FLOORS:
+                row[f"{name} noise {floor:g}"] = score(est.kernel, floor / 255)
+        print(json.dumps(row), flush=True)
+        record["rows"].append(row)
+    keys = [k for k, v in record["rows"][0].items() if isinstance(v, float)]
+    record["mean"] = {k: statistics.mean(r[k] for r in record["rows"]) for k in keys}
+    print(json.dumps(record["mean"], indent=1))
+    print(f"wrote {write_record(args.out, record)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
