@@ -181,19 +181,26 @@ def _composed(prior, solver, kind):
 def _with_chosen_kernel(problem, kernel, method, target):
     """``(problem with the operator's kernel replaced, Result.kernel)`` for ``solve(kernel=)``;
     ``method`` is the method's name and ``target`` the class that solves it."""
-    from .catalog.blind import KERNEL_SUFFIXES, with_estimated_kernel, with_kernel
+    from .catalog.blind import KERNEL_SUFFIXES, blur_like, with_estimated_kernel, with_kernel
 
-    if problem.kind != "sr":
-        raise ValueError(f"kernel= applies to SR operators, got a {problem.kind} operator; "
-                         "build the operator with its kernel instead")
+    if problem.kind not in ("sr", "deblur"):
+        raise ValueError(f"kernel= applies to SR and blur operators, got a {problem.kind} "
+                         "operator; build the operator with its kernel instead")
     if isinstance(method, str) and method.endswith(KERNEL_SUFFIXES):
+        base = method.rsplit("-", 1)[0] if "-" in method else "cnn-hqs"
         raise TypeError(f"method {method!r} chooses its kernel itself; leave kernel= out or "
-                        f"pass the base method {method.rsplit('-', 1)[0]!r}")
+                        f"pass the base method {base!r}")
     if isinstance(kernel, str) and kernel == "estimate":
         return with_estimated_kernel(problem, target)
-    if isinstance(kernel, str) and kernel != "bicubic":
+    if problem.kind == "deblur":
+        if isinstance(kernel, str):
+            raise ValueError(f"kernel must be 'estimate' or a 2-D array for a blur, got "
+                             f"{kernel!r}")
+        problem = blur_like(problem, kernel)
+    elif isinstance(kernel, str) and kernel != "bicubic":
         raise ValueError(f"kernel must be 'estimate', 'bicubic' or a 2-D array, got {kernel!r}")
-    problem = with_kernel(problem, kernel)
+    else:
+        problem = with_kernel(problem, kernel)
     return problem, {"kernel": problem.operator.kernel.cpu(), "source": "given"}
 
 
@@ -246,8 +253,12 @@ def solve(y: torch.Tensor, operator, method: str | None = None, *, prior=None, s
         (:func:`pnp_internal.memory.auto_tile`); ``None``: never. DIP, Deep Decoder, ZSSR and
         Self2Self cannot tile: they refuse an image that will not fit, before any work.
     kernel : {"estimate", "bicubic"} or array, optional
-        SR only: restore with this kernel instead of the operator's (its factor, size and
-        padding are kept). ``"estimate"``: estimated from ``y`` (blind SR) by the estimator
+        SR and blur operators: restore with this kernel instead of the operator's (its factor,
+        size and padding are kept). ``"estimate"`` for a blur: estimated from ``y`` (blind
+        deblurring) by :class:`~pnp_internal.blind.L0Deblur` (recipe
+        :data:`~pnp_internal.recipes.L0_DEBLUR`), the solvers then assuming a noise level of at
+        least :data:`~pnp_internal.recipes.ESTIMATED_BLUR_NOISE`. ``"estimate"`` for SR:
+        estimated from ``y`` (blind SR) by the estimator
         :data:`~pnp_internal.recipes.BLIND_SR_KERNEL` names (the mean of
         :class:`~pnp_internal.blind.KernelGAN`'s and
         :class:`~pnp_internal.blind.PatchRecurrence`'s estimates), with a warning and the

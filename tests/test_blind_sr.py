@@ -124,7 +124,7 @@ def test_solve_with_a_chosen_kernel():
     torch.testing.assert_close(c.x, b.x)
     assert a.kernel["source"] == "given" and c.kernel["source"].startswith("bicubic")
     assert pi.solve(y, op, method="cnn-idbp", kernel=k, noise_std=0, max_iter=3).kernel
-    with pytest.raises(ValueError, match="SR operators"):
+    with pytest.raises(ValueError, match="SR and blur operators"):
         pi.solve(x, pi.operators.Denoising(img_shape=(1, 64, 64)), method="cnn",
                  kernel="estimate", noise_std=0.1)
     with pytest.raises(TypeError, match="chooses its kernel"):

@@ -173,7 +173,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, rgb, capsys):
     (["--task", "denoise", "--method", "zssr"], "does not do denoise"),
     (["--task", "denoise", "--kernel", "gaussian:1"], "applies to --task deblur"),
     (["--task", "denoise", "--tile", "8"], "--tile must be"),
-    (["--task", "deblur", "--kernel", "auto"], "is for --task sr"),
+    (["--task", "deblur", "--kernel", "bicubic"], "is for --task sr"),
     (["--task", "sr", "--scale", "3", "--kernel", "auto"], "x2 and x4"),
 ])
 def test_unusable_settings_exit_2_with_the_fix(tmp_path, rgb, capsys, args, message):
@@ -220,3 +220,23 @@ def test_sr_with_the_kernel_estimated_from_each_image(tmp_path, gray, monkeypatc
     assert 0 <= rep["kernel"]["confidence"] <= 2
     assert k.shape[0] % 2 == 1 and abs(k.sum() - 1) < 1e-4
     assert np.array(Image.open(tmp_path / "o" / "lr.png")).shape == (96, 96)
+
+
+def test_deblur_with_the_kernel_estimated_from_each_image(tmp_path, gray, monkeypatch):
+    """``--task deblur --kernel auto``: the blur of each photo is estimated (L0Deblur, a short
+    run here), the report holds it, and the output keeps the photo's size."""
+    import dataclasses
+
+    from pnp_internal import recipes
+
+    monkeypatch.setattr(recipes, "L0_DEBLUR", dataclasses.replace(
+        recipes.L0_DEBLUR, kernel_size=9, lam=(1e-2,), alternations=2))
+    Image.fromarray(gray).save(tmp_path / "blurred.png")
+    code = main([str(tmp_path / "blurred.png"), "--out", str(tmp_path / "o"), "--task",
+                 "deblur", "--kernel", "auto", "--quiet"])
+    assert code == 0
+    rep = report(tmp_path / "o", "blurred.png")
+    k = np.array(rep["kernel"]["kernel"])
+    assert rep["kernel"]["source"] == "L0Deblur" and k.shape == (9, 9)
+    assert abs(k.sum() - 1) < 1e-4 and 0 <= rep["kernel"]["confidence"] <= 1
+    assert np.array(Image.open(tmp_path / "o" / "blurred.png")).shape == (48, 48)

@@ -26,7 +26,13 @@ for ``<sr>`` in :data:`BASES`, and for deblurring
 ``selfdeblur``           the sharp image of :class:`~pnp_internal.blind.SelfDeblur` (recipe
                          :data:`~pnp_internal.recipes.SELFDEBLUR`)
 ``cnn-hqs-selfdeblur``   ``cnn-hqs`` with SelfDeblur's kernel and the noise floor of an
-                         estimated kernel
+                         estimated blur kernel
+``cnn-hqs-l0``           ``cnn-hqs`` with the kernel estimated from ``y``'s sparse gradients
+                         (:class:`~pnp_internal.blind.L0Deblur`, recipe
+                         :data:`~pnp_internal.recipes.L0_DEBLUR`; seconds on a CPU), the
+                         estimate of ``solve(..., kernel="estimate")`` for a blur
+``cnn-hqs-gaussian``     ``cnn-hqs`` assuming a Gaussian blur (std 1.6): the wrong-guess
+                         baseline
 =======================  ===================================================================
 
 Only the operator's factor, size and padding are used: the kernel it carries (the true one on
@@ -40,12 +46,14 @@ import hashlib
 import warnings
 from collections import OrderedDict
 
+import torch
+
 from .. import recipes
 from ..operators import Blur, Downsampling, kernels
 from .registry import Problem, get, register
 
 __all__ = ["BASES", "ESTIMATORS", "KERNEL_SUFFIXES", "with_kernel", "estimate_kernel",
-           "with_estimated_kernel", "with_kernel_margins"]
+           "estimate_blur_kernel", "with_estimated_kernel", "with_kernel_margins", "blur_like"]
 
 #: The SR methods that get a blind variant.
 BASES = ("zssr", "zssr-fast", "cnn-idbp", "cnn-hqs", "ia-idbp")
@@ -119,16 +127,32 @@ def _mean_estimate(p: Problem) -> dict:
             "reused": all(i.get("reused", False) for i in parts)}
 
 
+def estimate_blur_kernel(p: Problem) -> dict:
+    """The blur kernel of ``p.y`` estimated from sparse gradients
+    (:class:`~pnp_internal.blind.L0Deblur`, recipe :data:`~pnp_internal.recipes.L0_DEBLUR`;
+    seconds per image), as :attr:`Result.kernel` holds it. A flat estimate falls back to no
+    blur with a warning."""
+    from ..blind import L0Deblur
+
+    est = L0Deblur(**recipes.L0_DEBLUR.options()).estimate(p.y)
+    return {"kernel": est.kernel, "source": "L0Deblur", "confidence": est.confidence,
+            "degenerate": est.degenerate, "seconds": est.seconds}
+
+
 def with_estimated_kernel(p: Problem, target: type | None,
                           estimator: str | None = None) -> tuple[Problem, dict]:
-    """``p`` with the kernel ``estimator`` (default
-    :data:`~pnp_internal.recipes.BLIND_SR_KERNEL`) estimates for ``y``
-    (:func:`estimate_kernel`) and, unless ``target`` (the class that will solve ``p``) learns
-    from ``y`` itself (ZSSR, MZSR), the margins of an estimated kernel
-    (:func:`with_kernel_margins`); and the estimate as :attr:`Result.kernel` holds it."""
+    """``p`` with the kernel estimated for ``y`` and, unless ``target`` (the class that will
+    solve ``p``) learns from ``y`` itself (ZSSR, MZSR), the margins of an estimated kernel
+    (:func:`with_kernel_margins`); and the estimate as :attr:`Result.kernel` holds it.
+
+    SR: the kernel of ``estimator`` (default :data:`~pnp_internal.recipes.BLIND_SR_KERNEL`,
+    :func:`estimate_kernel`); deblurring: :func:`estimate_blur_kernel`."""
     from ..meta import MZSR
     from ..solvers import ZSSR
 
+    if p.kind == "deblur":
+        info = estimate_blur_kernel(p)
+        return with_kernel_margins(blur_like(p, info["kernel"]), target), info
     info = estimate_kernel(p, estimator)
     q = with_kernel(p, info["kernel"])
     learns_from_y = target is not None and issubclass(target, (ZSSR, MZSR))
@@ -138,14 +162,18 @@ def with_estimated_kernel(p: Problem, target: type | None,
 def with_kernel_margins(p: Problem, target: type | None) -> Problem:
     """``p`` as a plug-and-play solver (class ``target``) should see it when its kernel is an
     estimate, whose error acts as noise: a noise level of at least
-    :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE` and, for IDBP, a back-projection
-    regularised by :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_EPS` (the exact projection
-    onto ``y`` with a slightly wrong kernel can blow the image up), unless ``eps`` is given."""
+    :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_NOISE` (SR) or
+    :data:`~pnp_internal.recipes.ESTIMATED_BLUR_NOISE` (deblurring) and, for IDBP in SR, a
+    back-projection regularised by :data:`~pnp_internal.recipes.ESTIMATED_KERNEL_EPS` (the
+    exact projection onto ``y`` with a slightly wrong kernel can blow the image up), unless
+    ``eps`` is given."""
     from ..solvers import IDBP
 
-    q = dataclasses.replace(p, noise_std=max(p.noise_std,
-                                             recipes.ESTIMATED_KERNEL_NOISE.value))
-    if target is not None and issubclass(target, IDBP) and "eps" not in p.options:
+    floor = (recipes.ESTIMATED_BLUR_NOISE if p.kind == "deblur"
+             else recipes.ESTIMATED_KERNEL_NOISE).value
+    q = dataclasses.replace(p, noise_std=max(p.noise_std, floor))
+    if (p.kind == "sr" and target is not None and issubclass(target, IDBP)
+            and "eps" not in p.options):
         q = dataclasses.replace(q, options={**p.options,
                                             "eps": recipes.ESTIMATED_KERNEL_EPS.value})
     return q
@@ -168,7 +196,8 @@ _VARIANTS = (("kernelgan", "KernelGAN", "the kernel KernelGAN estimates from y")
              ("meankernel", "mean",
               "the mean of the KernelGAN and patch-recurrence kernels estimated from y"))
 #: Name endings of the methods that choose their SR kernel themselves.
-KERNEL_SUFFIXES = tuple(f"-{suffix}" for suffix, _, _ in _VARIANTS) + ("-bicubic",)
+KERNEL_SUFFIXES = (tuple(f"-{suffix}" for suffix, _, _ in _VARIANTS)
+                   + ("-bicubic", "selfdeblur", "-l0", "-gaussian"))
 
 
 def _blind(base: str, estimator: str):
@@ -200,22 +229,39 @@ for _base in BASES:
     _register(_base)
 
 
-def _blur_like(p: Problem, kernel) -> Problem:
-    """``p`` with a :class:`Blur` of the given kernel in place of its blur operator."""
-    padding = getattr(p.operator, "padding", None)
-    if not isinstance(p.operator, Blur) or padding == "valid":
-        raise ValueError("blind deblurring handles a Blur operator with circular, reflect or "
-                         f"replicate padding, got {type(p.operator).__name__}"
-                         f"{f' with padding={padding!r}' if padding else ''}")
+def blur_like(p: Problem, kernel) -> Problem:
+    """``p`` with a :class:`Blur` of the given kernel in place of its blur operator, of the
+    same padding and image size (``"valid"`` padding: the kernel is zero-padded or cropped
+    around its centre to the operator's kernel size, which sets the image size)."""
+    if not isinstance(p.operator, Blur):
+        raise ValueError(f"blind deblurring needs a Blur operator, got "
+                         f"{type(p.operator).__name__}")
+    kernel = torch.as_tensor(kernel, dtype=torch.float32)
+    if p.operator.padding == "valid":
+        kernel = _fit_kernel(kernel, tuple(p.operator.kernel.shape[-2:]))
     return dataclasses.replace(p, operator=Blur(kernel, img_shape=p.img_shape,
-                                                padding=padding).to(p.y.device))
+                                                padding=p.operator.padding).to(p.y.device))
+
+
+def _fit_kernel(kernel: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """``kernel`` zero-padded or cropped around its centre to ``shape``, summing to 1."""
+    out = torch.zeros(shape, dtype=kernel.dtype)
+    (kh, kw), (h, w) = kernel.shape, shape
+    top, left = (kh - h) // 2, (kw - w) // 2
+    src = kernel[max(0, top):max(0, top) + h, max(0, left):max(0, left) + w]
+    out[max(0, -top):max(0, -top) + src.shape[0], max(0, -left):max(0, -left) + src.shape[1]] = src
+    return out / out.sum()
 
 
 def _selfdeblur(p: Problem):
     """SelfDeblur on ``p.y``: its output and the estimate as :attr:`Result.kernel` holds it."""
     from ..blind import SelfDeblur
 
-    _blur_like(p, [[1.0]])  # refuse an operator it cannot replace before hours of work
+    if not isinstance(p.operator, Blur) or p.operator.padding == "valid":
+        # refuse an operator it cannot replace before hours of work: its image keeps y's size
+        raise ValueError("SelfDeblur handles a Blur operator with circular, reflect or "
+                         f"replicate padding, got {type(p.operator).__name__}"
+                         f"{' with padding=valid' if isinstance(p.operator, Blur) else ''}")
     out = SelfDeblur(seed=p.seed, progress=p.progress, **recipes.SELFDEBLUR.options()).run(p.y)
     return out, {"kernel": out.kernel, "source": "SelfDeblur", "loss": out.loss,
                  "seconds": out.seconds}
@@ -232,10 +278,30 @@ def selfdeblur(p: Problem):
                   message=f"SelfDeblur, final loss {out.loss:.4g}", kernel=info)
 
 
+@register("cnn-hqs-l0", kinds=("deblur",),
+          description="cnn-hqs with the kernel estimated from y's sparse gradients (L0Deblur, "
+                      "blind deblurring)")
+def cnn_hqs_l0(p: Problem):
+    q, info = with_estimated_kernel(p, get("cnn-hqs").target)
+    res = get("cnn-hqs").run(q)
+    res.kernel = info
+    return res
+
+
+@register("cnn-hqs-gaussian", kinds=("deblur",),
+          description="cnn-hqs assuming a Gaussian blur (25x25, std 1.6), whatever the "
+                      "operator's kernel (the wrong-guess baseline of blind deblurring)")
+def cnn_hqs_gaussian(p: Problem):
+    kernel = kernels.gaussian(1.6, 25)
+    res = get("cnn-hqs").run(blur_like(p, kernel))
+    res.kernel = {"kernel": kernel, "source": "Gaussian std 1.6 (assumed)"}
+    return res
+
+
 @register("cnn-hqs-selfdeblur", kinds=("deblur",), memory="dip",
           description="cnn-hqs with the kernel SelfDeblur estimates from y (blind deblurring)")
 def cnn_hqs_selfdeblur(p: Problem):
     out, info = _selfdeblur(p)
-    res = get("cnn-hqs").run(with_kernel_margins(_blur_like(p, out.kernel), get("cnn-hqs").target))
+    res = get("cnn-hqs").run(with_kernel_margins(blur_like(p, out.kernel), get("cnn-hqs").target))
     res.kernel = info
     return res

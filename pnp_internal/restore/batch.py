@@ -104,7 +104,7 @@ def restore_one(job: Job, ctx: Context) -> dict:
     sigma, source = _noise(s, y)
     name = _method(s)
     started = time.perf_counter()
-    estimate = s.task == "sr" and s.kernel == "auto"
+    estimate = s.kernel == "auto"  # sr or deblur
     res = solve(y, deg.operator, method=name, noise_std=sigma, seed=s.seed, device=ctx.device,
                 precision=s.precision, progress=not s.quiet, tile=s.tile_size,
                 kernel="estimate" if estimate else None)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .. import io, operators
+from .. import io, operators, recipes
 from .settings import Settings
 
 __all__ = ["Job", "find_jobs", "Degradation", "degradation", "load_kernel"]
@@ -111,9 +111,11 @@ def degradation(settings: Settings, y: torch.Tensor, *, kernel=None, mask_file=N
 
     Deblurring uses the blur of a real photo (:meth:`~pnp_internal.operators.Blur.for_image`:
     the unknown image extends past the frame by the kernel) and crops the result back to the
-    photo's size; super-resolution is downsampling by ``--scale`` with the bicubic kernel or the
-    given one (``--kernel auto`` starts from the bicubic operator; ``solve`` replaces its
-    kernel by the estimate); inpainting keeps the white pixels of ``--mask``.
+    photo's size (``--kernel auto`` starts from a blur of the estimator's kernel size, which
+    ``solve`` replaces by the estimate); super-resolution is downsampling by ``--scale`` with
+    the bicubic kernel or the given one (``--kernel auto`` starts from the bicubic operator;
+    ``solve`` replaces its kernel by the estimate); inpainting keeps the white pixels of
+    ``--mask``.
 
     Raises
     ------
@@ -124,6 +126,10 @@ def degradation(settings: Settings, y: torch.Tensor, *, kernel=None, mask_file=N
     if settings.task == "denoise":
         return Degradation(operators.Denoising(img_shape=(c, h, w)))
     if settings.task == "deblur":
+        if kernel is None:  # --kernel auto: solve estimates a kernel of the recipe's size
+            side = recipes.L0_DEBLUR.kernel_size
+            kernel = torch.zeros(side, side)
+            kernel[side // 2, side // 2] = 1.0
         kh, kw = kernel.shape[-2:]
         if kh >= h or kw >= w:
             raise ValueError(f"the {kh}x{kw} kernel {settings.kernel!r} does not fit this "

@@ -74,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="image files, folders or globs (PNG, JPEG, TIFF, BMP)")
     p.add_argument("--out", help="output folder")
     p.add_argument("--task", choices=TASKS, help="what degraded the images")
-    p.add_argument("--kernel", help="deblur: gaussian:STD[:SIZE] or a kernel file "
+    p.add_argument("--kernel", help="deblur: auto (estimated from each image from its sparse "
+                                    "gradients), gaussian:STD[:SIZE] or a kernel file "
                                     "(.npy, .mat, .png); sr: bicubic (the default), auto "
                                     "(estimated from each image: the mean of the KernelGAN and "
                                     "patch-recurrence estimates, x2 and x4), "
@@ -162,8 +163,8 @@ def parse(argv) -> Settings:
 def check(s: Settings) -> None:
     """Raise :class:`UsageError` for settings the command cannot use, naming the fix."""
     if s.task == "deblur" and not s.kernel:
-        raise UsageError("--task deblur needs --kernel (gaussian:STD[:SIZE] or a .npy/.mat/"
-                         ".png file)")
+        raise UsageError("--task deblur needs --kernel (auto: estimated from each image, "
+                         "gaussian:STD[:SIZE] or a .npy/.mat/.png file)")
     if s.task == "sr" and not s.scale:
         raise UsageError("--task sr needs --scale (the upscaling factor, e.g. 2)")
     if s.scale is not None and (not isinstance(s.scale, int) or s.scale < 2):
@@ -176,9 +177,9 @@ def check(s: Settings) -> None:
         if value is not None and s.task not in tasks:
             raise UsageError(f"{flag} applies to --task {' and '.join(tasks)}, not --task "
                              f"{s.task}")
-    if s.task == "deblur" and s.kernel in ("auto", "bicubic"):
-        raise UsageError(f"--kernel {s.kernel} is for --task sr; deblurring needs the blur "
-                         "kernel: gaussian:STD[:SIZE] or a kernel file")
+    if s.task == "deblur" and s.kernel == "bicubic":
+        raise UsageError("--kernel bicubic is for --task sr; deblurring needs auto (estimated "
+                         "from each image), gaussian:STD[:SIZE] or a kernel file")
     if s.task == "sr" and s.kernel == "auto" and s.scale not in (2, 4):
         raise UsageError(f"--kernel auto estimates x2 and x4 kernels, got --scale {s.scale}")
     if s.noise != "auto":
