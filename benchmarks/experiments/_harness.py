@@ -62,3 +62,31 @@ def on_luma(run):
                                               img_shape=luma.img_shape)))
 
     return wrapped
+
+
+def plot_kernels(drawn, path) -> None:
+    """A PNG with one row per image of ``drawn`` (``(name, true kernel, {label: kernel},
+    {label: kernel error})``): the true kernel, then each estimate with its kernel error."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = ["true"] + list(drawn[0][2])
+    fig, axes = plt.subplots(len(drawn), len(cols), figsize=(1.9 * len(cols), 1.9 * len(drawn)),
+                             squeeze=False)
+    for row, (name, true, candidates, errs) in zip(axes, drawn):
+        n = max(k.shape[0] for k in [true, *candidates.values()])
+        for ax, col in zip(row, cols):
+            k = true if col == "true" else candidates[col]
+            pad = (n - k.shape[0]) // 2, (n - k.shape[1]) // 2
+            k = torch.nn.functional.pad(k.float(), (pad[1], pad[1], pad[0], pad[0]))
+            ax.imshow(k.numpy(), cmap="magma")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(name if col == "true" else f"{col}\n{errs[col]:.4f}", fontsize=8)
+    fig.suptitle("true kernel, then each estimate with its kernel error", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}")

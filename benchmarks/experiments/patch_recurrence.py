@@ -26,6 +26,8 @@ from pnp_internal.metrics import kernel_error
 from pnp_internal.operators import kernels
 from pnp_internal.operators.downsampling import matlab_bicubic_kernel
 
+from _harness import plot_kernels
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -78,35 +80,8 @@ def main(argv=None) -> int:
                                             for name, v in errors.items() if v)
           + f" over {len(errors['bicubic'])} images")
     if args.plot:
-        plot(drawn, args.plot)
+        plot_kernels(drawn, args.plot)
     return 0
-
-
-def plot(drawn, path) -> None:
-    """One row per image: the true kernel, then each candidate with its kernel error."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cols = ["true"] + list(drawn[0][2])
-    fig, axes = plt.subplots(len(drawn), len(cols), figsize=(1.9 * len(cols), 1.9 * len(drawn)),
-                             squeeze=False)
-    for row, (name, true, candidates, errs) in zip(axes, drawn):
-        n = max(k.shape[0] for k in [true, *candidates.values()])
-        for ax, col in zip(row, cols):
-            k = true if col == "true" else candidates[col]
-            pad = (n - k.shape[0]) // 2, (n - k.shape[1]) // 2
-            k = torch.nn.functional.pad(k.float(), (pad[1], pad[1], pad[0], pad[0]))
-            ax.imshow(k.numpy(), cmap="magma")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(name if col == "true" else f"{col}\n{errs[col]:.4f}", fontsize=8)
-    fig.suptitle("true kernel, then each estimate with its kernel error", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
