@@ -9,12 +9,11 @@ numbers: never tune them on the test sets)::
         --out benchmarks/results/l0deblur-sweep_deblur-levin-blind_gray400-last16.json
 
 Each image gets the Levin kernel of its position, as in the benchmark; PSNR after the best shift.
-One thread.
+One thread (``--threads``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 
@@ -28,6 +27,8 @@ from pnp_internal.blind import L0Deblur
 from pnp_internal.io import read_image
 from pnp_internal.operators import Blur
 
+from _harness import experiment_parser
+
 #: Starting L0 weights: each alone, and the most confident of all three.
 LAMS = ((4e-3,), (1e-2,), (2e-2,), (4e-3, 1e-2, 2e-2))
 #: Noise levels assumed by cnn-hqs with an estimated kernel, in 1/255 (1: the true level).
@@ -36,14 +37,12 @@ KERNEL_SIZE, ALTERNATIONS = 27, 10
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("task")
-    p.add_argument("--images", required=True)
-    p.add_argument("--last", type=int, default=None)
+    p = experiment_parser(__doc__)
     p.add_argument("--crop", type=int, default=None)
-    p.add_argument("--out", required=True)
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
+    if not args.out:
+        p.error("--out is required (the record's path)")
+    torch.set_num_threads(args.threads)
     task = get_task(args.task)
     record = {"experiment": "l0deblur_sweep.py", "task": args.task, "images": args.images,
               "last": args.last, "crop": args.crop, "machine": machine_info(),
