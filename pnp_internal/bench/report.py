@@ -109,12 +109,12 @@ def _reproduce_section(bench_dir: Path, ids: list[str]) -> list[str]:
                 f"{', '.join(map(str, d['seeds']))}; {jobs} job(s) at a time with {threads} torch "
                 f"thread(s) each; record `{record_id}`.", "",
                 "| experiment | task | images | ours (mean) | spread (max - min) | published | "
-                "s/image |", "|---|---|---|---:|---:|---:|---:|"]
+                "published by | s/image |", "|---|---|---|---:|---:|---:|---|---:|"]
         for r in d["rows"]:
             out.append(f"| {r['experiment']} ({r['method']}) | {r['task']} | {r['images']} "
                        f"({r['n_images']}) | {r['psnr_mean']:.2f} | "
                        f"{r['psnr_max'] - r['psnr_min']:.2f} | {r['published']:.2f} | "
-                       f"{r['seconds_per_image']:.1f} |")
+                       f"{r['source']} | {r['seconds_per_image']:.1f} |")
         out.append("")
     return out
 
