@@ -86,7 +86,7 @@ def plot_kernels(drawn, path) -> None:
             ax.set_yticks([])
             ax.set_title(name if col == "true" else f"{col}\n{errs[col]:.4f}", fontsize=8)
     fig.suptitle("true kernel, then each estimate with its kernel error", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     print(f"wrote {path}")
