@@ -54,6 +54,8 @@ def short_recipes(monkeypatch):
                                                                   crop=32))
     monkeypatch.setattr(recipes, "PATCH_RECURRENCE", dataclasses.replace(
         recipes.PATCH_RECURRENCE, max_iter=2, queries=200))
+    monkeypatch.setattr(recipes, "L0_DEBLUR", dataclasses.replace(
+        recipes.L0_DEBLUR, kernel_size=5, lam=(1e-2,), alternations=1))
     monkeypatch.setattr(recipes, "SELFDEBLUR", dataclasses.replace(
         recipes.SELFDEBLUR, kernel_size=5, max_iter=3, width=8, skip_channels=2, depth=2))
     monkeypatch.setattr(recipes, "CSGM", dataclasses.replace(recipes.CSGM, restarts=1,
