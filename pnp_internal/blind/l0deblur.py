@@ -3,7 +3,7 @@
 A blurred image has many small gradients where its sharp version has few strong ones, so the
 sharp image that is sparsest in gradients (L0), together with the kernel that blurs it into
 ``y``, splits ``y`` into image and blur [1]_ [2]_. The estimate alternates, coarse to fine over
-an image pyramid (ratio 1/sqrt 2, the kernel growing from 5 taps to ``kernel_size``):
+an image pyramid (ratio 1/sqrt 2, the kernel growing from about 5 taps to ``kernel_size``):
 
 1. image step: ``min_x |k * x - y|^2 + lam |grad x|_0`` by half-quadratic splitting (the
    gradient threshold step and a closed-form FFT solve, the penalty ``beta`` doubled from
@@ -68,10 +68,10 @@ def _resize(img: torch.Tensor, shape) -> torch.Tensor:
 
 def _prune(k: torch.Tensor, floor: float = 0.05, island: float = 0.1) -> torch.Tensor:
     """Negative taps and taps under ``floor`` x the peak set to zero, 8-connected islands
-    holding less than ``island`` of the weight removed, sum 1."""
+    holding less than ``island`` of the weight removed, sum 1 (a delta if nothing is left)."""
     k = k.clamp(min=0)
     if float(k.sum()) <= 0:
-        return k
+        return _delta(k.shape[0])
     k = torch.where(k < floor * k.max(), torch.zeros_like(k), k)
     k = k / k.sum()
     arr = k.numpy()
