@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from ..color import rgb_to_ycbcr
+from ..operators import kernels
 from .kernelgan import KernelEstimate, is_degenerate
 
 __all__ = ["L0Deblur"]
@@ -71,7 +72,7 @@ def _prune(k: torch.Tensor, floor: float = 0.05, island: float = 0.1) -> torch.T
     holding less than ``island`` of the weight removed, sum 1 (a delta if nothing is left)."""
     k = k.clamp(min=0)
     if float(k.sum()) <= 0:
-        return _delta(k.shape[0])
+        return kernels.delta(k.shape[0]).double()
     k = torch.where(k < floor * k.max(), torch.zeros_like(k), k)
     k = k / k.sum()
     arr = k.numpy()
@@ -197,7 +198,7 @@ class L0Deblur:
         if "flat" in reason:
             warnings.warn(f"L0Deblur: the estimated kernel is {reason}; using the fallback "
                           "(no blur)", stacklevel=2)
-            k = self.fallback if self.fallback is not None else _delta(self.kernel_size)
+            k = self.fallback if self.fallback is not None else kernels.delta(self.kernel_size)
         else:
             reason = ""
         return KernelEstimate(kernel=k.float(), factor=1, confidence=fit, degenerate=reason,
@@ -215,61 +216,64 @@ class L0Deblur:
                 k = _prune(_resize(k, (size, size)), floor=0.0, island=0.0)
             ratio = size / self.kernel_size
             shape = [max(2 * size, round(n * ratio)) for n in img.shape]
-            y_s = _resize(img, shape) if shape != list(img.shape) else img
+            level = _Level(_resize(img, shape) if shape != list(img.shape) else img, size)
             threshold = None
             for _ in range(self.alternations):
-                x = self._image_step(y_s, k, lam)
+                x = level.image_step(k, lam)
                 edges, threshold = _salient_edges(x, size, threshold)
-                k, fit = self._kernel_step(y_s, edges, size)
+                k, fit = level.kernel_step(edges, self.kernel_weight)
                 lam = max(lam / 1.1, 1e-4)
         return fit, k
 
-    @staticmethod
-    def _image_step(y: torch.Tensor, k: torch.Tensor, lam: float) -> torch.Tensor:
-        """``argmin_x |k * x - y|^2 + lam |grad x|_0`` by half-quadratic splitting (Xu et al.
-        2011), circular."""
-        fk = _otf(k, y.shape)
+
+class _Level:
+    """One level of the pyramid: the blurred image ``y`` and a ``size x size`` kernel support,
+    with what both steps reuse at every alternation (transforms, gradients, support indices)."""
+
+    def __init__(self, y: torch.Tensor, size: int):
+        self.y, self.size = y, size
+        self.fy = torch.fft.fft2(y)
         delta = torch.zeros_like(y)
         delta[0, 0] = 1
-        fdx, fdy = (torch.fft.fft2(d) for d in _grad(delta))
-        num = fk.conj() * torch.fft.fft2(y)
-        den_k, den_d = fk.abs() ** 2, fdx.abs() ** 2 + fdy.abs() ** 2
-        x, beta = y, 2 * lam
+        self.fdx, self.fdy = (torch.fft.fft2(d) for d in _grad(delta))
+        self.den_d = self.fdx.abs() ** 2 + self.fdy.abs() ** 2
+        grad_y = _grad(y)
+        self.fgrad_y = tuple(torch.fft.fft2(g) for g in grad_y)
+        self.energy = sum(float((g ** 2).sum()) for g in grad_y)
+        offs = torch.arange(-(size // 2), size // 2 + 1)
+        self.qy, self.qx = (g.reshape(-1) for g in torch.meshgrid(offs, offs, indexing="ij"))
+
+    def image_step(self, k: torch.Tensor, lam: float) -> torch.Tensor:
+        """``argmin_x |k * x - y|^2 + lam |grad x|_0`` by half-quadratic splitting (Xu et al.
+        2011), circular."""
+        fk = _otf(k, self.y.shape)
+        num, den_k = fk.conj() * self.fy, fk.abs() ** 2
+        x, beta = self.y, 2 * lam
         while beta < 1e5:
             h, v = _grad(x)
             small = h ** 2 + v ** 2 < lam / beta
             h, v = h.masked_fill(small, 0), v.masked_fill(small, 0)
-            rhs = num + beta * (fdx.conj() * torch.fft.fft2(h) + fdy.conj() * torch.fft.fft2(v))
-            x = torch.fft.ifft2(rhs / (den_k + beta * den_d)).real
+            rhs = num + beta * (self.fdx.conj() * torch.fft.fft2(h)
+                                + self.fdy.conj() * torch.fft.fft2(v))
+            x = torch.fft.ifft2(rhs / (den_k + beta * self.den_d)).real
             beta *= 2
         return x
 
-    def _kernel_step(self, y: torch.Tensor, edges, size: int):
-        """``(pruned argmin_k |k * grad x - grad y|^2 + gamma |k|^2 on the size x size support,
-        share of |grad y|^2 that the unpruned solution explains)``, ``grad x`` the salient
-        ``edges``."""
-        r = size // 2
-        offs = torch.arange(-r, r + 1)
-        qy, qx = (g.reshape(-1) for g in torch.meshgrid(offs, offs, indexing="ij"))
-        h, w = y.shape
-        normal = torch.zeros(size * size, size * size, dtype=torch.float64)
-        rhs = torch.zeros(size * size, dtype=torch.float64)
-        energy = 0.0
-        for gx, gy in zip(edges, _grad(y)):
+    def kernel_step(self, edges, weight: float):
+        """``(pruned argmin_k |k * grad x - grad y|^2 + weight |k|^2 on the support, share of
+        |grad y|^2 that the unpruned solution explains)``, ``grad x`` the salient ``edges``."""
+        n, (h, w) = self.size * self.size, self.y.shape
+        qy, qx = self.qy, self.qx
+        normal = torch.zeros(n, n, dtype=torch.float64)
+        rhs = torch.zeros(n, dtype=torch.float64)
+        for gx, fgy in zip(edges, self.fgrad_y):
             fx = torch.fft.fft2(gx)
             auto = torch.fft.ifft2(fx.conj() * fx).real  # auto[t] = sum_p gx[p] gx[p + t]
-            cross = torch.fft.ifft2(fx.conj() * torch.fft.fft2(gy)).real
+            cross = torch.fft.ifft2(fx.conj() * fgy).real
             normal += auto[(qy[:, None] - qy[None, :]) % h, (qx[:, None] - qx[None, :]) % w]
             rhs += cross[qy % h, qx % w]
-            energy += float((gy ** 2).sum())
-        normal += self.kernel_weight * torch.eye(size * size, dtype=torch.float64)
+        normal += weight * torch.eye(n, dtype=torch.float64)
         sol = torch.linalg.solve(normal, rhs)
-        residual = energy - 2 * float(sol @ rhs) + float(sol @ (normal @ sol))
-        k = sol.reshape(size, size)
-        return _prune(k), max(0.0, 1.0 - residual / max(energy, 1e-12))
-
-
-def _delta(size: int) -> torch.Tensor:
-    k = torch.zeros(size, size, dtype=torch.float64)
-    k[size // 2, size // 2] = 1
-    return k
+        residual = self.energy - 2 * float(sol @ rhs) + float(sol @ (normal @ sol))
+        k = sol.reshape(self.size, self.size)
+        return _prune(k), max(0.0, 1.0 - residual / max(self.energy, 1e-12))

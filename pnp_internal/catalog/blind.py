@@ -195,7 +195,7 @@ _VARIANTS = (("kernelgan", "KernelGAN", "the kernel KernelGAN estimates from y")
               "the kernel estimated from y by cross-scale patch recurrence"),
              ("meankernel", "mean",
               "the mean of the KernelGAN and patch-recurrence kernels estimated from y"))
-#: Name endings of the methods that choose their SR kernel themselves.
+#: Name endings of the methods that choose their kernel themselves (SR and deblurring).
 KERNEL_SUFFIXES = (tuple(f"-{suffix}" for suffix, _, _ in _VARIANTS)
                    + ("-bicubic", "selfdeblur", "-l0", "-gaussian"))
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["gaussian", "box", "motion", "load", "as_kernel", "random_anisotropic",
+__all__ = ["gaussian", "box", "delta", "motion", "load", "as_kernel", "random_anisotropic",
            "centre_on_grid", "average"]
 
 
@@ -200,6 +200,13 @@ def box(size) -> torch.Tensor:
     at index ``size // 2``."""
     kh, kw = _size_pair(size)
     return _normalise(np.ones((kh, kw)), "box")
+
+
+def delta(size: int) -> torch.Tensor:
+    """The ``size x size`` identity kernel (no blur): 1 at the centre tap ``size // 2``."""
+    k = np.zeros((size, size))
+    k[size // 2, size // 2] = 1.0
+    return _normalise(k, "delta")
 
 
 def motion(length: float, angle: float = 0.0) -> torch.Tensor:

@@ -127,9 +127,7 @@ def degradation(settings: Settings, y: torch.Tensor, *, kernel=None, mask_file=N
         return Degradation(operators.Denoising(img_shape=(c, h, w)))
     if settings.task == "deblur":
         if kernel is None:  # --kernel auto: solve estimates a kernel of the recipe's size
-            side = recipes.L0_DEBLUR.kernel_size
-            kernel = torch.zeros(side, side)
-            kernel[side // 2, side // 2] = 1.0
+            kernel = operators.kernels.delta(recipes.L0_DEBLUR.kernel_size)
         kh, kw = kernel.shape[-2:]
         if kh >= h or kw >= w:
             raise ValueError(f"the {kh}x{kw} kernel {settings.kernel!r} does not fit this "
