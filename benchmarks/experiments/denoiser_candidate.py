@@ -1,7 +1,8 @@
 """Candidate weights of the DRUNet-lite against the shipped ones, through the bench.
 
 Registers ``cnn-candidate`` (one call of the candidate, as ``cnn`` is one call of the shipped
-model) and ``cnn-candidate-hqs`` (the candidate inside HQS with ``cnn-hqs``'s recipe), so that a
+model), ``cnn-candidate-x8`` (its geometric self-ensemble, as ``cnn-x8``) and
+``cnn-candidate-hqs`` (the candidate inside HQS with ``cnn-hqs``'s recipe), so that a
 record holds the candidate beside ``cnn`` / ``cnn-hqs`` on the same seeded measurements:
 
     python benchmarks/experiments/denoiser_candidate.py denoise-s25 \\
@@ -40,6 +41,15 @@ def main(argv=None) -> int:
     @register("cnn-candidate", kinds=("denoise",), description="candidate weights, one call")
     def _one_call(problem):
         return candidate(problem)(problem.y, problem.noise_std).clamp(0, 1)
+
+    @register("cnn-candidate-x8", kinds=("denoise",),
+              description="candidate weights averaged over the 8 flips and rotations of y")
+    def _x8(problem):
+        import torch
+
+        from pnp_internal.priors import SelfEnsemble
+        with torch.no_grad():
+            return SelfEnsemble(candidate(problem))(problem.y, problem.noise_std).clamp(0, 1)
 
     @register("cnn-candidate-hqs", kinds=("deblur", "sr", "inpaint"),
               description="candidate weights inside HQS (cnn-hqs's recipe)")
