@@ -41,7 +41,8 @@ def one_call(p: Problem, denoiser, message: str, *, precision: str | None = None
 def cnn(p: Problem) -> Result:
     if p.options:
         _no_options(p, "cnn")
-    return one_call(p, shipped_cnn(p.channels, p.y.device, p.precision), "one CNN call")
+    return one_call(p, shipped_cnn(p.channels, p.y.device, p.precision, one_call=True),
+                    "one CNN call")
 
 
 @register("cnn-x8", kinds=("denoise",),
@@ -52,7 +53,7 @@ def cnn_x8(p: Problem) -> Result:
 
     if p.options:
         _no_options(p, "cnn-x8")
-    cnn = shipped_cnn(p.channels, p.y.device, p.precision)
+    cnn = shipped_cnn(p.channels, p.y.device, p.precision, one_call=True)
     return one_call(p, SelfEnsemble(cnn), "8 CNN calls, averaged")
 
 

@@ -33,12 +33,19 @@ SOLVERS = {"idbp": IDBP, "hqs": HQS, "admm": ADMM}
 PNP_KINDS = ("deblur", "sr", "inpaint", "cs", "other")
 
 
-def shipped_cnn(channels: int, device=None, precision: str = "auto"):
-    """A private copy of the shipped DRUNet-lite for ``channels`` (1 gray, 3 colour)."""
+def shipped_cnn(channels: int, device=None, precision: str = "auto", *,
+                one_call: bool = False):
+    """A private copy of the shipped DRUNet-lite for ``channels`` (1 gray, 3 colour); with
+    ``one_call``, the weights the recipe book gives a denoiser applied to ``y`` directly
+    (:data:`~pnp_internal.recipes.ONE_CALL_COLOUR_WEIGHTS`), else those of the priors."""
+    from .. import recipes
     from ..priors.cnn import pretrained
 
-    model = pretrained("drunet-lite-gray" if channels == 1 else "drunet-lite-color",
-                       device=device or "cpu")
+    if channels == 1:
+        name = "drunet-lite-gray"
+    else:
+        name = recipes.ONE_CALL_COLOUR_WEIGHTS.value if one_call else "drunet-lite-color"
+    model = pretrained(name, device=device or "cpu")
     model.precision = precision
     return model
 
