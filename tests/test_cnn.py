@@ -206,8 +206,8 @@ def test_self_ensemble_is_equivariant_and_beats_one_call():
 
 
 def test_one_call_denoising_uses_the_recipe_books_colour_weights():
-    """``cnn`` applies ``ONE_CALL_COLOUR_WEIGHTS`` to a colour ``y``; the solvers' prior stays
-    ``drunet-lite-color``; both denoise a real photo."""
+    """``cnn`` applies ``ONE_CALL_WEIGHTS`` to a colour ``y``; the solvers' prior stays
+    ``drunet-lite-color``; the one-call weights denoise a real photo."""
     import pnp_internal as pi
     from pnp_internal import recipes
     from pnp_internal.catalog.pnp import shipped_cnn
@@ -215,7 +215,7 @@ def test_one_call_denoising_uses_the_recipe_books_colour_weights():
     x = real_image("astronaut", 64)
     y = x + SIGMA * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
     res = pi.solve(y, pi.operators.Denoising(img_shape=(3, 64, 64)), method="cnn", noise_std=SIGMA)
-    one_call = pretrained(recipes.ONE_CALL_COLOUR_WEIGHTS.value)
+    one_call = pretrained(recipes.ONE_CALL_WEIGHTS.value[3])
     with torch.no_grad():
         assert torch.allclose(res.x, one_call(y, SIGMA).clamp(0, 1), atol=1e-4)
     prior = shipped_cnn(3)

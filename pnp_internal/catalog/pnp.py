@@ -37,14 +37,14 @@ def shipped_cnn(channels: int, device=None, precision: str = "auto", *,
                 one_call: bool = False):
     """A private copy of the shipped DRUNet-lite for ``channels`` (1 gray, 3 colour); with
     ``one_call``, the weights the recipe book gives a denoiser applied to ``y`` directly
-    (:data:`~pnp_internal.recipes.ONE_CALL_COLOUR_WEIGHTS`), else those of the priors."""
+    (:data:`~pnp_internal.recipes.ONE_CALL_WEIGHTS`), else those of the priors."""
     from .. import recipes
     from ..priors.cnn import pretrained
 
-    if channels == 1:
-        name = "drunet-lite-gray"
+    if one_call:
+        name = recipes.ONE_CALL_WEIGHTS.value[channels]
     else:
-        name = recipes.ONE_CALL_COLOUR_WEIGHTS.value if one_call else "drunet-lite-color"
+        name = "drunet-lite-gray" if channels == 1 else "drunet-lite-color"
     model = pretrained(name, device=device or "cpu")
     model.precision = precision
     return model
