@@ -157,13 +157,19 @@ def test_ray_tasks_retry_a_killed_worker_and_report_a_failing_image(batch, tmp_p
     killed = []
 
     def kill_one_task():
+        # Kill a task the moment it starts (a task that has run a while may finish between the
+        # look and the kill, and then nothing is lost): the first process seen newly titled as a
+        # task (one of the first images; the broken file, submitted last, fails in milliseconds).
+        before = set()
         deadline = time.time() + 120
         while not killed and time.time() < deadline:
-            running = _children_running(None, "ray::_ray_task")
-            if running and (tmp_path / f"out{retries}" / "reports").is_dir():
-                os.kill(running[0], signal.SIGKILL)
-                killed.append(running[0])
-            time.sleep(0.05)
+            running = set(_children_running(None, "ray::_ray_task"))
+            new = sorted(running - before)
+            if new:
+                os.kill(new[0], signal.SIGKILL)
+                killed.append(new[0])
+            before = running
+            time.sleep(0.01)
 
     killer = threading.Thread(target=kill_one_task)
     killer.start()
