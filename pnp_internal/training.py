@@ -35,7 +35,7 @@ from pnp_internal.priors.cnn import SIGMA_MAX, CNNDenoiser
 from pnp_internal.run_checkpoint import RunCheckpoint, command_line
 
 __all__ = ["main", "build_parser", "load_folder", "random_crops", "training_device", "train",
-           "run_command", "add_run_options"]
+           "run_command", "add_run_options", "deepen"]
 
 _EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
@@ -178,6 +178,47 @@ def validate(model: CNNDenoiser, val, *, sigma: float = 25 / 255, seed: int = 12
     return float(np.mean(ps))
 
 
+def deepen(state: dict, nb: int, target: dict) -> dict:
+    """DRUNet weights with ``nb`` residual blocks per level mapped into a deeper DRUNet.
+
+    The old blocks keep their weights and order; each level's extra blocks come after them
+    with their second convolution zeroed, so they start as identities and the deeper network
+    computes exactly what the shallower one did (function-preserving growth, as in Net2Net:
+    T. Chen et al., "Net2Net: Accelerating Learning via Knowledge Transfer", ICLR 2016).
+
+    Parameters
+    ----------
+    state : dict
+        State dict of the shallower ``deepinv`` DRUNet.
+    nb : int
+        Its blocks per level.
+    target : dict
+        State dict of the deeper DRUNet (same ``nc``): shapes, and the initial weights of the
+        new blocks' first convolutions.
+
+    Returns
+    -------
+    dict
+        A state dict for the deeper network.
+    """
+    nb_new = sum(1 for k in target if k.startswith("m_down1.") and k.endswith(".res.0.weight"))
+    out = {k: v.clone() for k, v in target.items()}
+    for key, value in state.items():
+        parts = key.split(".")
+        level, index = parts[0], int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
+        if index is not None and level.startswith("m_down") and index == nb:
+            parts[1] = str(nb_new)  # the downsampling conv follows the blocks
+        out[".".join(parts)] = value
+    for key in out:
+        parts = key.split(".")
+        if len(parts) < 4 or not parts[1].isdigit() or parts[2:4] != ["res", "2"]:
+            continue
+        index = int(parts[1]) - (1 if parts[0].startswith("m_up") else 0)
+        if index >= nb:
+            out[key] = torch.zeros_like(out[key])
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pnp-internal train-denoiser",
@@ -275,11 +316,18 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     if args.init:
         from pnp_internal.priors.cnn import load_denoiser
         src = load_denoiser(args.init)
-        if src.config != model.config:
+        deeper = {**src.config, "nb": model.config["nb"]} == model.config \
+            and src.config["nb"] < model.config["nb"]
+        if src.config != model.config and not deeper:
             raise ValueError(f"--init {args.init!r} has config {src.config}, but this run trains "
-                             f"{model.config}; match --channels/--nc/--nb/--no-residual")
-        model.net.load_state_dict({k: v.float() for k, v in src.net.state_dict().items()})
-        desc_init = f"; warm start from {args.init} ({src.metadata.get('steps', '?')} steps)"
+                             f"{model.config}; match --channels/--nc/--no-residual (--nb may "
+                             f"be larger: the extra blocks start as identities)")
+        sd = {k: v.float() for k, v in src.net.state_dict().items()}
+        if deeper:
+            sd = deepen(sd, src.config["nb"], model.net.state_dict())
+        model.net.load_state_dict(sd)
+        desc_init = f"; warm start from {args.init} ({src.metadata.get('steps', '?')} steps" \
+            + (f", deepened from nb={src.config['nb']})" if deeper else ")")
     else:
         desc_init = ""
     if dev.type == "cuda":
