@@ -178,8 +178,8 @@ def validate(model: CNNDenoiser, val, *, sigma: float = 25 / 255, seed: int = 12
     return float(np.mean(ps))
 
 
-def deepen(state: dict, nb: int, target: dict) -> dict:
-    """DRUNet weights with ``nb`` residual blocks per level mapped into a deeper DRUNet.
+def deepen(shallow: torch.nn.Module, deep: torch.nn.Module) -> None:
+    """Copy a DRUNet's weights into a deeper DRUNet (more residual blocks per level), in place.
 
     The old blocks keep their weights and order; each level's extra blocks come after them
     with their second convolution zeroed, so they start as identities and the deeper network
@@ -188,35 +188,25 @@ def deepen(state: dict, nb: int, target: dict) -> dict:
 
     Parameters
     ----------
-    state : dict
-        State dict of the shallower ``deepinv`` DRUNet.
-    nb : int
-        Its blocks per level.
-    target : dict
-        State dict of the deeper DRUNet (same ``nc``): shapes, and the initial weights of the
-        new blocks' first convolutions.
-
-    Returns
-    -------
-    dict
-        A state dict for the deeper network.
+    shallow, deep : deepinv.models.DRUNet
+        Same channels and widths; ``deep`` has at least as many blocks per level. ``deep``'s
+        own initial weights are kept for the first convolutions of its new blocks.
     """
-    nb_new = sum(1 for k in target if k.startswith("m_down1.") and k.endswith(".res.0.weight"))
-    out = {k: v.clone() for k, v in target.items()}
-    for key, value in state.items():
-        parts = key.split(".")
-        level, index = parts[0], int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
-        if index is not None and level.startswith("m_down") and index == nb:
-            parts[1] = str(nb_new)  # the downsampling conv follows the blocks
-        out[".".join(parts)] = value
-    for key in out:
-        parts = key.split(".")
-        if len(parts) < 4 or not parts[1].isdigit() or parts[2:4] != ["res", "2"]:
-            continue
-        index = int(parts[1]) - (1 if parts[0].startswith("m_up") else 0)
-        if index >= nb:
-            out[key] = torch.zeros_like(out[key])
-    return out
+    from deepinv.models.drunet import ResBlock
+
+    for (name, src), dst in zip(shallow.named_children(), deep.children()):
+        blocks = [m for m in src.modules() if isinstance(m, ResBlock)]
+        new = [m for m in dst.modules() if isinstance(m, ResBlock)]
+        for a, b in zip(blocks, new):
+            b.load_state_dict(a.state_dict())
+        for b in new[len(blocks):]:
+            torch.nn.init.zeros_(b.res[2].weight)
+        resampling = [m for m in src.children() if not isinstance(m, ResBlock)] \
+            if not isinstance(src, ResBlock) else []
+        if not blocks:  # head and tail
+            dst.load_state_dict(src.state_dict())
+        for a, b in zip(resampling, [m for m in dst.children() if not isinstance(m, ResBlock)]):
+            b.load_state_dict(a.state_dict())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -322,10 +312,10 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
             raise ValueError(f"--init {args.init!r} has config {src.config}, but this run trains "
                              f"{model.config}; match --channels/--nc/--no-residual (--nb may "
                              f"be larger: the extra blocks start as identities)")
-        sd = {k: v.float() for k, v in src.net.state_dict().items()}
         if deeper:
-            sd = deepen(sd, src.config["nb"], model.net.state_dict())
-        model.net.load_state_dict(sd)
+            deepen(src.net.float(), model.net)
+        else:
+            model.net.load_state_dict({k: v.float() for k, v in src.net.state_dict().items()})
         desc_init = f"; warm start from {args.init} ({src.metadata.get('steps', '?')} steps" \
             + (f", deepened from nb={src.config['nb']})" if deeper else ")")
     else:

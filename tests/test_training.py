@@ -7,7 +7,8 @@ from PIL import Image
 
 from conftest import real_image
 from pnp_internal.priors import load_denoiser
-from pnp_internal.training import main
+from pnp_internal.priors.cnn import CNNDenoiser
+from pnp_internal.training import deepen, main
 
 TINY = ["--nc", "4", "8", "16", "32", "--nb", "1", "--batch", "2", "--patch", "16",
         "--threads", "1", "--n-val", "2"]
@@ -86,10 +87,35 @@ def test_warm_start_and_time_limit(folder, tmp_path):
     assert "warm start from" in load_denoiser(warm, channels=1).metadata["data"]
     with pytest.raises(ValueError, match="config"):
         main(["--data", str(folder), "--channels", "1", "--out", str(tmp_path / "c.safetensors"),
-              "--init", str(first), "--nb", "2", "--nc", "4", "8", "16", "32", "--steps", "1",
+              "--init", str(first), "--nb", "1", "--nc", "4", "8", "16", "16", "--steps", "1",
               "--threads", "1", "--n-val", "2", "--patch", "16", "--batch", "2"])
     with pytest.raises(ValueError, match="time-limit"):
         run(folder, tmp_path / "d.safetensors", "--steps", "1", "--time-limit", "0")
+
+
+def test_a_deeper_network_grows_from_a_shallower_one(folder, tmp_path):
+    """--init with a larger --nb: the extra residual blocks start as identities, so the deeper
+    network denoises exactly as the weights it grew from, and they learn; a smaller --nb is
+    refused."""
+    shallow = CNNDenoiser(3, nb=2).eval()
+    deep = CNNDenoiser(3, nb=4).eval()
+    deepen(shallow.net, deep.net)
+    x = real_image("astronaut", 48)
+    with torch.no_grad():
+        assert torch.equal(shallow(x, 0.1), deep(x, 0.1))
+    deep.train()
+    torch.nn.functional.l1_loss(deep(x + 0.1 * torch.randn_like(x), 0.1), x).backward()
+    grown = [n for n, p in deep.net.named_parameters() if ".3.res.2." in n]  # a new block
+    assert grown and all(deep.net.get_parameter(n).grad.abs().sum() > 0 for n in grown)
+
+    first = tmp_path / "nb1.safetensors"
+    run(folder, first, "--steps", "1")
+    deeper = tmp_path / "nb2.safetensors"
+    args = ["--data", str(folder), "--channels", "1", "--init", str(first), *TINY, "--steps", "1"]
+    main([*args, "--nb", "2", "--out", str(deeper)])
+    assert "deepened from nb=1" in load_denoiser(deeper, channels=1).metadata["data"]
+    with pytest.raises(ValueError, match="config"):
+        main([*args, "--nb", "0", "--out", str(tmp_path / "nb0.safetensors")])
 
 
 def test_every_folder_holds_out_its_last_files(folder, tmp_path):
