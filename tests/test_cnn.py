@@ -205,7 +205,7 @@ def test_self_ensemble_is_equivariant_and_beats_one_call():
     assert psnr(out, x) > psnr(model(y, SIGMA), x)
 
 
-def test_one_call_denoising_uses_the_recipe_books_colour_weights():
+def test_one_call_and_adapted_denoisers_use_the_recipe_books_colour_weights():
     """``cnn`` applies ``ONE_CALL_WEIGHTS`` to a colour ``y``; the solvers' prior stays
     ``drunet-lite-color``; the one-call weights denoise a real photo."""
     import pnp_internal as pi
@@ -221,3 +221,8 @@ def test_one_call_denoising_uses_the_recipe_books_colour_weights():
     prior = shipped_cnn(3)
     assert prior.metadata["steps"] != one_call.metadata["steps"]
     assert psnr(res.x, x) > psnr(y.clamp(0, 1), x) + 5
+    # the adapted denoisers start from the same weights: with no step they are ``cnn``
+    for method in ("cnn-sure", "cnn-gaintuning"):
+        adapted = pi.solve(y, pi.operators.Denoising(img_shape=(3, 64, 64)), method=method,
+                           noise_std=SIGMA, steps=0)
+        assert torch.allclose(adapted.x, res.x, atol=1e-4), method

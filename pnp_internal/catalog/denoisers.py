@@ -2,7 +2,8 @@
 self-ensemble), ``cnn-gaintuning``, ``cnn-sure``, ``bm3d``, ``tv`` and ``self2self``.
 
 ``cnn-gaintuning`` (Mohan et al. 2021: per-channel gains) and ``cnn-sure`` (Metzler et al.
-2018: here a low-rank update of every convolution) first fit the shipped CNN to ``y`` with SURE
+2018: here a low-rank update of every convolution) first fit the CNN of ``cnn``
+(:data:`~pnp_internal.recipes.ONE_CALL_WEIGHTS`) to ``y`` with SURE
 (:data:`~pnp_internal.recipes.GAINTUNING_DENOISE`, :data:`~pnp_internal.recipes.SURE_DENOISE`),
 then denoise it once.
 """
@@ -70,7 +71,8 @@ def _self_tuned(cls_name: str, recipe: str):
         cls = getattr(priors, cls_name)
         opts = {**getattr(recipes, recipe).options(),
                 **checked_options(cls, p.options, method=cls_name)}
-        prior = cls(shipped_cnn(p.channels, p.y.device, p.precision), seed=p.seed,
+        start = shipped_cnn(p.channels, p.y.device, p.precision, one_call=True)
+        prior = cls(start, seed=p.seed,
                     precision=p.precision, **opts)
         with tqdm(total=prior.steps, desc=cls_name, unit="step", leave=False,
                   disable=not p.progress) as bar:
