@@ -29,9 +29,11 @@ def main(argv=None) -> int:
     p.add_argument("--device", required=True, help="where and how long the stage trained")
     args = p.parse_args(argv)
     new, old = load_denoiser(args.candidate), load_denoiser(args.into)
-    if new.config != old.config:
+    grown = {**old.config, "nb": new.config["nb"]} == new.config \
+        and new.config["nb"] > old.config["nb"]  # train-denoiser --init with a larger --nb
+    if new.config != old.config and not grown:
         raise SystemExit(f"the candidate's architecture {new.config} is not the shipped one "
-                         f"{old.config}")
+                         f"{old.config} (nor the shipped one with more blocks per level)")
     meta_new, meta_old = new.metadata, old.metadata
     stages = json.loads(meta_old.get("stages", "[]"))
     stages.append({"steps": int(meta_new["steps"]), "device": args.device,
@@ -39,6 +41,9 @@ def main(argv=None) -> int:
                    "val_psnr_sigma25": meta_new["val_psnr_sigma25"],
                    "validation": "val_psnr_sigma25 on the held-out files of this stage's data: "
                                  + meta_new["data"].split("validation: ", 1)[-1]})
+    if grown:
+        stages[-1]["architecture"] = f"nb {old.config['nb']} -> {new.config['nb']} (new blocks " \
+                                     f"started as identities)"
     # the old file's top-level validation keys belong to its last stage, kept in ``stages``
     meta = {k: v for k, v in meta_old.items() if k not in ("format", "architecture")
             and not k.startswith(("val_psnr", "validation"))}
