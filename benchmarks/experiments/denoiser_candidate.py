@@ -28,6 +28,7 @@ def main(argv=None) -> int:
     p = experiment_parser(__doc__)
     p.add_argument("--weights", required=True, help="candidate safetensors (colour or gray)")
     p.add_argument("--methods", default="cnn,cnn-candidate")
+    p.add_argument("--crop", type=int, help="centre crop of the images")
     args = p.parse_args(argv)
 
     model = load_denoiser(args.weights)  # read once, used for every image
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
     def _hqs(problem):
         return solve_with(problem, candidate(problem), "hqs")
 
-    return run_methods(args, args.methods)
+    return run_methods(args, args.methods, ["--crop", str(args.crop)] if args.crop else [])
 
 
 if __name__ == "__main__":
