@@ -38,7 +38,8 @@ def one_call(p: Problem, denoiser, message: str, *, precision: str | None = None
 
 
 @register("cnn", kinds=("denoise",),
-          description="the shipped DRUNet-lite (4.25 M parameters) on y at the noise level")
+          description="the shipped DRUNet-lite (colour 8.16 M parameters, gray 4.25 M) on y at "
+                      "the noise level")
 def cnn(p: Problem) -> Result:
     if p.options:
         _no_options(p, "cnn")

@@ -1,7 +1,8 @@
 """The project's own noise-level-conditioned CNN denoiser ("DRUNet-lite").
 
 A compact, bias-free residual U-Net (deepinv's :class:`deepinv.models.DRUNet` with 4 scales of
-(32, 64, 128, 256) channels and 2 residual blocks per scale, 4.25 M parameters). The noise level
+(32, 64, 128, 256) channels and 2 residual blocks per scale, 4.25 M parameters; the colour
+one-call weights ``drunet-lite-color-fullres`` have 4 blocks per scale, 8.16 M). The noise level
 enters as an extra constant input map, so one network serves every sigma a plug-and-play schedule
 asks for. Weights are trained by :mod:`pnp_internal.training` and shipped as safetensors files in
 ``pnp_internal/priors/weights``.
