@@ -158,12 +158,14 @@ def test_ray_tasks_retry_a_killed_worker_and_report_a_failing_image(batch, tmp_p
 
     def kill_one_task():
         # Kill a task the moment it starts (a task that has run a while may finish between the
-        # look and the kill, and then nothing is lost): the first process seen newly titled as a
+        # look and the kill, and then nothing is lost): the first worker seen newly titled as a
         # task (one of the first images; the broken file, submitted last, fails in milliseconds).
+        # Workers are the raylet's children: a process a task forks carries its title too.
         before = set()
         deadline = time.time() + 120
         while not killed and time.time() < deadline:
-            running = set(_children_running(None, "ray::_ray_task"))
+            running = {pid for raylet in _children_running(None, "raylet/raylet")
+                       for pid in _children_running(raylet, "ray::_ray_task")}
             new = sorted(running - before)
             if new:
                 os.kill(new[0], signal.SIGKILL)
