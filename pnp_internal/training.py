@@ -194,19 +194,20 @@ def deepen(shallow: torch.nn.Module, deep: torch.nn.Module) -> None:
     """
     from deepinv.models.drunet import ResBlock
 
-    for (name, src), dst in zip(shallow.named_children(), deep.children()):
-        blocks = [m for m in src.modules() if isinstance(m, ResBlock)]
-        new = [m for m in dst.modules() if isinstance(m, ResBlock)]
-        for a, b in zip(blocks, new):
+    def parts(level):  # its residual blocks, and its other layers (down/upsampling convs)
+        blocks = [m for m in level.modules() if isinstance(m, ResBlock)]
+        others = [] if isinstance(level, ResBlock) else \
+            [m for m in level.children() if not isinstance(m, ResBlock)]
+        return blocks, others
+
+    for src, dst in zip(shallow.children(), deep.children()):
+        (blocks, others), (new, new_others) = parts(src), parts(dst)
+        if not blocks:  # the head and tail convolutions
+            dst.load_state_dict(src.state_dict())
+        for a, b in [*zip(blocks, new), *zip(others, new_others)]:
             b.load_state_dict(a.state_dict())
         for b in new[len(blocks):]:
             torch.nn.init.zeros_(b.res[2].weight)
-        resampling = [m for m in src.children() if not isinstance(m, ResBlock)] \
-            if not isinstance(src, ResBlock) else []
-        if not blocks:  # head and tail
-            dst.load_state_dict(src.state_dict())
-        for a, b in zip(resampling, [m for m in dst.children() if not isinstance(m, ResBlock)]):
-            b.load_state_dict(a.state_dict())
 
 
 def build_parser() -> argparse.ArgumentParser:
