@@ -463,22 +463,43 @@ def remove_partials(folder) -> list[Path]:
     return removed
 
 
+#: Largest tensor bytes per weights file; more go to shards ``NAME.safetensors.part1``, ...
+SHARD_BYTES = 9_000_000
+
+
 def write_weights(module: torch.nn.Module, path, *, fmt: str, architecture: dict,
                   metadata: dict | None = None, dtype=torch.float16) -> None:
     """Write ``module``'s state dict as safetensors in ``dtype`` (:func:`atomic_write`, readable
     by all) with string metadata: ``format`` (``fmt``), ``architecture`` (JSON) and every entry
-    of ``metadata`` (non-strings as JSON)."""
+    of ``metadata`` (non-strings as JSON). Tensors beyond :data:`SHARD_BYTES` go to shard files
+    beside ``path`` (safetensors too), named in the ``shards`` metadata of ``path``; the
+    project's loader reads them back (:func:`pnp_internal.priors.load_denoiser`)."""
     import json
 
     from safetensors.torch import save_file
 
+    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in module.state_dict().items()}
+    groups, size = [{}], 0
+    for k, v in state.items():
+        nbytes = v.numel() * v.element_size()
+        if groups[-1] and size + nbytes > SHARD_BYTES:
+            groups.append({})
+            size = 0
+        groups[-1][k], size = v, size + nbytes
+    path = Path(path)
+    shards = [f"{path.name}.part{i}" for i in range(1, len(groups))]
     meta = {"format": fmt, "architecture": json.dumps(architecture)}
     meta.update({str(k): v if isinstance(v, str) else json.dumps(v)
-                 for k, v in (metadata or {}).items()})
-    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in module.state_dict().items()}
+                 for k, v in (metadata or {}).items() if k != "shards"})
+    if shards:
+        meta["shards"] = json.dumps(shards)
 
-    def write(tmp):
-        save_file(state, str(tmp), metadata=meta)
-        tmp.chmod(0o644)
+    def writer(tensors, meta):
+        def write(tmp):
+            save_file(tensors, str(tmp), metadata=meta)
+            tmp.chmod(0o644)
+        return write
 
-    atomic_write(Path(path), write)
+    for name, tensors in zip(shards, groups[1:]):
+        atomic_write(path.parent / name, writer(tensors, {"format": fmt, "shard_of": path.name}))
+    atomic_write(path, writer(groups[0], meta))

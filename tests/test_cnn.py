@@ -226,3 +226,17 @@ def test_one_call_and_adapted_denoisers_use_the_recipe_books_colour_weights():
         adapted = pi.solve(y, pi.operators.Denoising(img_shape=(3, 64, 64)), method=method,
                            noise_std=SIGMA, steps=0)
         assert torch.allclose(adapted.x, res.x, atol=1e-4), method
+
+
+def test_weights_beyond_the_shard_size_go_to_shards_and_load_back(tmp_path, monkeypatch):
+    """``io.write_weights`` splits a state dict over ``SHARD_BYTES`` into shard files named in
+    the first file's metadata; ``load_denoiser`` reads them all back, weights unchanged."""
+    from pnp_internal import io
+
+    monkeypatch.setattr(io, "SHARD_BYTES", 40_000)
+    model = CNNDenoiser(1, nc=(8, 16, 32, 64), nb=1)
+    model.save(tmp_path / "w.safetensors", metadata={"shards": "stale"})
+    assert len(list(tmp_path.glob("w.safetensors.part*"))) >= 2
+    back = load_denoiser(tmp_path / "w.safetensors")
+    assert all(torch.equal(v.half().float(), back.net.state_dict()[k])
+               for k, v in model.net.state_dict().items())
