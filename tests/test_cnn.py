@@ -240,3 +240,6 @@ def test_weights_beyond_the_shard_size_go_to_shards_and_load_back(tmp_path, monk
     back = load_denoiser(tmp_path / "w.safetensors")
     assert all(torch.equal(v.half().float(), back.net.state_dict()[k])
                for k, v in model.net.state_dict().items())
+    (tmp_path / "w.safetensors.part1").unlink()
+    with pytest.raises(FileNotFoundError, match="part1, which is missing"):
+        load_denoiser(tmp_path / "w.safetensors")

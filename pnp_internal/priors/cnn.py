@@ -340,8 +340,13 @@ def load_denoiser(path: str | Path, *, device: str | torch.device = "cpu",
                 meta = dict(f.metadata() or {})
                 sd = {k: f.get_tensor(k) for k in f.keys()}
             for shard in json.loads(meta.get("shards", "[]")):  # io.write_weights's shards
+                if not (path.parent / shard).is_file():
+                    raise FileNotFoundError(f"{path} continues in {shard}, which is missing "
+                                            f"beside it; copy every {path.name}.part* file too")
                 with safe_open(str(path.parent / shard), framework="pt") as f:
                     sd.update({k: f.get_tensor(k) for k in f.keys()})
+        except FileNotFoundError:
+            raise
         except Exception as e:  # safetensors raises its own error type for corrupt files
             raise ValueError(f"{path} is not a valid safetensors file ({e}); re-export it "
                              "or check the download") from e
