@@ -43,8 +43,7 @@ def one_call(p: Problem, denoiser, message: str, *, precision: str | None = None
 def cnn(p: Problem) -> Result:
     if p.options:
         _no_options(p, "cnn")
-    return one_call(p, shipped_cnn(p.channels, p.y.device, p.precision, one_call=True),
-                    "one CNN call")
+    return one_call(p, _one_call_cnn(p), "one CNN call")
 
 
 @register("cnn-x8", kinds=("denoise",),
@@ -55,8 +54,12 @@ def cnn_x8(p: Problem) -> Result:
 
     if p.options:
         _no_options(p, "cnn-x8")
-    cnn = shipped_cnn(p.channels, p.y.device, p.precision, one_call=True)
-    return one_call(p, SelfEnsemble(cnn), "8 CNN calls, averaged")
+    return one_call(p, SelfEnsemble(_one_call_cnn(p)), "8 CNN calls, averaged")
+
+
+def _one_call_cnn(p: Problem):
+    """The shipped CNN with the recipe book's weights for denoising ``y`` directly."""
+    return shipped_cnn(p.channels, p.y.device, p.precision, one_call=True)
 
 
 def _no_options(p: Problem, name: str):
@@ -72,8 +75,7 @@ def _self_tuned(cls_name: str, recipe: str):
         cls = getattr(priors, cls_name)
         opts = {**getattr(recipes, recipe).options(),
                 **checked_options(cls, p.options, method=cls_name)}
-        start = shipped_cnn(p.channels, p.y.device, p.precision, one_call=True)
-        prior = cls(start, seed=p.seed,
+        prior = cls(_one_call_cnn(p), seed=p.seed,
                     precision=p.precision, **opts)
         with tqdm(total=prior.steps, desc=cls_name, unit="step", leave=False,
                   disable=not p.progress) as bar:
