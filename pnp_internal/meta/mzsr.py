@@ -29,7 +29,8 @@ __all__ = ["MZSR", "WEIGHTS", "FORMAT", "load_start", "save_start", "network_inp
 #: Value of the ``format`` metadata key of the project's meta-learned start files.
 FORMAT = "pnp_internal.mzsr/1"
 #: The shipped starts, one per SR factor (``pnp-internal train-meta`` writes them).
-WEIGHTS = {2: Path(__file__).resolve().parent / "weights" / "mzsr-x2.safetensors"}
+WEIGHTS = {f: Path(__file__).resolve().parent / "weights" / f"mzsr-x{f}.safetensors"
+           for f in (2, 4)}
 
 
 def network_input(lr: torch.Tensor, resampler, size, back_projection: int = 0) -> torch.Tensor:
