@@ -16,7 +16,7 @@ from pnp_internal.solvers import ZSSRNet
 
 @pytest.mark.parametrize("name, factor, size, bound", [("astronaut", 2, 128, 1.0),
                                                        ("camera", 2, 128, 1.0),
-                                                       ("astronaut", 4, 256, 0.3)])
+                                                       ("astronaut", 4, 256, 0.5)])
 def test_shipped_start_beats_back_projected_interpolation(name, factor, size, bound):
     """The shipped start of each factor with the recipe, on a real image (colour, and gray as
     three equal channels) blurred by a Gaussian of std 2.0 (x2) or bicubic (x4) and
