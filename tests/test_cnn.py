@@ -214,7 +214,8 @@ def test_one_call_and_adapted_denoisers_use_the_recipe_books_colour_weights():
 
     x = real_image("astronaut", 64)
     y = x + SIGMA * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
-    res = pi.solve(y, pi.operators.Denoising(img_shape=(3, 64, 64)), method="cnn", noise_std=SIGMA)
+    den = pi.operators.Denoising(img_shape=(3, 64, 64))
+    res = pi.solve(y, den, method="cnn", noise_std=SIGMA)
     one_call = pretrained(recipes.ONE_CALL_WEIGHTS.value[3])
     with torch.no_grad():
         assert torch.allclose(res.x, one_call(y, SIGMA).clamp(0, 1), atol=1e-4)
@@ -223,11 +224,9 @@ def test_one_call_and_adapted_denoisers_use_the_recipe_books_colour_weights():
     assert psnr(res.x, x) > psnr(y.clamp(0, 1), x) + 5
     # the adapted denoisers start from the same weights: with no step they are ``cnn`` (both in
     # float32: SURE tunes and applies in float32, while ``cnn`` takes bf16 where it is native)
-    plain = pi.solve(y, pi.operators.Denoising(img_shape=(3, 64, 64)), method="cnn",
-                     noise_std=SIGMA, precision="fp32")
+    plain = pi.solve(y, den, method="cnn", noise_std=SIGMA, precision="fp32")
     for method in ("cnn-sure", "cnn-gaintuning"):
-        adapted = pi.solve(y, pi.operators.Denoising(img_shape=(3, 64, 64)), method=method,
-                           noise_std=SIGMA, steps=0, precision="fp32")
+        adapted = pi.solve(y, den, method=method, noise_std=SIGMA, steps=0, precision="fp32")
         assert torch.allclose(adapted.x, plain.x, atol=1e-4), method
 
 

@@ -31,8 +31,10 @@ def test_shipped_start_beats_back_projected_interpolation(name, factor, size, bo
     baseline = back_project(rs.up(y, x.shape[-2:]), y, rs, 10)
     res = pi.solve(y, op, method="mzsr", noise_std=0)
     assert res.x.shape == x.shape and res.method == "mzsr"
-    gain = float(metrics.psnr(res.x, x, border=factor) - metrics.psnr(baseline, x, border=factor))
-    assert gain > bound, f"mzsr x{factor} gains only {gain:.2f} dB over back-projected interpolation"
+    gain = float(metrics.psnr(res.x, x, border=factor)
+                 - metrics.psnr(baseline, x, border=factor))
+    assert gain > bound, f"mzsr x{factor} gains only {gain:.2f} dB over back-projected " \
+                         "interpolation"
 
 
 def test_family_draws_normalised_kernels_reproducibly():
