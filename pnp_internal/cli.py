@@ -1,6 +1,6 @@
 """Command line: ``pnp-internal restore ...``, ``pnp-internal bench ...``,
 ``pnp-internal train-denoiser ...``, ``pnp-internal train-generator ...``,
-``pnp-internal train-meta ...``."""
+``pnp-internal train-meta ...``, ``pnp-internal train-meta-prior ...``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ _COMMANDS = {
     "train-generator": ("pnp_internal.generative.training",
                         "train the 64x64 generator of csgm and iagan"),
     "train-meta": ("pnp_internal.meta.training", "meta-train the start of mzsr"),
+    "train-meta-prior": ("pnp_internal.meta.prior_training",
+                         "meta-train the start of the image-adapted prior (ia-idbp-meta)"),
 }
 
 

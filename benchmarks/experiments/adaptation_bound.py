@@ -15,10 +15,18 @@ and of an *oracle* that fine-tunes the same pretrained CNN on the ground truth:
   on another noise draw of the clean image, then applied to ``y``: the best gains for the
   image, with no fit to the noise of ``y``.
 
+SR with ``--start FILE`` (a gray start written by ``pnp-internal train-meta-prior``): the three
+rows use that start instead of the shipped prior: IDBP with it unadapted, with
+:class:`~pnp_internal.priors.ImageAdapted` and the library's ``sr`` recipe from it, and the
+oracle from it (the plain and adapted columns are then named ``start-idbp`` and
+``start-ia-idbp``).
+
 Examples
 --------
     python benchmarks/experiments/adaptation_bound.py sr-x2 --images ../shared/data/test/set5 \
         --threads 2 --steps 300 --lr 3e-4 --sigma-lo 1 --sigma-hi 24 --switch 255
+    python benchmarks/experiments/adaptation_bound.py sr-x2 --images ../shared/data/test/set5 \
+        --start build/meta/drunet-lite-gray-meta-x2.safetensors --out FILE.json
     python benchmarks/experiments/adaptation_bound.py denoise-s25 \
         --images ../shared/data/test/cbsd68 --limit 8 --threads 2 --steps 60 --lr 2e-3
 """
@@ -26,7 +34,6 @@ Examples
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -36,11 +43,37 @@ import torch.nn.functional as F
 import pnp_internal
 from pnp_internal import io, metrics
 from pnp_internal.bench.registry import Problem
-from pnp_internal.bench.runner import list_images
+from pnp_internal.bench.runner import list_images, machine_info, provenance, write_record
 from pnp_internal.bench.tasks import get_task, image_seed
 from pnp_internal.catalog.pnp import shipped_cnn
 
 from _harness import on_luma, solve_with
+
+
+def _start(args, channels: int):
+    """A fresh copy of the CNN the SR rows start from: ``--start`` or the shipped prior."""
+    from pnp_internal.priors.cnn import load_denoiser
+
+    return load_denoiser(args.start, channels=channels) if args.start else shipped_cnn(channels)
+
+
+def _sr_start_rows(problem, args) -> dict:
+    """``start-idbp`` and ``start-ia-idbp``: IDBP on the luminance with ``--start`` as it is
+    and adapted by :class:`~pnp_internal.priors.ImageAdapted` with the library's ``sr``
+    recipe."""
+    from pnp_internal import recipes
+    from pnp_internal.priors import ImageAdapted
+
+    def plain(p):
+        return solve_with(p, _start(args, p.img_shape[0]), "idbp")
+
+    def adapted(p):
+        prior = ImageAdapted(_start(args, p.img_shape[0]), seed=p.seed,
+                             **recipes.IMAGE_ADAPTED["sr"].options())
+        return solve_with(p, prior, "idbp")
+
+    return {"start-idbp": on_luma(plain)(problem).clamp(0, 1),
+            "start-ia-idbp": on_luma(adapted)(problem).clamp(0, 1)}
 
 
 def _sr_oracle(problem, x_true, args):
@@ -52,7 +85,7 @@ def _sr_oracle(problem, x_true, args):
     priors = []
 
     def run(p):
-        prior = ImageAdapted(shipped_cnn(p.img_shape[0]), x_init=hr,
+        prior = ImageAdapted(_start(args, p.img_shape[0]), x_init=hr,
                              sigmas=(args.sigma_lo / 255, args.sigma_hi / 255),
                              switch_sigma=args.switch / 255, steps=args.steps, lr=args.lr,
                              holdout=0.0, seed=p.seed)
@@ -110,13 +143,20 @@ def main(argv=None) -> int:
                         "then denoise y (the best gains for the image, not for y's noise)")
     p.add_argument("--float32", action="store_true",
                    help="denoising: tune in float32 (default: bf16 autocast)")
+    p.add_argument("--start", default=None,
+                   help="SR: gray CNN weights to start from instead of the shipped prior (a "
+                        "train-meta-prior output)")
     p.add_argument("--out", help="JSON file for the per-image rows")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     task = get_task(args.task)
     if task.kind not in ("sr", "denoise"):
         raise SystemExit(f"adaptation_bound.py handles sr-* and denoise-* tasks, not {task.name}")
+    if args.start and task.kind != "sr":
+        raise SystemExit("--start applies to sr-* tasks")
     plain, adapted = ("cnn-idbp", "ia-idbp") if task.kind == "sr" else ("cnn", "cnn-gaintuning")
+    if args.start:
+        plain, adapted = "start-idbp", "start-ia-idbp"
     oracle = _sr_oracle if task.kind == "sr" else _denoise_oracle
     rows = []
     for path in list_images(args.images, limit=args.limit):
@@ -127,7 +167,10 @@ def main(argv=None) -> int:
                           task=task.name, img_shape=tuple(x_true.shape[1:]), scale=task.scale,
                           seed=seed)
         row = {"image": path.name}
-        for name in (plain, adapted):
+        if args.start:
+            for name, x_hat in _sr_start_rows(problem, args).items():
+                row[name] = float(metrics.psnr(x_hat, x_true, **task.score_options)[0])
+        for name in () if args.start else (plain, adapted):
             x_hat = pnp_internal.solve(problem.y, problem.operator, method=name,
                                        noise_std=problem.noise_std, seed=problem.seed).x
             row[name] = float(metrics.psnr(x_hat.clamp(0, 1), x_true, **task.score_options)[0])
@@ -144,9 +187,10 @@ def main(argv=None) -> int:
           f"({mean[adapted] - mean[plain]:+.3f})  oracle {mean['oracle']:.3f} "
           f"({mean['oracle'] - mean[plain]:+.3f})")
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"task": task.name, "options": vars(args), "rows": rows, "mean": mean},
-                      f, indent=1)
+        record = {"experiment": "adaptation_bound.py", "task": task.name, "options": vars(args),
+                  "machine": machine_info(), "provenance": provenance(), "rows": rows,
+                  "mean": mean}
+        print(f"wrote {write_record(args.out, record)}")
     return 0
 
 
