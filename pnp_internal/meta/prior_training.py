@@ -16,7 +16,10 @@ tuned on the true HR image). This command changes the start instead, with first-
 The gradient of the query loss at the adapted weights, averaged over ``--meta-batch`` tasks, is
 applied to the start by Adam (``--meta-lr``): first-order MAML rather than Reptile because its
 signal is the HR denoising after adaptation, the quantity ``ia-idbp`` needs, at the same cost
-(as :mod:`pnp_internal.meta.training` argues for MZSR).
+(as :mod:`pnp_internal.meta.training` argues for MZSR). Pure first-order MAML makes the start
+itself a worse denoiser while it learns to gain from the steps, and ImageAdapted's hold-out
+guard may keep the start; ``--start-weight w`` mixes in the query loss of the start itself
+(``(1 - w) L(adapted) + w L(start)``, the multi-step loss of MAML++ [3]_ at its two ends).
 
 At each checkpoint the start is validated as it is used: on held-out training images (the
 last ``--n-val`` of every folder, centre crops of ``--patch`` px), the PSNR of the denoised HR
@@ -30,6 +33,7 @@ References
    Networks", ICML 2017 (first-order approximation, Sec. 5.2).
 .. [2] T. Tirer, R. Giryes, "Super-Resolution via Image-Adapted Denoising CNNs: Incorporating
    External and Internal Learning", IEEE SPL 26(7), 2019.
+.. [3] A. Antoniou, H. Edwards, A. Storkey, "How to train your MAML", ICLR 2019.
 """
 
 from __future__ import annotations
@@ -73,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--meta-lr", type=float, default=1e-5, help="outer Adam lr")
     p.add_argument("--inner-steps", type=int, default=16, help="adaptation steps per task")
     p.add_argument("--inner-lr", type=float, default=1e-4, help="adaptation Adam lr")
+    p.add_argument("--start-weight", type=float, default=0.0,
+                   help="weight in [0, 1) of the start's own query loss (0: first-order MAML)")
     p.add_argument("--n-val", type=int, default=4,
                    help="images held out at the end of every --data folder")
     return add_run_options(p)
@@ -146,6 +152,8 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
                          "there); use --device cpu")
     if args.time_limit is not None and args.time_limit <= 0:
         raise ValueError(f"--time-limit must be > 0 seconds, got {args.time_limit}")
+    if not 0 <= args.start_weight < 1:
+        raise ValueError(f"--start-weight must be in [0, 1), got {args.start_weight}")
     if args.patch % args.factor or args.patch // args.factor < 56:
         raise ValueError(f"--patch must be a multiple of --factor with an LR side of at least 56 "
                          f"(ImageAdapted's crops up to 48 px at scale 0.9), got {args.patch}")
@@ -157,6 +165,8 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     net = (load_denoiser(args.init, channels=args.channels) if args.init else
            pretrained("drunet-lite-gray" if args.channels == 1 else "drunet-lite-color"))
     start_desc = args.init or ("drunet-lite-gray" if args.channels == 1 else "drunet-lite-color")
+    net.precision = prec
+    net.train()  # gradients through the start itself (--start-weight); DRUNet has no batch norm
     for p in net.parameters():
         p.requires_grad_(True)
     opt = torch.optim.Adam(net.parameters(), lr=args.meta_lr)
@@ -211,10 +221,14 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
             fast = _adapt(net, _support(hr, args.factor, seed), args.inner_steps,
                           args.inner_lr, prec)
             noisy, sigma = _query(hr, args.factor, seed + 1)
-            query = F.l1_loss(fast(noisy, sigma).float(), hr)
-            for acc, g in zip(grads, torch.autograd.grad(query, list(fast.parameters()))):
-                acc.add_(g, alpha=1.0 / args.meta_batch)
-            total += float(query.detach()) / args.meta_batch
+            w = args.start_weight
+            for model, weight in ((fast, 1 - w), (net, w)):
+                if weight == 0:
+                    continue
+                query = F.l1_loss(model(noisy, sigma).float(), hr)
+                for acc, g in zip(grads, torch.autograd.grad(query, list(model.parameters()))):
+                    acc.add_(g, alpha=weight / args.meta_batch)
+                total += weight * float(query.detach()) / args.meta_batch
         for p, g in zip(net.parameters(), grads):
             p.grad = g
         opt.step()
