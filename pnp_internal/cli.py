@@ -16,7 +16,7 @@ _COMMANDS = {
                         "train the 64x64 generator of csgm and iagan"),
     "train-meta": ("pnp_internal.meta.training", "meta-train the start of mzsr"),
     "train-meta-prior": ("pnp_internal.meta.prior_training",
-                         "meta-train the start of the image-adapted prior (ia-idbp-meta)"),
+                         "meta-train a start of the image-adapted prior (ia-idbp)"),
 }
 
 

@@ -2,7 +2,9 @@
 
 :class:`MZSR` adapts a meta-trained ZSSR network to one LR image in a few gradient steps;
 ``pnp-internal train-meta`` (:mod:`pnp_internal.meta.training`) trains the start on external
-images over a family of SR kernels (:class:`KernelFamily`).
+images over a family of SR kernels (:class:`KernelFamily`). ``pnp-internal train-meta-prior``
+(:mod:`pnp_internal.meta.prior_training`) meta-trains a start of the CNN prior that ``ia-idbp``
+adapts to the image.
 """
 
 from .family import KernelFamily, resampler_for
