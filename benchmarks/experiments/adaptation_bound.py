@@ -34,6 +34,8 @@ Examples
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import sys
 import time
 
@@ -50,11 +52,17 @@ from pnp_internal.catalog.pnp import shipped_cnn
 from _harness import on_luma, solve_with
 
 
-def _start(args, channels: int):
-    """A fresh copy of the CNN the SR rows start from: ``--start`` or the shipped prior."""
+@functools.lru_cache(maxsize=2)
+def _read_start(path: str, channels: int):
     from pnp_internal.priors.cnn import load_denoiser
 
-    return load_denoiser(args.start, channels=channels) if args.start else shipped_cnn(channels)
+    return load_denoiser(path, channels=channels)
+
+
+def _start(args, channels: int):
+    """A fresh copy of the CNN the SR rows start from: ``--start`` (read once) or the shipped
+    prior."""
+    return copy.deepcopy(_read_start(args.start, channels)) if args.start else shipped_cnn(channels)
 
 
 def _sr_start_rows(problem, args) -> dict:

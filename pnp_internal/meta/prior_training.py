@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import inspect
 import math
 import sys
 from pathlib import Path
@@ -48,7 +49,7 @@ import torch
 import torch.nn.functional as F
 
 from pnp_internal.precision import resolve
-from pnp_internal.priors.training_pairs import PairSampler
+from pnp_internal.priors.training_pairs import PairSampler, sr_pair_noise
 from pnp_internal.run_checkpoint import RunCheckpoint, command_line
 from pnp_internal.training import (add_run_options, load_folder, random_crops, run_command,
                                    training_device)
@@ -84,19 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     return add_run_options(p)
 
 
-def _noise_level(factor: int) -> float:
-    """ImageAdapted's noise level for SR pairs, ``(factor + 1)/255``."""
-    return (factor + 1) / 255.0
-
-
 def _support(hr: torch.Tensor, factor: int, seed: int) -> PairSampler:
-    """ImageAdapted's pairs of the bicubic LR image of ``hr`` ``(1, C, H, W)``."""
+    """ImageAdapted's pairs of the bicubic LR image of ``hr`` ``(1, C, H, W)``: its noise
+    level, and its crop sizes, scales and batch size (its defaults), without the hold-out."""
     from pnp_internal.operators import Downsampling
+    from pnp_internal.priors import ImageAdapted
 
+    defaults = inspect.signature(ImageAdapted).parameters
     op = Downsampling(factor, img_shape=tuple(hr.shape[1:]), kernel="bicubic",
                       padding="circular")
-    return PairSampler([op.A(hr).clamp(0, 1)], sigmas=_noise_level(factor), crop=(32, 40, 48),
-                       batch_size=16, scales=(1.0, 0.9), holdout=0, seed=seed)
+    return PairSampler([op.A(hr).clamp(0, 1)], sigmas=sr_pair_noise(factor), holdout=0,
+                       seed=seed, **{k: defaults[k].default
+                                     for k in ("crop", "scales", "batch_size")})
 
 
 def _adapt(start, support: PairSampler, steps: int, lr: float, precision: str):
@@ -117,7 +117,7 @@ def _adapt(start, support: PairSampler, steps: int, lr: float, precision: str):
 
 def _query(hr: torch.Tensor, factor: int, seed: int):
     """``(noisy, sigma)``: the HR crop with noise of the pairs' level (fixed by ``seed``)."""
-    sigma = _noise_level(factor)
+    sigma = sr_pair_noise(factor)
     noise = torch.randn(hr.shape, generator=torch.Generator().manual_seed(seed))
     return hr + sigma * noise, torch.full((hr.shape[0],), sigma)
 
@@ -126,18 +126,20 @@ def validate(start, val, *, factor: int, steps: int, lr: float, precision: str,
              patch: int) -> tuple[float, float]:
     """Mean PSNR (dB) of the denoised HR crops of ``val`` from ``start`` with no step and
     after ``steps`` adaptation steps on each crop's own LR pairs."""
-    out = {0: [], steps: []}
+    from pnp_internal.metrics import psnr
+
+    before, after = [], []
     for i, v in enumerate(val):
         hr = v[None, :, :patch, :patch].float()
         noisy, sigma = _query(hr, factor, 5000 + i)
-        for n in out:
-            model = _adapt(start, _support(hr, factor, 100 + i), n, lr, precision)
+        for model, scores in ((copy.deepcopy(start), before),
+                              (_adapt(start, _support(hr, factor, 100 + i), steps, lr,
+                                      precision), after)):
             model.eval()
             model.precision = "fp32"
             with torch.no_grad():
-                x = model(noisy, sigma).clamp(0, 1)
-            out[n].append(float(-10 * torch.log10(((x - hr) ** 2).mean())))
-    return tuple(sum(v) / len(v) for v in out.values())
+                scores.append(float(psnr(model(noisy, sigma).clamp(0, 1), hr)))
+    return sum(before) / len(before), sum(after) / len(after)
 
 
 def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:

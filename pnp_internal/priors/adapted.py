@@ -30,7 +30,8 @@ from ..precision import check_precision
 from .base import AdaptContext, Prior
 from .finetune import (TRAIN_CHOICES, FinetuneReport, check_tunable, finetune,
                        trainable_parameters)
-from .training_pairs import SUPPORTED_KINDS, PairSampler, operator_kind, sr_factor
+from .training_pairs import (SUPPORTED_KINDS, PairSampler, operator_kind, sr_factor,
+                             sr_pair_noise)
 
 __all__ = ["ImageAdapted"]
 
@@ -213,7 +214,7 @@ class ImageAdapted(Prior):
             sigmas = (0.5 * sig_now, sig_now)
         elif kind == "sr":
             s = sr_factor(context.operator, context.y, context.x)
-            sources, sigmas = [context.y], (s + 1) / 255.0
+            sources, sigmas = [context.y], sr_pair_noise(s)
         elif kind in SUPPORTED_KINDS:
             sources = [self._warmup(context)]
             sigmas = (max(float(context.noise_std), 1 / 255), sig_now)

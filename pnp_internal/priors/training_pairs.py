@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["operator_kind", "sr_factor", "PairSampler", "SUPPORTED_KINDS"]
+__all__ = ["operator_kind", "sr_factor", "sr_pair_noise", "PairSampler", "SUPPORTED_KINDS"]
 
 #: Operator families with a rule for building training pairs without ``x_init=``.
 SUPPORTED_KINDS = ("sr", "deblur", "inpaint", "cs", "denoise")
@@ -56,6 +56,12 @@ def sr_factor(operator, y: torch.Tensor, x: torch.Tensor | None = None) -> int:
         return max(1, int(round(x.shape[-1] / y.shape[-1])))
     raise ValueError("cannot tell the super-resolution factor: the operator has no `factor` "
                      "and no estimate x was given")
+
+
+def sr_pair_noise(factor: int) -> float:
+    """Noise level ([0, 1] scale) of the pairs made from an LR image for SR by ``factor``:
+    ``(factor + 1)/255``, the authors' rule [1]_."""
+    return (factor + 1) / 255.0
 
 
 def _resize(img: torch.Tensor, scale: float) -> torch.Tensor:
