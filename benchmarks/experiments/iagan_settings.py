@@ -1,14 +1,18 @@
-"""IAGAN's settings on 64x64 crops: the learning rate of the generator's weights and the
-hold-out stop, against CSGM and the best iterate of the path (oracle, for reference only).
+"""IAGAN's settings on 64x64 crops: the generator's stages adapted, the learning rate of
+their weights and the codes averaged, against CSGM and the best iterate of the path (oracle,
+for reference only).
 
     python benchmarks/experiments/iagan_settings.py --images ../shared/data/test/set12 \\
-        --tasks cs-10,cs-25,inpaint-50 --limit 4 --lrs 1e-4,1e-3 --out FILE.json
+        --tasks cs-10,cs-25 --limit 4 --variants 5:3e-5:1,3:1e-4:1,3:1e-4:4 --out FILE.json
+
+A variant is ``stages:lr:ensemble``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -19,19 +23,24 @@ from pnp_internal.bench.runner import fresh_path, list_images, machine_info, pro
 from pnp_internal.bench.tasks import center_crop, get_task, image_seed
 from pnp_internal.generative import CSGM, IAGAN, pretrained
 from pnp_internal.io import read_image
+from pnp_internal.operators.base import solve_AAt
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", required=True)
-    p.add_argument("--tasks", default="cs-10,cs-25,inpaint-50")
+    p.add_argument("--tasks", default="cs-10,cs-25")
     p.add_argument("--limit", type=int, default=4)
-    p.add_argument("--lrs", default="1e-4,1e-3")
+    p.add_argument("--variants", default="5:3e-5:1,3:1e-4:1,3:1e-4:4",
+                   help="comma-separated stages:lr:ensemble")
     p.add_argument("--generator", default=None, help="weights (default: the shipped ones)")
     p.add_argument("--out", required=True)
+    argv = sys.argv[1:] if argv is None else argv
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     g = pretrained(path=args.generator)
+    variants = [(int(a), float(b), int(c)) for a, b, c in
+                (v.split(":") for v in args.variants.split(","))]
     rows = []
     for task_name in args.tasks.split(","):
         task = get_task(task_name)
@@ -43,19 +52,21 @@ def main(argv=None) -> int:
             z_res = csgm.solve(d.y, d.operator)
             row = {"task": task_name, "image": f.name, "csgm": metrics.psnr(z_res.x, x).item(),
                    "csgm_seconds": time.perf_counter() - t0}
-            for lr in (float(v) for v in args.lrs.split(",")):
-                opts = {**recipes.IAGAN.options(), "lr": lr}
-                solver = IAGAN(g, csgm=csgm, back_projection=True, noise_std=task.noise_std,
-                               **opts)
+            for stages, lr, ensemble in variants:
+                opts = {**recipes.IAGAN.options(), "lr": lr, "stages": stages,
+                        "ensemble": ensemble}
+                solver = IAGAN(g, csgm=csgm, **opts)
                 t0 = time.perf_counter()
                 res = solver.solve(d.y, d.operator, x_true=x)
-                row[f"lr{lr:g}"] = {
-                    "bp": metrics.psnr(res.x, x).item(), "seconds": time.perf_counter() - t0,
-                    "oracle": max(res.history["psnr"]), "message": res.message,
+                seconds = time.perf_counter() - t0
+                with torch.no_grad():
+                    bp = res.x + d.operator.A_adjoint(solve_AAt(
+                        d.operator, d.y - d.operator.A(res.x), task.noise_std))
+                row[f"{stages}:{lr:g}:{ensemble}"] = {
+                    "iagan": metrics.psnr(res.x, x).item(),
+                    "bp": metrics.psnr(bp.clamp(0, 1), x).item(), "seconds": seconds,
+                    "oracle_first_code": max(res.history["psnr"]), "message": res.message,
                     "steps": res.n_iter}
-                solver.back_projection = False
-                row[f"lr{lr:g}"]["iagan"] = metrics.psnr(solver.solve(d.y, d.operator).x,
-                                                         x).item()
             print(json.dumps(row), flush=True)
             rows.append(row)
     out = fresh_path(Path(args.out))

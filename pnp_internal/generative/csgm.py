@@ -92,10 +92,14 @@ class CSGM:
         self.progress = progress
 
     def fit_latent(self, g: Generator, y: torch.Tensor, operator, *, weight=None, x_true=None,
-                   history=None) -> torch.Tensor:
-        """The best code ``(1, nz)`` for ``y`` (a single measurement, batch 1), fitted to the
-        entries of ``y`` where ``weight`` (same shape, 0 or 1) is 1, when given."""
+                   history=None, keep: int = 1) -> torch.Tensor:
+        """The ``keep`` best codes ``(keep, nz)`` for ``y`` (a single measurement, batch 1),
+        best first, fitted to the entries of ``y`` where ``weight`` (same shape, 0 or 1) is 1,
+        when given."""
         from tqdm import tqdm
+
+        if not 1 <= keep <= self.restarts:
+            raise ValueError(f"keep must be in [1, restarts={self.restarts}], got {keep}")
 
         gen = torch.Generator().manual_seed(0 if self.seed is None else self.seed)
         z = torch.randn(self.restarts, g.nz, generator=gen).to(y.device).requires_grad_()
@@ -121,7 +125,7 @@ class CSGM:
                         history["psnr"].append(float(psnr(best_x, x_true)))
         with torch.no_grad():
             objective = measurement_loss(operator, g(z), ys, weight) + lam * (z ** 2).sum(1)
-        return z[int(objective.argmin())][None].detach()
+        return z[objective.argsort()[:keep]].detach()
 
     def solve(self, y: torch.Tensor, operator, *, x_true: torch.Tensor | None = None) -> Result:
         """Restore the 64x64 image behind ``y`` (batch items one by one)."""

@@ -78,6 +78,16 @@ class Generator(nn.Module):
             x = (x * w).sum(1, keepdim=True)
         return x
 
+    def coarse_parameters(self, stages: int) -> list[nn.Parameter]:
+        """The weights of the first ``stages`` of the network's five resolution stages (each
+        a transposed convolution and its batch norm, 4x4 to 64x64 from the latent): the
+        coarse layers, whose change moves the image's structure rather than single pixels."""
+        convs = [i for i, m in enumerate(self.net.model) if isinstance(m, nn.ConvTranspose2d)]
+        if not 1 <= stages <= len(convs):
+            raise ValueError(f"stages must be in [1, {len(convs)}], got {stages}")
+        end = convs[stages] if stages < len(convs) else len(self.net.model)
+        return [p for m in list(self.net.model)[:end] for p in m.parameters()]
+
     def gray(self) -> "Generator":
         """The same weights (shared, not copied) with a luma output."""
         out = Generator(nz=self.nz, ngf=self.ngf, channels=1)

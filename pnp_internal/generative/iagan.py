@@ -28,11 +28,16 @@ class IAGAN:
     back-projection ``x = G + A^T (A A^T + eps I)^{-1} (y - A G)``.
 
     A generator trained elsewhere cannot represent the test image exactly (CSGM's
-    representation error); a few hundred small steps on its weights remove most of it. They
+    representation error); a few hundred small steps on its weights remove most of it. Only
+    the coarse ``stages`` are adapted by default: with fewer measurements than pixels, the
+    change that fits ``y`` takes the form of the adapted layers, and the coarse ones put it
+    into the image's structure where the last (64x64) layer puts it into single pixels. They
     would go on to fit the noise and, for an operator with a null space, anything there, so
     the steps stop without the ground truth: a random ``holdout`` fraction of the entries of
-    ``y`` is left out of the loss of both stages, and the iterate with the lowest loss on them is returned
-    (the run ends ``patience`` steps after it).
+    ``y`` is left out of the loss of both stages, and the iterate with the lowest loss on them
+    is returned (the run ends ``patience`` steps after it). With ``ensemble`` > 1, the best
+    ``ensemble`` codes of CSGM's restarts are adapted one by one and their images averaged:
+    what fits ``y`` is common to them, what each puts where ``y`` says nothing is not.
 
     Parameters
     ----------
@@ -44,6 +49,11 @@ class IAGAN:
         Cap of the joint steps.
     lr : float
         Adam learning rate of the generator's weights.
+    stages : int
+        The generator's resolution stages adapted, from the latent (1-5: 4x4 to 64x64; 5 is
+        every weight, as in [1]_).
+    ensemble : int
+        Codes of CSGM's restarts adapted and averaged (at most ``csgm.restarts``).
     latent_lr : float
         Adam learning rate of the code in the joint steps.
     holdout : float
@@ -73,20 +83,24 @@ class IAGAN:
     """
 
     def __init__(self, generator: Generator | None = None, *, csgm: CSGM | None = None,
-                 max_iter: int = 600, lr: float = 1e-4, latent_lr: float = 1e-3,
-                 holdout: float = 0.1, patience: int = 100, back_projection: bool = False,
+                 max_iter: int = 600, lr: float = 1e-4, stages: int = 5, ensemble: int = 1,
+                 latent_lr: float = 1e-3, holdout: float = 0.1, patience: int = 100,
+                 back_projection: bool = False,
                  noise_std: float = 0.0, seed: int | None = 0, progress: bool = False):
         if max_iter < 1 or patience < 1 or not (lr > 0 and latent_lr > 0):
             raise ValueError(f"need max_iter >= 1, patience >= 1, lr > 0, latent_lr > 0; got "
                              f"{max_iter}, {patience}, {lr}, {latent_lr}")
         if not 0 < holdout < 0.5:
             raise ValueError(f"holdout must be in (0, 0.5), got {holdout}")
+        if not 1 <= stages <= 5 or ensemble < 1:
+            raise ValueError(f"need stages in [1, 5] and ensemble >= 1; got {stages}, {ensemble}")
         if not noise_std >= 0:
             raise ValueError(f"noise_std must be >= 0, got {noise_std}")
         self.generator = generator
         self.csgm = CSGM(generator) if csgm is None else csgm
         self.max_iter, self.lr, self.latent_lr = int(max_iter), float(lr), float(latent_lr)
         self.holdout, self.patience = float(holdout), int(patience)
+        self.stages, self.ensemble = int(stages), int(ensemble)
         self.back_projection, self.noise_std = bool(back_projection), float(noise_std)
         self.seed, self.progress = seed, progress
 
@@ -97,10 +111,13 @@ class IAGAN:
         from tqdm import tqdm
 
         g = copy.deepcopy(g).eval()  # batch norm keeps its trained statistics
+        adapted = g.coarse_parameters(self.stages)
         for p in g.parameters():
+            p.requires_grad_(False)
+        for p in adapted:
             p.requires_grad_(True)
         z = z.clone().requires_grad_()
-        opt = torch.optim.Adam([{"params": g.parameters(), "lr": self.lr},
+        opt = torch.optim.Adam([{"params": adapted, "lr": self.lr},
                                 {"params": [z], "lr": self.latent_lr}])
         best, best_x, best_it, it = float("inf"), None, 0, 0
         t0 = time.perf_counter()
@@ -125,6 +142,9 @@ class IAGAN:
 
     def solve(self, y: torch.Tensor, operator, *, x_true: torch.Tensor | None = None) -> Result:
         """Restore the 64x64 image behind ``y`` (batch items one by one)."""
+        if self.ensemble > self.csgm.restarts:
+            raise ValueError(f"ensemble={self.ensemble} needs as many CSGM restarts; the CSGM "
+                             f"stage has restarts={self.csgm.restarts}")
         g = generator_for(operator, y, self.generator)
         history = {"seconds": [], "residual": [], "psnr": []}
         out, stops = [], []
@@ -134,8 +154,12 @@ class IAGAN:
             # the hold-out stays out of both stages, so that its loss at the start is unbiased
             gen = torch.Generator().manual_seed(0 if self.seed is None else self.seed)
             held = (torch.rand(yi.shape, generator=gen) < self.holdout).to(y.device, y.dtype)
-            z = self.csgm.fit_latent(g, yi, operator, weight=1 - held)
-            x, best_it, n_iter = self._adapt(g, z, yi, operator, held, truth, history)
+            codes = self.csgm.fit_latent(g, yi, operator, weight=1 - held, keep=self.ensemble)
+            runs = [self._adapt(g, z[None], yi, operator, held, truth,
+                                history if k == 0 else {"seconds": [], "residual": [], "psnr": []})
+                    for k, z in enumerate(codes)]
+            x = torch.stack([r[0] for r in runs]).mean(0)
+            _, best_it, n_iter = runs[0]
             if self.back_projection:
                 with torch.no_grad():
                     x = x + operator.A_adjoint(solve_AAt(operator, yi - operator.A(x),
@@ -144,8 +168,9 @@ class IAGAN:
             stops.append((best_it, n_iter))
         history = {k: v for k, v in history.items() if v} if len(y) == 1 else {}
         best_it, n_iter = stops[-1]
+        codes = f" (the first of {self.ensemble} codes, averaged)" if self.ensemble > 1 else ""
         return Result(x=torch.cat(out).clamp(0, 1), n_iter=n_iter,
                       converged=n_iter < self.max_iter, history=history,
                       message=f"IAGAN: CSGM code, then joint steps; the hold-out loss was lowest "
-                              f"at step {best_it + 1} of {n_iter}"
+                              f"at step {best_it + 1} of {n_iter}{codes}"
                               f"{', then back-projection' if self.back_projection else ''}")
