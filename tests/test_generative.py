@@ -75,6 +75,29 @@ def test_iagan_beats_csgm_and_back_projection_fits_y():
     assert "hold-out loss was lowest at step" in iagan.message
 
 
+def test_coarse_stages_are_a_prefix_of_the_weights_and_codes_are_averaged():
+    g = tiny()
+    every = list(g.parameters())
+    assert [id(p) for p in g.coarse_parameters(5)] == [id(p) for p in every]
+    three = g.coarse_parameters(3)
+    assert [id(p) for p in three] == [id(p) for p in every[:len(three)]]
+    assert three[-1].shape == (2 * 8,)  # the 16x16 stage's batch norm (width 2 ngf)
+    for bad in (0, 6):
+        with pytest.raises(ValueError, match=r"stages must be in \[1, 5\]"):
+            g.coarse_parameters(bad)
+    x = center_crop(io.read_image(default_data_root() / "test" / "set12" / "05.png"), 64)
+    op = operators.CompressedSensing(0.25, img_shape=(1, 64, 64), seed=0)
+    y = op.A(x)
+    fixed = CSGM(g, restarts=2, max_iter=5)
+    before = [p.clone() for p in g.parameters()]
+    res = IAGAN(g, csgm=fixed, max_iter=5, stages=2, ensemble=2).solve(y, op)
+    assert res.x.shape == x.shape and "first of 2 codes, averaged" in res.message
+    # _adapt works on a copy: the generator given keeps its weights
+    assert all(torch.equal(a, b) for a, b in zip(g.parameters(), before))
+    with pytest.raises(ValueError, match="ensemble=3 needs as many CSGM restarts"):
+        IAGAN(g, csgm=fixed, ensemble=3).solve(y, op)
+
+
 def test_any_other_size_is_refused_with_the_way_out():
     op = operators.Denoising(img_shape=(1, 96, 96))
     with pytest.raises(ValueError, match="64x64.*dip"):
