@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     """Dispatch ``pnp-internal COMMAND ...`` to the command's own ``main(argv)``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     usage = "usage: pnp-internal COMMAND [options]\n\ncommands:\n" + "\n".join(
-        f"  {name:<16}{text}" for name, (_, text) in _COMMANDS.items()
+        f"  {name:<18}{text}" for name, (_, text) in _COMMANDS.items()
     )
     if not argv or argv[0] in ("-h", "--help"):
         print(usage)
