@@ -64,7 +64,7 @@ def test_iagan_beats_csgm_and_back_projection_fits_y():
     g = pretrained()
     fixed = CSGM(g, restarts=2, max_iter=100)
     csgm = fixed.solve(y, op)
-    adapted = IAGAN(g, csgm=fixed, max_iter=80, lr=3e-5, patience=50)
+    adapted = IAGAN(g, csgm=fixed, max_iter=80, lr=1e-4, stages=3, patience=50)
     iagan = adapted.solve(y, op)
     adapted.back_projection = True
     bp = adapted.solve(y, op)
