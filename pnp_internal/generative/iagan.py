@@ -83,7 +83,7 @@ class IAGAN:
     """
 
     def __init__(self, generator: Generator | None = None, *, csgm: CSGM | None = None,
-                 max_iter: int = 600, lr: float = 1e-4, stages: int = 5, ensemble: int = 1,
+                 max_iter: int = 600, lr: float = 1e-4, stages: int = 3, ensemble: int = 1,
                  latent_lr: float = 1e-3, holdout: float = 0.1, patience: int = 100,
                  back_projection: bool = False,
                  noise_std: float = 0.0, seed: int | None = 0, progress: bool = False):
@@ -168,9 +168,9 @@ class IAGAN:
             stops.append((best_it, n_iter))
         history = {k: v for k, v in history.items() if v} if len(y) == 1 else {}
         best_it, n_iter = stops[-1]
-        codes = f" (the first of {self.ensemble} codes, averaged)" if self.ensemble > 1 else ""
+        averaged = f" (the first of {self.ensemble} codes, averaged)" if self.ensemble > 1 else ""
         return Result(x=torch.cat(out).clamp(0, 1), n_iter=n_iter,
                       converged=n_iter < self.max_iter, history=history,
                       message=f"IAGAN: CSGM code, then joint steps; the hold-out loss was lowest "
-                              f"at step {best_it + 1} of {n_iter}{codes}"
+                              f"at step {best_it + 1} of {n_iter}{averaged}"
                               f"{', then back-projection' if self.back_projection else ''}")
