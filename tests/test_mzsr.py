@@ -138,3 +138,11 @@ def test_train_meta_writes_a_start_mzsr_loads_and_resumes(tmp_path):
     x = MZSR(steps=1, weights=out).solve(op.A(real_image("coffee", 64)), op).x
     assert x.shape == (1, 3, 64, 64)
     assert train_main([*args, "--steps", "1", "--patch", "33"]) == 2
+
+
+def test_a_start_is_validated_on_the_kernels_its_family_draws():
+    from pnp_internal.meta.training import VALIDATION_KERNELS, validation_kernels
+    names = lambda family: [name for name, _ in validation_kernels(family)]  # noqa: E731
+    assert names(KernelFamily(bicubic=1.0)) == ["bicubic"]
+    assert "bicubic" not in names(KernelFamily(bicubic=0.0))
+    assert validation_kernels(KernelFamily()) == VALIDATION_KERNELS

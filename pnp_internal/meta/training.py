@@ -22,7 +22,8 @@ small, at the same cost.
 At each checkpoint (every ``--checkpoint-every`` seconds) the start is validated as it is
 used: on held-out training images (the last ``--n-val`` of every folder, 128x128 centre crops)
 degraded by four fixed kernels (bicubic; isotropic Gaussians of std 1.3 and 2.0;
-anisotropic 2.0 x 0.8 at 45 degrees; direct subsampling, circular borders),
+anisotropic 2.0 x 0.8 at 45 degrees; direct subsampling, circular borders; only those the
+family draws, so a bicubic-only start is validated on the bicubic one),
 :class:`~pnp_internal.meta.MZSR` with the recipe's steps; the mean PSNR (RGB, border =
 factor) before and after adaptation is printed, and the best start by the adapted PSNR is
 exported to ``--out`` (float32 safetensors, the training command in its metadata). The
@@ -121,10 +122,19 @@ def _l1(net, inp, tgt, prec, dev):
     return (out.float() - tgt).abs().mean()
 
 
+def validation_kernels(family: KernelFamily) -> tuple:
+    """The (name, kernel) pairs of :data:`VALIDATION_KERNELS` that ``family`` draws: only the
+    bicubic one for a bicubic-only family, no bicubic one for a Gaussian-only family."""
+    if family.bicubic == 1:
+        return VALIDATION_KERNELS[:1]
+    return VALIDATION_KERNELS[1:] if family.bicubic == 0 else VALIDATION_KERNELS
+
+
 def validate(net: ZSSRNet, val, factor: int, steps: int, prec,
-             input_back_projection: int = 0) -> tuple[float, float]:
+             input_back_projection: int = 0,
+             kernels: tuple = VALIDATION_KERNELS) -> tuple[float, float]:
     """Mean PSNR (dB, RGB, border = factor) of MZSR from ``net`` with 0 and ``steps`` steps
-    over the validation images and :data:`VALIDATION_KERNELS`."""
+    over the validation images and ``kernels`` ((name, kernel) pairs)."""
     from pnp_internal.metrics import psnr
     from pnp_internal.operators import Downsampling
 
@@ -132,7 +142,7 @@ def validate(net: ZSSRNet, val, factor: int, steps: int, prec,
     for hr in val:
         c = hr.shape[-1] // factor * factor
         hr = hr[None, :, :c, :c]
-        for _, kernel in VALIDATION_KERNELS:
+        for _, kernel in kernels:
             op = Downsampling(factor, img_shape=hr.shape[1:], kernel=kernel, padding="circular")
             y = op.A(hr)
             for n, out in ((0, before), (steps, after)):
@@ -199,7 +209,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     def checkpoint():
         nonlocal best
         v0, v = validate(net, val, args.factor, args.val_steps, prec,
-                         args.input_back_projection)
+                         args.input_back_projection, validation_kernels(family))
         net.train()
         history.append((step, phase, v0, v))
         improved = v > best
