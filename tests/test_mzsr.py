@@ -14,17 +14,17 @@ from pnp_internal.meta.training import main as train_main
 from pnp_internal.solvers import ZSSRNet
 
 
-@pytest.mark.parametrize("name, factor, size, bound", [("astronaut", 2, 128, 1.0),
-                                                       ("camera", 2, 128, 1.0),
-                                                       ("astronaut", 4, 256, 0.5)])
-def test_shipped_start_beats_back_projected_interpolation(name, factor, size, bound):
-    """The shipped start of each factor with the recipe, on a real image (colour, and gray as
-    three equal channels) blurred by a Gaussian of std 2.0 (x2) or bicubic (x4) and
+@pytest.mark.parametrize("name, factor, kernel, size, bound", [
+    ("astronaut", 2, "gaussian", 128, 1.0), ("camera", 2, "gaussian", 128, 1.0),
+    ("astronaut", 2, "bicubic", 128, 0.3), ("astronaut", 4, "bicubic", 256, 0.5)])
+def test_shipped_start_beats_back_projected_interpolation(name, factor, kernel, size, bound):
+    """The shipped start of each factor and kernel with the recipe, on a real image (colour,
+    and gray as three equal channels) blurred by a Gaussian of std 2.0 or bicubic and
     subsampled."""
     from pnp_internal.solvers.zssr_data import Resampler, back_project
 
     x = real_image(name, size, gray=name == "camera")
-    kernel = KernelFamily.gaussian(2.0) if factor == 2 else "bicubic"
+    kernel = KernelFamily.gaussian(2.0) if kernel == "gaussian" else "bicubic"
     op = operators.Downsampling(factor, img_shape=x.shape[1:], kernel=kernel)
     y = op.A(x)
     rs = Resampler(op, x.shape[1:])
@@ -146,3 +146,12 @@ def test_a_start_is_validated_on_the_kernels_its_family_draws():
     assert names(KernelFamily(bicubic=1.0)) == ["bicubic"]
     assert "bicubic" not in names(KernelFamily(bicubic=0.0))
     assert validation_kernels(KernelFamily()) == VALIDATION_KERNELS
+
+
+def test_the_bicubic_kernel_gets_its_own_start():
+    from pnp_internal.meta.mzsr import BICUBIC_WEIGHTS, WEIGHTS, shipped_start
+    assert shipped_start(2, "bicubic") == BICUBIC_WEIGHTS[2] and BICUBIC_WEIGHTS[2].is_file()
+    assert shipped_start(2, "array") == WEIGHTS[2]
+    assert shipped_start(4, "bicubic") == WEIGHTS[4]
+    with pytest.raises(ValueError, match="factors \\[2, 4\\] only"):
+        shipped_start(3, "bicubic")

@@ -24,13 +24,28 @@ from ..solvers.result import Result
 from ..solvers.zssr import MIN_LR_SIZE, ZSSRNet
 from ..solvers.zssr_data import Resampler, back_project, dihedral
 
-__all__ = ["MZSR", "WEIGHTS", "FORMAT", "load_start", "save_start", "network_input"]
+__all__ = ["MZSR", "WEIGHTS", "BICUBIC_WEIGHTS", "shipped_start", "FORMAT", "load_start",
+           "save_start", "network_input"]
 
 #: Value of the ``format`` metadata key of the project's meta-learned start files.
 FORMAT = "pnp_internal.mzsr/1"
 #: The shipped starts, one per SR factor (``pnp-internal train-meta`` writes them).
 WEIGHTS = {f: Path(__file__).resolve().parent / "weights" / f"mzsr-x{f}.safetensors"
            for f in (2, 4)}
+#: Starts trained on the bicubic kernel alone, used when the operator's kernel is bicubic (as
+#: MZSR ships one model for bicubic and one for direct subsampling).
+BICUBIC_WEIGHTS = {2: Path(__file__).resolve().parent / "weights" / "mzsr-x2-bicubic.safetensors"}
+
+
+def shipped_start(factor: int, kernel_name: str | None = None) -> Path:
+    """The shipped start for an SR ``factor`` and the operator's kernel name."""
+    if kernel_name == "bicubic" and factor in BICUBIC_WEIGHTS:
+        return BICUBIC_WEIGHTS[factor]
+    if factor not in WEIGHTS:
+        raise ValueError(f"MZSR ships a start for factors {sorted(WEIGHTS)} only, not "
+                         f"x{factor}; use zssr (any factor) or train one with "
+                         f"`pnp-internal train-meta --factor {factor}`")
+    return WEIGHTS[factor]
 
 
 def network_input(lr: torch.Tensor, resampler, size, back_projection: int = 0) -> torch.Tensor:
@@ -104,7 +119,8 @@ class MZSR:
     noise_std : float
         Std of Gaussian noise added to the son (noisy LR images, [0, 1] scale).
     weights : path-like, optional
-        A start written by :func:`save_start`; default the shipped one for the operator's factor.
+        A start written by :func:`save_start`; default the shipped one for the operator's factor
+        and kernel (:func:`shipped_start`).
     net : ZSSRNet, optional
         A start given as a network (copied, not changed), instead of ``weights``.
     input_back_projection : int
@@ -160,20 +176,15 @@ class MZSR:
         self.device, self.progress = device, progress
         self.precision = check_precision(precision)
 
-    def _start(self, factor: int) -> tuple[ZSSRNet, int]:
-        """A fresh copy of the start and the back-projection steps of its input."""
+    def _start(self, factor: int, kernel_name: str | None) -> tuple[ZSSRNet, int]:
+        """A fresh copy of the start (the shipped one for ``factor`` and the operator's
+        ``kernel_name`` by default) and the back-projection steps of its input."""
         if self.net is not None:
             net = ZSSRNet(self.net.body[0].in_channels, self.net.body[0].out_channels,
                           sum(isinstance(m, torch.nn.Conv2d) for m in self.net.body))
             net.load_state_dict(self.net.state_dict())
             return net, self.input_back_projection
-        path = self.weights
-        if path is None:
-            if factor not in WEIGHTS:
-                raise ValueError(f"MZSR ships a start for factors {sorted(WEIGHTS)} only, not "
-                                 f"x{factor}; use zssr (any factor) or train one with "
-                                 f"`pnp-internal train-meta --factor {factor}`")
-            path = WEIGHTS[factor]
+        path = shipped_start(factor, kernel_name) if self.weights is None else self.weights
         net, meta = load_start(path)
         arch = json.loads(meta["architecture"])
         if arch.get("factor") != factor:
@@ -203,7 +214,7 @@ class MZSR:
         shape = (c, h * factor, w * factor) if shape is None else tuple(shape)[-3:]
         device = torch.device(self.device) if self.device is not None else y.device
         prec = resolve(self.precision, device)
-        start, input_bp = self._start(factor)
+        start, input_bp = self._start(factor, getattr(operator, "kernel_name", None))
         if start.body[0].in_channels not in (c, 3):
             raise ValueError(f"the start takes {start.body[0].in_channels} channels, y has {c}")
         rs = Resampler(operator, shape)
