@@ -28,7 +28,6 @@ from pnp_internal.bench.runner import list_images, machine_info, provenance
 from pnp_internal.bench.tasks import get_task, image_seed
 from pnp_internal.io import read_image
 from pnp_internal.meta import MZSR
-from pnp_internal.meta.mzsr import shipped_start
 from pnp_internal.metrics import psnr
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,9 +105,7 @@ def main(argv=None) -> int:
     p.add_argument("--plot", type=Path)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    task = get_task(args.task)
-    bicubic = not (task.sr_blur_std or task.random_kernel)
-    starts = {"shipped": shipped_start(task.scale, "bicubic" if bicubic else None)}
+    starts = {"shipped": None}  # MZSR's own choice for each operator (meta.shipped_start)
     starts.update(dict(s.split("=", 1) for s in args.start))
     stem = f"mzsr-steps_{args.task}_{Path(args.images).name}"
     out = Path(args.out) if args.out else ROOT / "benchmarks/results" / f"{stem}.json"

@@ -107,7 +107,8 @@ class IAGAN:
     def _adapt(self, g: Generator, z: torch.Tensor, y: torch.Tensor, operator,
                held: torch.Tensor, x_true, history) -> tuple[torch.Tensor, int, int]:
         """The joint steps on the entries of ``y`` outside ``held``; the best iterate by the
-        loss on ``held``, its step and the steps run."""
+        loss on ``held``, its step and the steps run (each step logged in ``history`` unless
+        it is None)."""
         from tqdm import tqdm
 
         g = copy.deepcopy(g).eval()  # batch norm keeps its trained statistics
@@ -132,10 +133,11 @@ class IAGAN:
                     check = float(measurement_loss(operator, x, y, held).sum())
                 if check < best:
                     best, best_x, best_it = check, x.detach().clone(), it
-                history["seconds"].append(time.perf_counter() - t0)
-                history["residual"].append(check)
-                if x_true is not None:
-                    history["psnr"].append(float(psnr(x.detach().clamp(0, 1), x_true)))
+                if history is not None:
+                    history["seconds"].append(time.perf_counter() - t0)
+                    history["residual"].append(check)
+                    if x_true is not None:
+                        history["psnr"].append(float(psnr(x.detach().clamp(0, 1), x_true)))
                 if it - best_it >= self.patience:
                     break
         return best_x, best_it, it + 1
@@ -155,8 +157,8 @@ class IAGAN:
             gen = torch.Generator().manual_seed(0 if self.seed is None else self.seed)
             held = (torch.rand(yi.shape, generator=gen) < self.holdout).to(y.device, y.dtype)
             codes = self.csgm.fit_latent(g, yi, operator, weight=1 - held, keep=self.ensemble)
-            runs = [self._adapt(g, z[None], yi, operator, held, truth,
-                                history if k == 0 else {"seconds": [], "residual": [], "psnr": []})
+            # the history follows the first (best) code
+            runs = [self._adapt(g, z[None], yi, operator, held, truth, history if k == 0 else None)
                     for k, z in enumerate(codes)]
             x = torch.stack([r[0] for r in runs]).mean(0)
             _, best_it, n_iter = runs[0]
