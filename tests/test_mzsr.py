@@ -140,6 +140,19 @@ def test_train_meta_writes_a_start_mzsr_loads_and_resumes(tmp_path):
     assert train_main([*args, "--steps", "1", "--patch", "33"]) == 2
 
 
+def test_pretraining_decays_its_lr_over_the_steps_or_the_time_budget():
+    from pnp_internal.meta.training import build_parser, pretrain_lr
+    args = build_parser().parse_args(["--data", "d", "--out", "o", "--pretrain-steps", "100",
+                                      "--steps", "100", "--lr", "1e-3"])
+    assert pretrain_lr(args, 0, 50.0) == pytest.approx(1e-3)
+    assert pretrain_lr(args, 50, 0.0) == pytest.approx(0.525e-3)
+    args.time_limit = 100.0  # the budget ends first: the lr follows the time
+    assert pretrain_lr(args, 10, 50.0) == pytest.approx(0.525e-3)
+    assert pretrain_lr(args, 10, 100.0) == pytest.approx(0.05e-3)
+    args.steps = 200  # meta steps follow: the pre-training keeps its step schedule
+    assert pretrain_lr(args, 10, 90.0) > 0.9e-3
+
+
 def test_a_start_is_validated_on_the_kernels_its_family_draws():
     from pnp_internal.meta.training import VALIDATION_KERNELS, validation_kernels
     names = lambda family: [name for name, _ in validation_kernels(family)]  # noqa: E731

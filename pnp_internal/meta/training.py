@@ -6,7 +6,7 @@ anisotropic Gaussians with direct subsampling):
 
 1. **Pre-training** (``--pretrain-steps``): L1 loss of ZSSR's network on (interpolated LR, HR)
    pairs, each group of ``--task-batch`` crops degraded by its own kernel; Adam with cosine
-   decay over the pre-training steps.
+   decay over the pre-training steps (or over ``--time-limit`` in a run of pre-training only).
 2. **First-order MAML** (``--steps`` meta steps in all): for each of ``--meta-batch`` tasks, a
    copy of the start takes ``--inner-steps`` plain SGD steps (``--inner-lr``) on
    ``--task-batch`` support pairs; the gradient of the L1 loss on ``--task-batch`` query pairs
@@ -82,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=100_000,
                    help="total steps (pre-training included)")
     p.add_argument("--time-limit", type=float, default=None,
-                   help="seconds of this run; a checkpoint is written when they are spent")
+                   help="seconds of this run; a checkpoint is written when they are spent. "
+                        "A run of pre-training only (--steps <= --pretrain-steps) decays its "
+                        "lr over these seconds or its steps, whichever ends first")
     p.add_argument("--patch", type=int, default=64, help="HR crop side")
     p.add_argument("--task-batch", type=int, default=4,
                    help="crops per kernel (pre-training groups, MAML support and query)")
@@ -114,6 +116,16 @@ def _pairs(images, n, args, family, rng, gen, dev):
     hr = random_crops(images, n, args.patch, gen).float().div_(255.0)
     inp = network_input(rs.down(hr), rs, hr.shape[-2:], args.input_back_projection)
     return inp.to(dev), hr.to(dev)
+
+
+def pretrain_lr(args: argparse.Namespace, step: int, elapsed: float) -> float:
+    """The pre-training lr at ``step``, ``elapsed`` seconds into the run: a cosine from ``--lr``
+    to 5 % of it over the pre-training steps, or over ``--time-limit`` where that ends first in
+    a run of pre-training only."""
+    frac = step / max(1, args.pretrain_steps)
+    if args.time_limit is not None and args.steps <= args.pretrain_steps:
+        frac = max(frac, elapsed / args.time_limit)
+    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
 
 
 def _l1(net, inp, tgt, prec, dev):
@@ -241,9 +253,8 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
             checkpoint()  # the pre-trained start, validated before the meta steps
             phase, opt = "meta", optimiser("meta")
         if phase == "pretrain":
-            frac = step / max(1, args.pretrain_steps)
             for g in opt.param_groups:
-                g["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+                g["lr"] = pretrain_lr(args, step, ckpt.elapsed())
             groups = [_pairs(images, args.task_batch, args, family, rng, gen, dev)
                       for _ in range(args.meta_batch)]
             inp = torch.cat([g[0] for g in groups]).contiguous(memory_format=prec.memory_format)
