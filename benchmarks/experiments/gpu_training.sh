@@ -4,10 +4,11 @@
 # time budget), and a stage of the colour DRUNet-lite (train-denoiser, nb 4, from
 # drunet-lite-color-fullres). Pairs are made on the CPU, so each job gets several threads.
 # Usage: DATA=<folder holding color80 and urban100> TL=<seconds per training> OUT=<results> \
-#        bash benchmarks/experiments/gpu_training.sh
+#        [JOBS="mzsr-family mzsr-bicubic color"] bash benchmarks/experiments/gpu_training.sh
 # Needs torch with CUDA, deepinv and this package importable (PYTHONPATH=.). Writes the three
 # trained files into $OUT with the jobs' logs (logs.tar.gz; their last lines also on stdout).
 DATA=${DATA:-../shared/data/train}; TL=${TL:-420}; DEV=${DEV:-cuda}  # DEV=cpu: a dry run
+JOBS=${JOBS:-"mzsr-family mzsr-bicubic color"}
 export PYTHONUNBUFFERED=1
 CLI="python3 -m pnp_internal.cli"
 W=pnp_internal/meta/weights
@@ -17,11 +18,11 @@ M="--input-back-projection 10 --pretrain-steps 1000000 --steps 1000000 --meta-ba
 python3 -c "import torch, deepinv, pnp_internal; assert \"$DEV\" == \"cpu\" or torch.cuda.is_available(); \
 print(torch.__version__, deepinv.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())" || exit 1
 START=$(date +%s)
-$CLI train-meta $D $M --init $W/mzsr-x2.safetensors --seed 11 \
+[[ $JOBS == *mzsr-family* ]] && $CLI train-meta $D $M --init $W/mzsr-x2.safetensors --seed 11 \
     --out $OUT/mzsr-x2-gpu.safetensors > $OUT/mzsr-family.log 2>&1 &
-$CLI train-meta $D $M --init $W/mzsr-x2-bicubic.safetensors --bicubic 1.0 --seed 12 \
+[[ $JOBS == *mzsr-bicubic* ]] && $CLI train-meta $D $M --init $W/mzsr-x2-bicubic.safetensors --bicubic 1.0 --seed 12 \
     --out $OUT/mzsr-x2-bicubic-gpu.safetensors > $OUT/mzsr-bicubic.log 2>&1 &
-$CLI train-denoiser $D --channels 3 --nb 4 --steps 10000000 --batch 64 --patch 96 --lr 3e-5 \
+[[ $JOBS == *color* ]] && $CLI train-denoiser $D --channels 3 --nb 4 --steps 10000000 --batch 64 --patch 96 --lr 3e-5 \
     --scales 1 0.5 0.333 --checkpoint-every 60 --threads 3 --seed 13 \
     --init pnp_internal/priors/weights/drunet-lite-color-fullres.safetensors \
     --out $OUT/color-gpu.safetensors > $OUT/color.log 2>&1 &
