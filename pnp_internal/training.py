@@ -227,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--lr-min", type=float, default=1e-6)
+    p.add_argument("--warmup", type=int, default=0,
+                   help="steps over which the lr ramps up linearly at the start of this run")
     p.add_argument("--loss", choices=("l1", "l2"), default="l1")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
@@ -281,6 +283,8 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     from tqdm import tqdm
 
     dev = training_device(args, ("steps", "batch", "patch"))
+    if args.warmup < 0:
+        raise ValueError(f"--warmup must be >= 0 steps, got {args.warmup}")
     if not (0 <= args.saturation <= 1 and 0 <= args.hue <= 0.5):
         raise ValueError(f"--saturation must be in [0, 1] and --hue in [0, 0.5]; got "
                          f"{args.saturation} and {args.hue}")
@@ -380,14 +384,18 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     # noise is drawn where the model runs (on a GPU, drawing it on the CPU is the bottleneck)
     noise_gen = gen if dev.type == "cpu" else torch.Generator(dev).manual_seed(args.seed + step)
     bar = tqdm(total=args.steps, initial=step, mininterval=30, dynamic_ncols=False, ncols=100)
-    run_loss = None
+    run_loss, first_step = None, step
     while step < args.steps:
         if args.time_limit is not None:
             spent = ckpt.elapsed() / args.time_limit
             if spent >= 1.0:
                 break
-            for g in opt.param_groups:
-                g["lr"] = args.lr * cosine_t(spent)
+        # the closed-form schedule, ramped up over this run's first --warmup steps (a warm start's
+        # fresh Adam moments would otherwise move every weight by a full lr at once)
+        ramp = min(1.0, (step - first_step + 1) / args.warmup) if args.warmup else 1.0
+        for g in opt.param_groups:
+            g["lr"] = args.lr * ramp * (cosine(sched.last_epoch) if args.time_limit is None
+                                        else cosine_t(spent))
         x = random_crops(train_imgs, args.batch, args.patch, gen, colour).to(dev, non_blocking=True)
         x = x.float().div_(255.0).contiguous(memory_format=fmt)
         sig = torch.rand(args.batch, 1, 1, 1, generator=gen).to(dev) * SIGMA_MAX

@@ -177,3 +177,20 @@ def test_run_checkpoint_is_atomic_and_carries_the_seconds_over(tmp_path):
     assert 100.0 <= state["seconds"] <= again.seconds() and not again.due()
     with pytest.raises(OSError, match="no checkpoint"):
         RunCheckpoint(tmp_path / "missing.pt", every=300).load("cpu")
+
+
+def test_warmup_ramps_the_first_steps_of_a_run(folder, tmp_path):
+    """--warmup N: the first step moves the weights by about 1/N of a plain first step (Adam's
+    first step is about lr per weight, whatever the gradient)."""
+    moved = []
+    for warmup in ("0", "10"):
+        out = tmp_path / f"w{warmup}.safetensors"
+        run(folder, out, "--steps", "1", "--seed", "7", "--warmup", warmup)
+        ck = torch.load(out.with_suffix(".ckpt.pt"), weights_only=False)
+        moved.append(ck)
+    run(folder, tmp_path / "z.safetensors", "--steps", "1", "--seed", "7", "--lr", "1e-12")
+    start = torch.load(tmp_path / "z.ckpt.pt", weights_only=False)["model"]
+    step = [sum((ck["model"][k] - start[k]).abs().sum() for k in start) for ck in moved]
+    assert 0.05 < step[1] / step[0] < 0.2
+    with pytest.raises(ValueError, match="--warmup"):
+        run(folder, tmp_path / "o.safetensors", "--steps", "1", "--warmup", "-1")
