@@ -168,3 +168,20 @@ def test_the_bicubic_kernel_gets_its_own_start():
     assert shipped_start(4, "bicubic") == WEIGHTS[4]
     with pytest.raises(ValueError, match="factors \\[2, 4\\] only"):
         shipped_start(3, "bicubic")
+
+
+def test_a_rewritten_start_is_read_again(tmp_path):
+    import os
+    path = tmp_path / "s.safetensors"
+    torch.manual_seed(0)
+    first, second = ZSSRNet(3), ZSSRNet(3)
+    save_start(first, path, factor=2, metadata={"stage": "1"})
+    assert load_start(path)[1]["stage"] == "1"
+    before = path.stat().st_mtime_ns
+    save_start(second, path, factor=2, metadata={"stage": "2"})
+    if path.stat().st_mtime_ns == before:  # a coarse file-system clock
+        os.utime(path, ns=(before + 10**9, before + 10**9))
+    net, meta = load_start(path)
+    assert meta["stage"] == "2"
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(),
+                                                 second.state_dict().values()))

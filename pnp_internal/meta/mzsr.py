@@ -70,7 +70,7 @@ def save_start(net: ZSSRNet, path, *, factor: int, input_back_projection: int = 
 
 
 @functools.lru_cache(maxsize=4)
-def _read(path: str):
+def _read(path: str, mtime_ns: int):  # keyed on the file's mtime: a rewritten start is re-read
     from safetensors import safe_open
 
     with safe_open(path, "pt") as f:
@@ -88,7 +88,7 @@ def load_start(path) -> tuple[ZSSRNet, dict]:
     if not path.is_file():
         raise FileNotFoundError(f"no MZSR start at {path}; train one with `pnp-internal "
                                 "train-meta` or pass another path")
-    state, meta = _read(str(path.resolve()))
+    state, meta = _read(str(path.resolve()), path.stat().st_mtime_ns)
     arch = json.loads(meta["architecture"])
     net = ZSSRNet(arch["channels"], arch["width"], arch["depth"])
     net.load_state_dict(state)
