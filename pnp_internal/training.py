@@ -159,6 +159,12 @@ def random_crops(images, batch: int, patch: int, gen: torch.Generator, colour=No
 
 
 @torch.no_grad()
+def cosine_decay(frac: float, floor: float) -> float:
+    """The lr factor ``frac`` of the way through a cosine decay from 1 to ``floor`` (``frac`` past
+    1 stays at the floor): the schedule of every trainer of the project."""
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
+
+
 def validate(model: CNNDenoiser, val, *, sigma: float = 25 / 255, seed: int = 1234) -> float:
     """Mean PSNR (dB) at ``sigma`` on the validation images, fixed noise."""
     if not val:
@@ -336,10 +342,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     lr_floor = min(args.lr_min / args.lr, 1.0)
 
     def cosine(i: int) -> float:  # closed form, so a resume with another --steps re-plans the decay
-        return lr_floor + (1 - lr_floor) * 0.5 * (1 + math.cos(math.pi * min(i, args.steps) / args.steps))
-
-    def cosine_t(frac: float) -> float:  # --time-limit: decay over the fraction of time spent
-        return lr_floor + (1 - lr_floor) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
+        return cosine_decay(i / args.steps, lr_floor)
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine)
     step, best, history = 0, -float("inf"), []
@@ -395,7 +398,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         ramp = min(1.0, (step - first_step + 1) / args.warmup) if args.warmup else 1.0
         for g in opt.param_groups:
             g["lr"] = args.lr * ramp * (cosine(sched.last_epoch) if args.time_limit is None
-                                        else cosine_t(spent))
+                                        else cosine_decay(spent, lr_floor))
         x = random_crops(train_imgs, args.batch, args.patch, gen, colour).to(dev, non_blocking=True)
         x = x.float().div_(255.0).contiguous(memory_format=fmt)
         sig = torch.rand(args.batch, 1, 1, 1, generator=gen).to(dev) * SIGMA_MAX

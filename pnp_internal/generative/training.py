@@ -26,7 +26,6 @@ References
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -36,8 +35,8 @@ from torch import nn
 from pnp_internal.generative.generator import SIZE, Generator
 from pnp_internal.precision import resolve
 from pnp_internal.run_checkpoint import RunCheckpoint, command_line
-from pnp_internal.training import (add_run_options, load_folder, random_crops, run_command,
-                                   training_device)
+from pnp_internal.training import (add_run_options, cosine_decay, load_folder, random_crops,
+                                   run_command, training_device)
 
 __all__ = ["Encoder", "main", "build_parser", "train"]
 
@@ -130,9 +129,6 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     prec = resolve(args.precision, dev)
     floor = min(args.lr_min / args.lr, 1.0)
 
-    def cosine(frac: float) -> float:
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
-
     step, best, history = 0, -float("inf"), []
     ckpt = RunCheckpoint(args.checkpoint or out.with_suffix(".ckpt.pt"), args.checkpoint_every)
     if args.resume:
@@ -178,7 +174,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         if frac >= 1.0:
             break
         for g in opt.param_groups:
-            g["lr"] = args.lr * cosine(frac)
+            g["lr"] = args.lr * cosine_decay(frac, floor)
         x = random_crops(images, args.batch, SIZE, gen).to(dev).float().div_(255.0)
         with prec.autocast(dev):
             mean, logvar = encoder(x)

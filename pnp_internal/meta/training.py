@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
 import sys
 from pathlib import Path
 
@@ -55,8 +54,8 @@ from pnp_internal.meta.mzsr import MZSR, network_input, save_start
 from pnp_internal.precision import resolve
 from pnp_internal.solvers.zssr import ZSSRNet
 from pnp_internal.run_checkpoint import RunCheckpoint, command_line
-from pnp_internal.training import (add_run_options, load_folder, random_crops, run_command,
-                                   training_device)
+from pnp_internal.training import (add_run_options, cosine_decay, load_folder, random_crops,
+                                   run_command, training_device)
 
 __all__ = ["main", "build_parser", "train", "VALIDATION_KERNELS"]
 
@@ -125,7 +124,7 @@ def pretrain_lr(args: argparse.Namespace, step: int, elapsed: float) -> float:
     frac = step / max(1, args.pretrain_steps)
     if args.time_limit is not None and args.steps <= args.pretrain_steps:
         frac = max(frac, elapsed / args.time_limit)
-    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+    return args.lr * cosine_decay(frac, 0.05)
 
 
 def _l1(net, inp, tgt, prec, dev):
