@@ -48,15 +48,18 @@ def shipped_start(factor: int, kernel_name: str | None = None) -> Path:
     return WEIGHTS[factor]
 
 
-def network_input(lr: torch.Tensor, resampler, size, back_projection: int = 0) -> torch.Tensor:
+def network_input(lr: torch.Tensor, resampler, size, back_projection: int = 0, *,
+                  momentum: bool = False) -> torch.Tensor:
     """The network's input for the LR image ``lr``: its cubic interpolation to ``size``,
-    back-projected onto ``lr`` ``back_projection`` times (0: the interpolation, as MZSR)."""
+    back-projected onto ``lr`` ``back_projection`` times (0: the interpolation, as MZSR), with
+    FISTA's momentum if ``momentum`` (:func:`~pnp_internal.solvers.zssr_data.back_project`)."""
     u = resampler.up(lr, size)
-    return back_project(u, lr, resampler, back_projection) if back_projection else u
+    return back_project(u, lr, resampler, back_projection, momentum=momentum) \
+        if back_projection else u
 
 
 def save_start(net: ZSSRNet, path, *, factor: int, input_back_projection: int = 0,
-               metadata: dict | None = None) -> None:
+               input_momentum: bool = False, metadata: dict | None = None) -> None:
     """Write a start (float32 safetensors, string metadata) atomically; the architecture
     records the factor and the network's input (:func:`network_input`)."""
     from ..io import write_weights
@@ -65,6 +68,8 @@ def save_start(net: ZSSRNet, path, *, factor: int, input_back_projection: int = 
     arch = {"channels": body[0].in_channels, "width": body[0].out_channels,
             "depth": len(body), "factor": int(factor),
             "input_back_projection": int(input_back_projection)}
+    if input_momentum:
+        arch["input_momentum"] = True
     write_weights(net, path, fmt=FORMAT, architecture=arch, metadata=metadata,
                   dtype=torch.float32)
 
@@ -126,6 +131,9 @@ class MZSR:
     input_back_projection : int
         With ``net``: the back-projection steps of its input (:func:`network_input`); a start
         file records its own.
+    input_momentum : bool
+        With ``net``: whether those steps use momentum (:func:`network_input`); a start file
+        records it.
     seed : int or None
         Seed of the son's noise.
     device : str or torch.device, optional
@@ -154,8 +162,8 @@ class MZSR:
 
     def __init__(self, *, steps=10, lrs=(2e-2, 1e-2, 1e-2, 1e-2, 5e-3), ensemble=False,
                  back_projection=0, noise_std=0.0, weights=None, net=None,
-                 input_back_projection=0, seed=None, device=None, precision="auto",
-                 progress=False):
+                 input_back_projection=0, input_momentum=False, seed=None, device=None,
+                 precision="auto", progress=False):
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
             raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
         lrs = tuple(float(v) for v in lrs)
@@ -173,24 +181,26 @@ class MZSR:
         self.back_projection, self.noise_std = back_projection, float(noise_std)
         self.weights, self.net, self.seed = weights, net, seed
         self.input_back_projection = int(input_back_projection)
+        self.input_momentum = bool(input_momentum)
         self.device, self.progress = device, progress
         self.precision = check_precision(precision)
 
-    def _start(self, factor: int, kernel_name: str | None) -> tuple[ZSSRNet, int]:
+    def _start(self, factor: int, kernel_name: str | None) -> tuple[ZSSRNet, tuple[int, bool]]:
         """A fresh copy of the start (the shipped one for ``factor`` and the operator's
-        ``kernel_name`` by default) and the back-projection steps of its input."""
+        ``kernel_name`` by default) and its input's back-projection (steps, momentum)."""
         if self.net is not None:
             net = ZSSRNet(self.net.body[0].in_channels, self.net.body[0].out_channels,
                           sum(isinstance(m, torch.nn.Conv2d) for m in self.net.body))
             net.load_state_dict(self.net.state_dict())
-            return net, self.input_back_projection
+            return net, (self.input_back_projection, self.input_momentum)
         path = shipped_start(factor, kernel_name) if self.weights is None else self.weights
         net, meta = load_start(path)
         arch = json.loads(meta["architecture"])
         if arch.get("factor") != factor:
             raise ValueError(f"the start {path} was meta-trained for x{arch.get('factor')}, the "
                              f"operator is x{factor}; pass a start trained for x{factor}")
-        return net, int(arch.get("input_back_projection", 0))
+        return net, (int(arch.get("input_back_projection", 0)),
+                     bool(arch.get("input_momentum", False)))
 
     def solve(self, y, operator, x0=None, x_true=None, callback=None) -> Result:
         """Super-resolve ``y`` (B, C, h, w) for the downsampling ``operator``; each image of
@@ -239,7 +249,8 @@ class MZSR:
         son = rs.down(y3)
         if self.noise_std > 0:
             son = son + torch.randn(son.shape, generator=gen).to(son) * self.noise_std
-        inp = network_input(son, rs, y.shape[-2:], input_bp).contiguous(memory_format=fmt)
+        inp = network_input(son, rs, y.shape[-2:], input_bp[0], momentum=input_bp[1])
+        inp = inp.contiguous(memory_format=fmt)
         opt = torch.optim.SGD(net.parameters(), lr=self.lrs[0])
         hist = {"seconds": [], "residual": []}
         t0 = time.perf_counter()
@@ -268,7 +279,7 @@ class MZSR:
             hist["residual"].append(value)
         net.eval()
         with torch.no_grad():
-            u = network_input(y3, rs, shape[-2:], input_bp)
+            u = network_input(y3, rs, shape[-2:], input_bp[0], momentum=input_bp[1])
             ks = range(8) if self.ensemble else [0]
             preds = []
             for k in ks:

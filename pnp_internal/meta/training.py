@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-back-projection", type=int, default=0,
                    help="back-projection steps of the network's input onto the LR image (0: "
                         "the cubic interpolation, as MZSR)")
+    p.add_argument("--input-momentum", action="store_true",
+                   help="FISTA momentum in those back-projection steps (a wide kernel needs "
+                        "about 50 such steps where plain ones need 300)")
     p.add_argument("--val-steps", type=int, default=10, help="MZSR steps at validation")
     p.add_argument("--n-val", type=int, default=4,
                    help="images held out at the end of every --data folder")
@@ -113,7 +116,8 @@ def _pairs(images, n, args, family, rng, gen, dev):
     kernel, _ = family.sample(rng)
     rs = resampler_for(kernel, args.factor)
     hr = random_crops(images, n, args.patch, gen).float().div_(255.0)
-    inp = network_input(rs.down(hr), rs, hr.shape[-2:], args.input_back_projection)
+    inp = network_input(rs.down(hr), rs, hr.shape[-2:], args.input_back_projection,
+                        momentum=args.input_momentum)
     return inp.to(dev), hr.to(dev)
 
 
@@ -143,7 +147,8 @@ def validation_kernels(family: KernelFamily) -> tuple:
 
 def validate(net: ZSSRNet, val, factor: int, steps: int, prec,
              input_back_projection: int = 0,
-             kernels: tuple = VALIDATION_KERNELS) -> tuple[float, float]:
+             kernels: tuple = VALIDATION_KERNELS, *,
+             input_momentum: bool = False) -> tuple[float, float]:
     """Mean PSNR (dB, RGB, border = factor) of MZSR from ``net`` with 0 and ``steps`` steps
     over the validation images and ``kernels`` ((name, kernel) pairs)."""
     from pnp_internal.metrics import psnr
@@ -158,7 +163,8 @@ def validate(net: ZSSRNet, val, factor: int, steps: int, prec,
             y = op.A(hr)
             for n, out in ((0, before), (steps, after)):
                 x = MZSR(steps=n, net=net, precision=prec,
-                         input_back_projection=input_back_projection).solve(y, op).x
+                         input_back_projection=input_back_projection,
+                         input_momentum=input_momentum).solve(y, op).x
                 out.append(float(psnr(x, hr, border=factor)))
     return float(np.mean(before)), float(np.mean(after))
 
@@ -220,14 +226,16 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     def checkpoint():
         nonlocal best
         v0, v = validate(net, val, args.factor, args.val_steps, prec,
-                         args.input_back_projection, validation_kernels(family))
+                         args.input_back_projection, validation_kernels(family),
+                         input_momentum=args.input_momentum)
         net.train()
         history.append((step, phase, v0, v))
         improved = v > best
         if improved:
             best = v
             save_start(net, out, factor=args.factor,
-                       input_back_projection=args.input_back_projection, metadata={
+                       input_back_projection=args.input_back_projection,
+                       input_momentum=args.input_momentum, metadata={
                 "training_command": command, "steps": str(step),
                 "pretrain_steps": str(min(step, args.pretrain_steps)),
                 "meta_steps": str(max(0, step - args.pretrain_steps)), "data": desc,
