@@ -1,6 +1,8 @@
 """MZSR and ``pnp-internal train-meta``: the kernel family, the meta-learned start adapting on
 a real image, the training command writing a loadable start and resuming, clear errors."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -159,6 +161,15 @@ def test_train_meta_writes_a_start_mzsr_loads_and_resumes(tmp_path):
     x = MZSR(steps=1, weights=out).solve(op.A(real_image("coffee", 64)), op).x
     assert x.shape == (1, 3, 64, 64)
     assert train_main([*args, "--steps", "1", "--patch", "33"]) == 2
+    # continuing a start on other inputs says so; the new start records its inputs
+    grown = tmp_path / "grown.safetensors"
+    with pytest.warns(UserWarning, match="back-projected 0 times"):
+        assert train_main([*args[:2], "--out", str(grown), *args[4:-2], "--pretrain-steps", "1",
+                           "--steps", "1", "--init", str(out), "--checkpoint",
+                           str(tmp_path / "g.ckpt.pt"), "--input-back-projection", "3",
+                           "--input-momentum"]) == 0
+    arch = json.loads(load_start(grown)[1]["architecture"])
+    assert arch["input_back_projection"] == 3 and arch["input_momentum"] is True
 
 
 def test_pretraining_decays_its_lr_over_the_steps_or_the_time_budget():

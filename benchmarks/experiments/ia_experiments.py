@@ -42,6 +42,8 @@ def main(argv=None):
     p.add_argument("--sigma-hi", type=float,
                    help="with --sigma: noise levels drawn in [sigma, sigma-hi], 0-255 scale")
     p.add_argument("--adapt-every", type=int, default=10)
+    p.add_argument("--scales", type=float, nargs="+",
+                   help="rescalings of the sources (default ImageAdapted's 1 and 0.9)")
     args = p.parse_args(argv)
     switch = {"auto": "auto", "none": None}.get(args.switch_sigma)
     if args.switch_sigma not in ("auto", "none"):
@@ -54,6 +56,8 @@ def main(argv=None):
         for key in ("steps", "lr", "batch_size", "train", "patience", "check_every"):
             if getattr(args, key) is not None:
                 opts[key] = getattr(args, key)
+        if args.scales:
+            opts["scales"] = tuple(args.scales)
         if args.when != "before":
             opts.update(adapt_every=args.adapt_every)
         if args.sigma is not None:

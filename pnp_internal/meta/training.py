@@ -43,7 +43,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -197,7 +199,16 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     if args.init:
         from pnp_internal.meta.mzsr import load_start
 
-        net.load_state_dict(load_start(args.init)[0].state_dict())
+        start, meta = load_start(args.init)
+        net.load_state_dict(start.state_dict())
+        arch = json.loads(meta["architecture"])
+        given = (int(arch.get("input_back_projection", 0)), bool(arch.get("input_momentum")))
+        if given != (args.input_back_projection, args.input_momentum):
+            warnings.warn(f"--init {args.init} was trained on inputs back-projected {given[0]} "
+                          f"times (momentum: {given[1]}); this run trains it on "
+                          f"{args.input_back_projection} (momentum: {args.input_momentum}): "
+                          "pass the start's own --input-back-projection / --input-momentum "
+                          "to continue it unchanged", stacklevel=2)
     net = net.to(dev).to(memory_format=prec.memory_format).train()
 
     def optimiser(phase):
