@@ -165,6 +165,13 @@ def cosine_decay(frac: float, floor: float) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
 
 
+def warmup_ramp(steps_done: int, warmup: int) -> float:
+    """The lr factor after ``steps_done`` steps of a run that ramps its lr up linearly over its
+    first ``warmup`` steps (0: no ramp): a warm start's fresh Adam moments would otherwise move
+    every weight by a full lr at once."""
+    return min(1.0, (steps_done + 1) / warmup) if warmup else 1.0
+
+
 def validate(model: CNNDenoiser, val, *, sigma: float = 25 / 255, seed: int = 1234) -> float:
     """Mean PSNR (dB) at ``sigma`` on the validation images, fixed noise."""
     if not val:
@@ -393,9 +400,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
             spent = ckpt.elapsed() / args.time_limit
             if spent >= 1.0:
                 break
-        # the closed-form schedule, ramped up over this run's first --warmup steps (a warm start's
-        # fresh Adam moments would otherwise move every weight by a full lr at once)
-        ramp = min(1.0, (step - first_step + 1) / args.warmup) if args.warmup else 1.0
+        ramp = warmup_ramp(step - first_step, args.warmup)  # times the closed-form schedule
         for g in opt.param_groups:
             g["lr"] = args.lr * ramp * (cosine(sched.last_epoch) if args.time_limit is None
                                         else cosine_decay(spent, lr_floor))

@@ -183,6 +183,10 @@ def test_pretraining_decays_its_lr_over_the_steps_or_the_time_budget():
     assert pretrain_lr(args, 10, 100.0) == pytest.approx(0.05e-3)
     args.steps = 200  # meta steps follow: the pre-training keeps its step schedule
     assert pretrain_lr(args, 10, 90.0) > 0.9e-3
+    from pnp_internal.training import warmup_ramp  # --warmup: a linear ramp, then 1
+    assert [warmup_ramp(k, 4) for k in (0, 1, 3, 10)] == [0.25, 0.5, 1.0, 1.0]
+    assert warmup_ramp(0, 0) == 1.0
+    assert build_parser().parse_args(["--data", "d", "--out", "o", "--warmup", "50"]).warmup == 50
 
 
 def test_a_start_is_validated_on_the_kernels_its_family_draws():

@@ -57,7 +57,7 @@ from pnp_internal.precision import resolve
 from pnp_internal.solvers.zssr import ZSSRNet
 from pnp_internal.run_checkpoint import RunCheckpoint, command_line
 from pnp_internal.training import (add_run_options, cosine_decay, load_folder, random_crops,
-                                   run_command, training_device)
+                                   run_command, training_device, warmup_ramp)
 
 __all__ = ["main", "build_parser", "train", "VALIDATION_KERNELS"]
 
@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-val", type=int, default=4,
                    help="images held out at the end of every --data folder")
     p.add_argument("--init", default=None, help="start from this MZSR start (safetensors)")
+    p.add_argument("--warmup", type=int, default=0,
+                   help="steps over which the pre-training lr ramps up linearly at the start "
+                        "of this run (for a warm start)")
     return add_run_options(p)
 
 
@@ -180,6 +183,8 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     if args.input_back_projection < 0:
         raise ValueError(f"--input-back-projection must be >= 0, got "
                          f"{args.input_back_projection}")
+    if args.warmup < 0:
+        raise ValueError(f"--warmup must be >= 0 steps, got {args.warmup}")
     if args.pretrain_steps < 0:
         raise ValueError(f"--pretrain-steps must be >= 0, got {args.pretrain_steps}")
     if args.time_limit is not None and args.time_limit <= 0:
@@ -263,7 +268,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         sys.stdout.flush()
 
     bar = tqdm(total=args.steps, initial=step, mininterval=30, ncols=100)
-    running = None
+    running, first_step = None, step
     while step < args.steps:
         if args.time_limit is not None and ckpt.elapsed() >= args.time_limit:
             break
@@ -272,7 +277,8 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
             phase, opt = "meta", optimiser("meta")
         if phase == "pretrain":
             for g in opt.param_groups:
-                g["lr"] = pretrain_lr(args, step, ckpt.elapsed())
+                g["lr"] = (pretrain_lr(args, step, ckpt.elapsed())
+                           * warmup_ramp(step - first_step, args.warmup))
             groups = [_pairs(images, args.task_batch, args, family, rng, gen, dev)
                       for _ in range(args.meta_batch)]
             inp = torch.cat([g[0] for g in groups]).contiguous(memory_format=prec.memory_format)
