@@ -4,7 +4,8 @@
 name    what
 ======  ==================================================================================
 mzsr    :class:`~pnp_internal.meta.MZSR`: the shipped meta-learned start adapted by 10 SGD
-        steps on the image's own pair (``steps=`` changes it)
+        steps on the image's own pair (``steps=`` changes it); the bicubic start (a bicubic
+        operator) takes its own learning rates (``recipes.MZSR_BICUBIC``)
 mzsr-1  the same with one step
 ======  ==================================================================================
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from .. import recipes
 from ..meta import MZSR
+from ..meta.mzsr import BICUBIC_WEIGHTS
 from .registry import Problem, checked_options, register
 
 
@@ -27,7 +29,10 @@ def _mzsr(p: Problem, recipe, *, name: str):
           description="MZSR (Soh et al. 2020): the meta-learned start, 10 SGD steps on y's own "
                       "pair")
 def mzsr(p: Problem):
-    return _mzsr(p, recipes.MZSR, name="mzsr")
+    bicubic_start = (getattr(p.operator, "kernel_name", None) == "bicubic"
+                     and getattr(p.operator, "factor", None) in BICUBIC_WEIGHTS
+                     and not {"weights", "net"} & set(p.options))
+    return _mzsr(p, recipes.MZSR_BICUBIC if bicubic_start else recipes.MZSR, name="mzsr")
 
 
 @register("mzsr-1", kinds=("sr",), target=MZSR, memory="zssr",
