@@ -204,6 +204,14 @@ def test_the_bicubic_kernel_gets_its_own_start():
     assert shipped_start(4, "bicubic") == WEIGHTS[4]
     with pytest.raises(ValueError, match="factors \\[2, 4\\] only"):
         shipped_start(3, "bicubic")
+    # and its own learning rates through the method; a Gaussian kernel keeps the paper's
+    from pnp_internal import recipes
+    x = real_image("coffee", 64)
+    for kernel, recipe in (("bicubic", "MZSR_BICUBIC"), (KernelFamily.gaussian(1.0), "MZSR")):
+        op = operators.Downsampling(2, img_shape=x.shape[1:], kernel=kernel)
+        with recipes.reading() as read:
+            pi.solve(op.A(x), op, method="mzsr", noise_std=0, steps=1)
+        assert recipe in read and {"MZSR", "MZSR_BICUBIC"} - {recipe} - set(read)
 
 
 def test_a_rewritten_start_is_read_again(tmp_path):
