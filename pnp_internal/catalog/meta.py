@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .. import recipes
 from ..meta import MZSR
-from ..meta.mzsr import BICUBIC_WEIGHTS
+from ..meta.mzsr import takes_bicubic_start
 from .registry import Problem, checked_options, register
 
 
@@ -29,8 +29,8 @@ def _mzsr(p: Problem, recipe, *, name: str):
           description="MZSR (Soh et al. 2020): the meta-learned start, 10 SGD steps on y's own "
                       "pair")
 def mzsr(p: Problem):
-    bicubic_start = (getattr(p.operator, "kernel_name", None) == "bicubic"
-                     and getattr(p.operator, "factor", None) in BICUBIC_WEIGHTS
+    bicubic_start = (takes_bicubic_start(getattr(p.operator, "factor", None),
+                                         getattr(p.operator, "kernel_name", None))
                      and not {"weights", "net"} & set(p.options))
     return _mzsr(p, recipes.MZSR_BICUBIC if bicubic_start else recipes.MZSR, name="mzsr")
 

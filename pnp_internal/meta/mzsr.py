@@ -24,8 +24,8 @@ from ..solvers.result import Result
 from ..solvers.zssr import MIN_LR_SIZE, ZSSRNet
 from ..solvers.zssr_data import Resampler, back_project, dihedral
 
-__all__ = ["MZSR", "WEIGHTS", "BICUBIC_WEIGHTS", "shipped_start", "FORMAT", "load_start",
-           "save_start", "network_input"]
+__all__ = ["MZSR", "WEIGHTS", "BICUBIC_WEIGHTS", "shipped_start", "takes_bicubic_start", "FORMAT",
+           "load_start", "save_start", "network_input"]
 
 #: Value of the ``format`` metadata key of the project's meta-learned start files.
 FORMAT = "pnp_internal.mzsr/1"
@@ -37,9 +37,15 @@ WEIGHTS = {f: Path(__file__).resolve().parent / "weights" / f"mzsr-x{f}.safetens
 BICUBIC_WEIGHTS = {2: Path(__file__).resolve().parent / "weights" / "mzsr-x2-bicubic.safetensors"}
 
 
+def takes_bicubic_start(factor, kernel_name: str | None) -> bool:
+    """Whether :func:`shipped_start` gives the bicubic start for this factor and kernel name
+    (its test-time recipe is ``recipes.MZSR_BICUBIC``)."""
+    return kernel_name == "bicubic" and factor in BICUBIC_WEIGHTS
+
+
 def shipped_start(factor: int, kernel_name: str | None = None) -> Path:
     """The shipped start for an SR ``factor`` and the operator's kernel name."""
-    if kernel_name == "bicubic" and factor in BICUBIC_WEIGHTS:
+    if takes_bicubic_start(factor, kernel_name):
         return BICUBIC_WEIGHTS[factor]
     if factor not in WEIGHTS:
         raise ValueError(f"MZSR ships a start for factors {sorted(WEIGHTS)} only, not "
