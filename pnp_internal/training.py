@@ -158,7 +158,6 @@ def random_crops(images, batch: int, patch: int, gen: torch.Generator, colour=No
     return torch.stack(out)
 
 
-@torch.no_grad()
 def cosine_decay(frac: float, floor: float) -> float:
     """The lr factor ``frac`` of the way through a cosine decay from 1 to ``floor`` (``frac`` past
     1 stays at the floor): the schedule of every trainer of the project."""
@@ -172,6 +171,7 @@ def warmup_ramp(steps_done: int, warmup: int) -> float:
     return min(1.0, (steps_done + 1) / warmup) if warmup else 1.0
 
 
+@torch.no_grad()
 def validate(model: CNNDenoiser, val, *, sigma: float = 25 / 255, seed: int = 1234) -> float:
     """Mean PSNR (dB) at ``sigma`` on the validation images, fixed noise."""
     if not val:

@@ -18,13 +18,12 @@ import argparse
 import json
 import sys
 
-from pnp_internal.meta.mzsr import load_start, save_start
+from pnp_internal.meta.mzsr import load_start, save_start, start_input
 
 
-def _input(arch: dict) -> str:
-    steps = int(arch.get("input_back_projection", 0))
-    return f"{steps} back-projection steps" + (" with momentum" if arch.get("input_momentum")
-                                               else "")
+def _input(meta: dict) -> str:
+    steps, momentum = start_input(meta)
+    return f"{steps} back-projection steps" + (" with momentum" if momentum else "")
 
 
 def main(argv=None) -> int:
@@ -48,17 +47,17 @@ def main(argv=None) -> int:
                    old_val: meta_old[old_val], "family": meta_old.get("family", "")}]
     stage = {"command": meta_new["training_command"], "steps": meta_new["steps"],
              "device": args.device, val: meta_new[val], "family": meta_new.get("family", "")}
-    if _input(arch_new) != _input(arch_old):
-        stage["input"] = f"{_input(arch_new)} (before: {_input(arch_old)})"
+    if start_input(meta_new) != start_input(meta_old):
+        stage["input"] = f"{_input(meta_new)} (before: {_input(meta_old)})"
     stages.append(stage)
     meta = {k: v for k, v in meta_new.items() if k not in ("format", "architecture")}
     meta["stages"] = json.dumps(stages)
     meta["training_command"] = meta_old["training_command"] + " && " + meta_new["training_command"]
-    save_start(net, args.into, factor=arch_new["factor"],
-               input_back_projection=int(arch_new.get("input_back_projection", 0)),
-               input_momentum=bool(arch_new.get("input_momentum")), metadata=meta)
+    steps, momentum = start_input(meta_new)
+    save_start(net, args.into, factor=arch_new["factor"], input_back_projection=steps,
+               input_momentum=momentum, metadata=meta)
     print(f"wrote {args.into}: {len(stages)} stages, validation {meta_new[val]} dB, input "
-          f"{_input(arch_new)}")
+          f"{_input(meta_new)}")
     return 0
 
 

@@ -25,7 +25,7 @@ from ..solvers.zssr import MIN_LR_SIZE, ZSSRNet
 from ..solvers.zssr_data import Resampler, back_project, dihedral
 
 __all__ = ["MZSR", "WEIGHTS", "BICUBIC_WEIGHTS", "shipped_start", "takes_bicubic_start", "FORMAT",
-           "load_start", "save_start", "network_input"]
+           "load_start", "save_start", "start_input", "network_input"]
 
 #: Value of the ``format`` metadata key of the project's meta-learned start files.
 FORMAT = "pnp_internal.mzsr/1"
@@ -91,6 +91,13 @@ def _read(path: str, mtime_ns: int):  # keyed on the file's mtime: a rewritten s
         raise ValueError(f"{path} is not a pnp_internal MZSR start (format "
                          f"{meta.get('format')!r}, expected {FORMAT!r})")
     return state, meta
+
+
+def start_input(meta: dict) -> tuple[int, bool]:
+    """The input a start file's network was trained on, from its metadata: back-projection
+    steps and momentum (:func:`network_input`)."""
+    arch = json.loads(meta["architecture"])
+    return int(arch.get("input_back_projection", 0)), bool(arch.get("input_momentum", False))
 
 
 def load_start(path) -> tuple[ZSSRNet, dict]:
@@ -205,8 +212,7 @@ class MZSR:
         if arch.get("factor") != factor:
             raise ValueError(f"the start {path} was meta-trained for x{arch.get('factor')}, the "
                              f"operator is x{factor}; pass a start trained for x{factor}")
-        return net, (int(arch.get("input_back_projection", 0)),
-                     bool(arch.get("input_momentum", False)))
+        return net, start_input(meta)
 
     def solve(self, y, operator, x0=None, x_true=None, callback=None) -> Result:
         """Super-resolve ``y`` (B, C, h, w) for the downsampling ``operator``; each image of

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -202,12 +201,11 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
 
     net = ZSSRNet(3, 64, 8, gen)
     if args.init:
-        from pnp_internal.meta.mzsr import load_start
+        from pnp_internal.meta.mzsr import load_start, start_input
 
         start, meta = load_start(args.init)
         net.load_state_dict(start.state_dict())
-        arch = json.loads(meta["architecture"])
-        given = (int(arch.get("input_back_projection", 0)), bool(arch.get("input_momentum")))
+        given = start_input(meta)
         if given != (args.input_back_projection, args.input_momentum):
             warnings.warn(f"--init {args.init} was trained on inputs back-projected {given[0]} "
                           f"times (momentum: {given[1]}); this run trains it on "
