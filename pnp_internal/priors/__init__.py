@@ -10,4 +10,5 @@ from .dip import DIPDenoiser
 from .self2self import Self2Self
 from .tiled import Tiled
 from .self_ensemble import SelfEnsemble
+from .collaborative_wiener import CollaborativeWiener
 from . import nets

@@ -1,0 +1,83 @@
+"""The weight of the CNN in ``cnn-x8-wiener``: its self-ensemble blended with BM3D's Wiener stage.
+
+For each image (the task's seeded noise, as ``pnp-internal bench``, after ``--crop``), the
+shipped one-call CNN's self-ensemble ``D(y)`` and the collaborative Wiener stage piloted by it
+``W`` (:func:`pnp_internal.priors.collaborative_wiener.collaborative_wiener`), then the PSNR of
+``b D + (1 - b) W`` for each ``--blends`` value ``b`` (1 is ``cnn-x8``, 0 the Wiener stage
+alone). Meant for held-out training images (``--last``), so that the weight is not chosen on a
+test set. Prints the mean per weight and per folder, and writes the per-image numbers, the
+machine and the commit to ``--out``.
+
+Run: ``python benchmarks/experiments/wiener_blend.py denoise-s25 --images
+../shared/data/train/urban100 ../shared/data/train/color80 --last 8 --crop 256 --blends 0 0.3
+0.4 0.5 0.6 0.7 0.8 1 --out benchmarks/results/wiener-blend_denoise-s25_holdout.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from pnp_internal.bench.runner import list_images, machine_info, provenance
+from pnp_internal.bench.tasks import center_crop, get_task, image_seed
+from pnp_internal.catalog.pnp import shipped_cnn
+from pnp_internal.io import read_image
+from pnp_internal.metrics import psnr
+from pnp_internal.priors import SelfEnsemble
+from pnp_internal.priors.collaborative_wiener import collaborative_wiener
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("task")
+    p.add_argument("--images", nargs="+", required=True)
+    p.add_argument("--last", type=int)
+    p.add_argument("--crop", type=int)
+    p.add_argument("--blends", type=float, nargs="+", default=[0.0, 0.5, 1.0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    task = get_task(args.task)
+    rows = []
+    for folder in args.images:
+        for path in list_images(folder, last=args.last):
+            x, _ = task.prepare(center_crop(read_image(path), args.crop))
+            deg = task.degrade(x, seed=image_seed(0, path.name))
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                pilot = SelfEnsemble(shipped_cnn(x.shape[1], one_call=True))(
+                    deg.y, task.noise_std).clamp(0, 1)
+            t1 = time.perf_counter()
+            wiener = torch.from_numpy(collaborative_wiener(
+                deg.y[0].double().numpy(), pilot[0].double().numpy(), task.noise_std))
+            t2 = time.perf_counter()
+            row = {"image": f"{folder}/{path.name}", "seconds_cnn_x8": t1 - t0,
+                   "seconds_wiener": t2 - t1, "psnr": {}}
+            for b in args.blends:
+                out = (b * pilot[0].double() + (1 - b) * wiener).clamp(0, 1)[None].float()
+                row["psnr"][str(b)] = float(psnr(out, x, **task.score_options))
+            rows.append(row)
+            print(row, flush=True)
+    mean = {str(b): statistics.mean(r["psnr"][str(b)] for r in rows) for b in args.blends}
+    per_folder = {f: {str(b): statistics.mean(r["psnr"][str(b)] for r in rows
+                                               if r["image"].startswith(f + "/"))
+                      for b in args.blends} for f in args.images}
+    print("mean PSNR per CNN weight:", {k: round(v, 3) for k, v in mean.items()})
+    for f, m in per_folder.items():
+        print(f, {k: round(v, 3) for k, v in m.items()})
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump({"task": args.task, "images": args.images, "last": args.last,
+                       "crop": args.crop, "rows": rows, "mean_psnr": mean,
+                       "mean_psnr_per_folder": per_folder, "machine": machine_info(),
+                       "provenance": provenance()}, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
