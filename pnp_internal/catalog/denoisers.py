@@ -1,5 +1,6 @@
 """Denoising methods applied to ``y`` directly: ``cnn``, ``cnn-x8`` (its geometric
-self-ensemble), ``cnn-gaintuning``, ``cnn-sure``, ``bm3d``, ``tv`` and ``self2self``.
+self-ensemble), ``cnn-x8-wiener`` (that blended with BM3D's Wiener stage), ``cnn-gaintuning``,
+``cnn-sure``, ``bm3d``, ``tv`` and ``self2self``.
 
 ``cnn-gaintuning`` (Mohan et al. 2021: per-channel gains) and ``cnn-sure`` (Metzler et al.
 2018: here a low-rank update of every convolution) first fit the CNN of ``cnn``
@@ -55,6 +56,20 @@ def cnn_x8(p: Problem) -> Result:
     if p.options:
         _no_options(p, "cnn-x8")
     return one_call(p, SelfEnsemble(_one_call_cnn(p)), "8 CNN calls, averaged")
+
+
+@register("cnn-x8-wiener", kinds=("denoise",),
+          description="cnn-x8 blended with BM3D's collaborative Wiener stage piloted by it "
+                      "(non-local: the repeats a CNN cannot see)")
+def cnn_x8_wiener(p: Problem) -> Result:
+    from ..priors import CollaborativeWiener, SelfEnsemble
+
+    if p.options:
+        _no_options(p, "cnn-x8-wiener")
+    blend = recipes.COLLABORATIVE_WIENER.value
+    prior = CollaborativeWiener(SelfEnsemble(_one_call_cnn(p)), blend=blend)
+    return one_call(p, prior, f"8 CNN calls averaged, blended ({blend}) with BM3D's Wiener "
+                              "stage piloted by them")
 
 
 def _one_call_cnn(p: Problem):
