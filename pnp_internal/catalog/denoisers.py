@@ -1,6 +1,6 @@
 """Denoising methods applied to ``y`` directly: ``cnn``, ``cnn-x8`` (its geometric
-self-ensemble), ``cnn-x8-wiener`` (that blended with BM3D's Wiener stage), ``cnn-gaintuning``,
-``cnn-sure``, ``bm3d``, ``tv`` and ``self2self``.
+self-ensemble), ``cnn-x8-wiener`` and ``cnn-x8-cbm3d`` (that blended with BM3D's Wiener stage
+or with CBM3D), ``cnn-gaintuning``, ``cnn-sure``, ``bm3d``, ``tv`` and ``self2self``.
 
 ``cnn-gaintuning`` (Mohan et al. 2021: per-channel gains) and ``cnn-sure`` (Metzler et al.
 2018: here a low-rank update of every convolution) first fit the CNN of ``cnn``
@@ -70,6 +70,19 @@ def cnn_x8_wiener(p: Problem) -> Result:
     prior = CollaborativeWiener(SelfEnsemble(_one_call_cnn(p)), blend=blend)
     return one_call(p, prior, f"8 CNN calls averaged, blended ({blend}) with BM3D's Wiener "
                               "stage piloted by them")
+
+
+@register("cnn-x8-cbm3d", kinds=("denoise",),
+          description="the weighted mean of cnn-x8 and CBM3D (their errors differ: the CNN's on "
+                      "repeated structure, CBM3D's on texture)")
+def cnn_x8_cbm3d(p: Problem) -> Result:
+    from ..priors import BM3D, Blend, SelfEnsemble
+
+    if p.options:
+        _no_options(p, "cnn-x8-cbm3d")
+    weight = recipes.CBM3D_BLEND.value
+    prior = Blend(SelfEnsemble(_one_call_cnn(p)), BM3D(), weight=weight)
+    return one_call(p, prior, f"8 CNN calls averaged, weighted {weight} against CBM3D")
 
 
 def _one_call_cnn(p: Problem):

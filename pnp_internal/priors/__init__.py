@@ -11,4 +11,5 @@ from .self2self import Self2Self
 from .tiled import Tiled
 from .self_ensemble import SelfEnsemble
 from .collaborative_wiener import CollaborativeWiener
+from .blend import Blend
 from . import nets

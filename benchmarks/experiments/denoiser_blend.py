@@ -1,16 +1,21 @@
-"""The weight of the CNN in ``cnn-x8-wiener``: its self-ensemble blended with BM3D's Wiener stage.
+"""The weight of the CNN in ``cnn-x8-wiener`` and ``cnn-x8-cbm3d``: its self-ensemble blended
+with a second, non-local denoiser.
 
 For each image (the task's seeded noise, as ``pnp-internal bench``, after ``--crop``), the
-shipped one-call CNN's self-ensemble ``D(y)`` and the collaborative Wiener stage piloted by it
-``W`` (:func:`pnp_internal.priors.collaborative_wiener.collaborative_wiener`), then the PSNR of
-``b D + (1 - b) W`` for each ``--blends`` value ``b`` (1 is ``cnn-x8``, 0 the Wiener stage
-alone). Meant for held-out training images (``--last``), so that the weight is not chosen on a
-test set. Prints the mean per weight and per folder, and writes the per-image numbers, the
-machine and the commit to ``--out``.
+shipped one-call CNN's self-ensemble ``D(y)`` and the second denoiser ``S(y)``: with ``--second
+wiener`` BM3D's collaborative Wiener stage piloted by ``D(y)``
+(:func:`pnp_internal.priors.collaborative_wiener.collaborative_wiener`), with ``--second
+cbm3d`` CBM3D's two stages (:class:`pnp_internal.priors.BM3D`). Then the PSNR of ``b D + (1 - b)
+S`` for each ``--blends`` value ``b`` (1 is ``cnn-x8``, 0 the second denoiser alone). Meant for
+held-out training images (``--last``), so that the weight is not chosen on a test set. Prints
+the mean per weight and per folder, and writes the per-image numbers, the machine and the commit
+to ``--out``.
 
-Run: ``python benchmarks/experiments/wiener_blend.py denoise-s25 --images
+Run: ``python benchmarks/experiments/denoiser_blend.py denoise-s25 --images
 ../shared/data/train/urban100 ../shared/data/train/color80 --last 8 --crop 256 --blends 0 0.3
-0.4 0.5 0.6 0.7 0.8 1 --out benchmarks/results/wiener-blend_denoise-s25_holdout.json``
+0.4 0.5 0.6 0.7 0.8 1 --second wiener --out
+benchmarks/results/wiener-blend_denoise-s25_holdout.json`` (and ``--second cbm3d --out
+benchmarks/results/cbm3d-blend_denoise-s25_holdout.json``)
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pnp_internal.bench.tasks import center_crop, get_task, image_seed
 from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.io import read_image
 from pnp_internal.metrics import psnr
-from pnp_internal.priors import SelfEnsemble
+from pnp_internal.priors import BM3D, SelfEnsemble
 from pnp_internal.priors.collaborative_wiener import collaborative_wiener
 
 
@@ -38,6 +43,7 @@ def main(argv=None) -> int:
     p.add_argument("--last", type=int)
     p.add_argument("--crop", type=int)
     p.add_argument("--blends", type=float, nargs="+", default=[0.0, 0.5, 1.0])
+    p.add_argument("--second", choices=("wiener", "cbm3d"), default="wiener")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out")
     args = p.parse_args(argv)
@@ -53,13 +59,16 @@ def main(argv=None) -> int:
                 pilot = SelfEnsemble(shipped_cnn(x.shape[1], one_call=True))(
                     deg.y, task.noise_std).clamp(0, 1)
             t1 = time.perf_counter()
-            wiener = torch.from_numpy(collaborative_wiener(
-                deg.y[0].double().numpy(), pilot[0].double().numpy(), task.noise_std))
+            if args.second == "wiener":
+                second = torch.from_numpy(collaborative_wiener(
+                    deg.y[0].double().numpy(), pilot[0].double().numpy(), task.noise_std))
+            else:
+                second = BM3D()(deg.y, task.noise_std)[0].double()
             t2 = time.perf_counter()
             row = {"image": f"{folder}/{path.name}", "seconds_cnn_x8": t1 - t0,
-                   "seconds_wiener": t2 - t1, "psnr": {}}
+                   f"seconds_{args.second}": t2 - t1, "psnr": {}}
             for b in args.blends:
-                out = (b * pilot[0].double() + (1 - b) * wiener).clamp(0, 1)[None].float()
+                out = (b * pilot[0].double() + (1 - b) * second).clamp(0, 1)[None].float()
                 row["psnr"][str(b)] = float(psnr(out, x, **task.score_options))
             rows.append(row)
             print(row, flush=True)
@@ -72,7 +81,8 @@ def main(argv=None) -> int:
         print(f, {k: round(v, 3) for k, v in m.items()})
     if args.out:
         with open(args.out, "w") as fh:
-            json.dump({"task": args.task, "images": args.images, "last": args.last,
+            json.dump({"task": args.task, "second": args.second, "images": args.images,
+                       "last": args.last,
                        "crop": args.crop, "rows": rows, "mean_psnr": mean,
                        "mean_psnr_per_folder": per_folder, "machine": machine_info(),
                        "provenance": provenance()}, fh, indent=1)
