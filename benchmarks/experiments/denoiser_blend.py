@@ -15,7 +15,9 @@ Run: ``python benchmarks/experiments/denoiser_blend.py denoise-s25 --images
 ../shared/data/train/urban100 ../shared/data/train/color80 --last 8 --crop 256 --blends 0 0.3
 0.4 0.5 0.6 0.7 0.8 1 --second wiener --out
 benchmarks/results/wiener-blend_denoise-s25_holdout.json`` (and ``--second cbm3d --out
-benchmarks/results/cbm3d-blend_denoise-s25_holdout.json``)
+benchmarks/results/cbm3d-blend_denoise-s25_holdout.json``); gray: ``--images
+../shared/data/train/gray400 ../shared/data/train/urban100 ../shared/data/train/color80 --gray``
+(the files gray training holds out).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import time
 import torch
 
 from pnp_internal.bench.runner import list_images, machine_info, provenance
-from pnp_internal.bench.tasks import center_crop, get_task, image_seed
+from pnp_internal.bench.tasks import center_crop, get_task, image_seed, to_gray
 from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.io import read_image
 from pnp_internal.metrics import psnr
@@ -44,6 +46,7 @@ def main(argv=None) -> int:
     p.add_argument("--crop", type=int)
     p.add_argument("--blends", type=float, nargs="+", default=[0.0, 0.5, 1.0])
     p.add_argument("--second", choices=("wiener", "cbm3d"), default="wiener")
+    p.add_argument("--gray", action="store_true", help="the images' BT.601 luma (the gray CNN)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out")
     args = p.parse_args(argv)
@@ -53,6 +56,7 @@ def main(argv=None) -> int:
     for folder in args.images:
         for path in list_images(folder, last=args.last):
             x, _ = task.prepare(center_crop(read_image(path), args.crop))
+            x = to_gray(x) if args.gray else x
             deg = task.degrade(x, seed=image_seed(0, path.name))
             t0 = time.perf_counter()
             with torch.no_grad():
@@ -81,7 +85,8 @@ def main(argv=None) -> int:
         print(f, {k: round(v, 3) for k, v in m.items()})
     if args.out:
         with open(args.out, "w") as fh:
-            json.dump({"task": args.task, "second": args.second, "images": args.images,
+            json.dump({"task": args.task, "second": args.second, "gray": args.gray,
+                       "images": args.images,
                        "last": args.last,
                        "crop": args.crop, "rows": rows, "mean_psnr": mean,
                        "mean_psnr_per_folder": per_folder, "machine": machine_info(),

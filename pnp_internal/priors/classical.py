@@ -196,7 +196,7 @@ class BM3D(Prior):
             hwc = np.ascontiguousarray(img.transpose(1, 2, 0))
             if self.stage == "all":
                 out = bm3d.bm3d_rgb(hwc, s, profile=self.profile)
-            else:  # bm3d_rgb has no stage argument: gray BM3D per opponent channel instead
+            else:  # bm3d_rgb has no stage argument: gray BM3D on each RGB channel instead
                 out = np.stack([bm3d.bm3d(hwc[..., c], s, profile=self.profile,
                                           stage_arg=stage) for c in range(3)], axis=-1)
             return np.asarray(out).transpose(2, 0, 1)
