@@ -66,7 +66,7 @@ def cnn_x8_wiener(p: Problem) -> Result:
 
     if p.options:
         _no_options(p, "cnn-x8-wiener")
-    blend = recipes.COLLABORATIVE_WIENER.value
+    blend = recipes.COLLABORATIVE_WIENER.value[p.channels]
     prior = CollaborativeWiener(SelfEnsemble(_one_call_cnn(p)), blend=blend)
     return one_call(p, prior, f"8 CNN calls averaged, blended ({blend}) with BM3D's Wiener "
                               "stage piloted by them")
