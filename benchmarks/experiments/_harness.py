@@ -26,6 +26,34 @@ def experiment_parser(doc: str) -> argparse.ArgumentParser:
     return p
 
 
+def folders_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser for the scripts that score settings on several folders (often the files
+    training holds out): the task, ``--images`` folders, ``--last``, ``--crop``, ``--threads``
+    and ``--out``."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("task")
+    p.add_argument("--images", nargs="+", required=True)
+    p.add_argument("--last", type=int, help="the last N images of each folder")
+    p.add_argument("--crop", type=int)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out")
+    return p
+
+
+def degraded_images(task, folders, *, last=None, crop=None, gray: bool = False):
+    """``(label, x, degraded)`` for each image of ``folders``: centre-cropped, prepared (and its
+    luma with ``gray``), then degraded with the seed ``pnp-internal bench`` gives it."""
+    from pnp_internal.bench.runner import list_images
+    from pnp_internal.bench.tasks import center_crop, image_seed, to_gray
+    from pnp_internal.io import read_image
+
+    for folder in folders:
+        for path in list_images(folder, last=last):
+            x, _ = task.prepare(center_crop(read_image(path), crop))
+            x = to_gray(x) if gray else x
+            yield f"{folder}/{path.name}", x, task.degrade(x, seed=image_seed(0, path.name))
+
+
 def run_methods(args, methods: str, extra=()) -> int:
     """Run the registered ``methods`` (comma-separated) with the benchmark harness, per image."""
     torch.set_num_threads(args.threads)

@@ -22,60 +22,50 @@ benchmarks/results/cbm3d-blend_denoise-s25_holdout.json``); gray: ``--images
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
 
 import torch
+from _harness import degraded_images, folders_parser
 
-from pnp_internal.bench.runner import list_images, machine_info, provenance
-from pnp_internal.bench.tasks import center_crop, get_task, image_seed, to_gray
+from pnp_internal.bench.runner import machine_info, provenance
+from pnp_internal.bench.tasks import get_task
 from pnp_internal.catalog.pnp import shipped_cnn
-from pnp_internal.io import read_image
 from pnp_internal.metrics import psnr
 from pnp_internal.priors import BM3D, SelfEnsemble
 from pnp_internal.priors.collaborative_wiener import collaborative_wiener
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("task")
-    p.add_argument("--images", nargs="+", required=True)
-    p.add_argument("--last", type=int)
-    p.add_argument("--crop", type=int)
+    p = folders_parser(__doc__)
     p.add_argument("--blends", type=float, nargs="+", default=[0.0, 0.5, 1.0])
     p.add_argument("--second", choices=("wiener", "cbm3d"), default="wiener")
     p.add_argument("--gray", action="store_true", help="the images' BT.601 luma (the gray CNN)")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     task = get_task(args.task)
     rows = []
-    for folder in args.images:
-        for path in list_images(folder, last=args.last):
-            x, _ = task.prepare(center_crop(read_image(path), args.crop))
-            x = to_gray(x) if args.gray else x
-            deg = task.degrade(x, seed=image_seed(0, path.name))
-            t0 = time.perf_counter()
-            with torch.no_grad():
-                pilot = SelfEnsemble(shipped_cnn(x.shape[1], one_call=True))(
-                    deg.y, task.noise_std).clamp(0, 1)
-            t1 = time.perf_counter()
-            if args.second == "wiener":
-                second = torch.from_numpy(collaborative_wiener(
-                    deg.y[0].double().numpy(), pilot[0].double().numpy(), task.noise_std))
-            else:
-                second = BM3D()(deg.y, task.noise_std)[0].double()
-            t2 = time.perf_counter()
-            row = {"image": f"{folder}/{path.name}", "seconds_cnn_x8": t1 - t0,
-                   f"seconds_{args.second}": t2 - t1, "psnr": {}}
-            for b in args.blends:
-                out = (b * pilot[0].double() + (1 - b) * second).clamp(0, 1)[None].float()
-                row["psnr"][str(b)] = float(psnr(out, x, **task.score_options))
-            rows.append(row)
-            print(row, flush=True)
+    for label, x, deg in degraded_images(task, args.images, last=args.last, crop=args.crop,
+                                         gray=args.gray):
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            pilot = SelfEnsemble(shipped_cnn(x.shape[1], one_call=True))(
+                deg.y, task.noise_std).clamp(0, 1)
+        t1 = time.perf_counter()
+        if args.second == "wiener":
+            second = torch.from_numpy(collaborative_wiener(
+                deg.y[0].double().numpy(), pilot[0].double().numpy(), task.noise_std))
+        else:
+            second = BM3D()(deg.y, task.noise_std)[0].double()
+        t2 = time.perf_counter()
+        row = {"image": label, "seconds_cnn_x8": t1 - t0,
+               f"seconds_{args.second}": t2 - t1, "psnr": {}}
+        for b in args.blends:
+            out = (b * pilot[0].double() + (1 - b) * second).clamp(0, 1)[None].float()
+            row["psnr"][str(b)] = float(psnr(out, x, **task.score_options))
+        rows.append(row)
+        print(row, flush=True)
     mean = {str(b): statistics.mean(r["psnr"][str(b)] for r in rows) for b in args.blends}
     per_folder = {f: {str(b): statistics.mean(r["psnr"][str(b)] for r in rows
                                                if r["image"].startswith(f + "/"))

@@ -14,45 +14,35 @@ benchmarks/results/mzsr-lrs_sr-x2_holdout.json``
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 
 import torch
+from _harness import degraded_images, folders_parser
 
 from pnp_internal import recipes
-from pnp_internal.bench.runner import list_images, machine_info, provenance
-from pnp_internal.bench.tasks import center_crop, get_task, image_seed
-from pnp_internal.io import read_image
+from pnp_internal.bench.runner import machine_info, provenance
+from pnp_internal.bench.tasks import get_task
 from pnp_internal.meta import MZSR
 from pnp_internal.metrics import psnr
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("task")
-    p.add_argument("--images", nargs="+", required=True)
-    p.add_argument("--last", type=int)
-    p.add_argument("--crop", type=int)
+    p = folders_parser(__doc__)
     p.add_argument("--scales", type=float, nargs="+", default=[1.0])
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     task, base = get_task(args.task), recipes.MZSR
     rows = []
-    for folder in args.images:
-        for path in list_images(folder, last=args.last):
-            x, _ = task.prepare(center_crop(read_image(path), args.crop))
-            deg = task.degrade(x, seed=image_seed(0, path.name))
-            row = {"image": f"{folder}/{path.name}", "psnr": {}}
-            for s in args.scales:
-                out = MZSR(steps=base.steps, lrs=tuple(s * v for v in base.lrs),
-                           ensemble=base.ensemble, back_projection=base.back_projection,
-                           seed=0).solve(deg.y, deg.operator).x
-                row["psnr"][str(s)] = float(psnr(out, x, **task.score_options))
-            rows.append(row)
-            print(row, flush=True)
+    for label, x, deg in degraded_images(task, args.images, last=args.last, crop=args.crop):
+        row = {"image": label, "psnr": {}}
+        for s in args.scales:
+            out = MZSR(steps=base.steps, lrs=tuple(s * v for v in base.lrs),
+                       ensemble=base.ensemble, back_projection=base.back_projection,
+                       seed=0).solve(deg.y, deg.operator).x
+            row["psnr"][str(s)] = float(psnr(out, x, **task.score_options))
+        rows.append(row)
+        print(row, flush=True)
     mean = {str(s): statistics.mean(r["psnr"][str(s)] for r in rows) for s in args.scales}
     print("mean PSNR per lr factor:", {k: round(v, 3) for k, v in mean.items()})
     if args.out:
