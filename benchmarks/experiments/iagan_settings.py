@@ -3,9 +3,9 @@ their weights and the codes averaged, against CSGM and the best iterate of the p
 for reference only).
 
     python benchmarks/experiments/iagan_settings.py --images ../shared/data/test/set12 \\
-        --tasks cs-10,cs-25 --limit 4 --variants 5:3e-5:1,3:1e-4:1,3:1e-4:4 --out FILE.json
+        --tasks cs-10,cs-25 --limit 4 --variants 3:1e-4:1:0:0,3:1e-4:1:1e-2:1 --out FILE.json
 
-A variant is ``stages:lr:ensemble``.
+A variant is ``stages:lr:ensemble:tv_weight:refit`` (``refit`` 0 or 1).
 """
 
 from __future__ import annotations
@@ -31,16 +31,17 @@ def main(argv=None) -> int:
     p.add_argument("--images", required=True)
     p.add_argument("--tasks", default="cs-10,cs-25")
     p.add_argument("--limit", type=int, default=4)
-    p.add_argument("--variants", default="5:3e-5:1,3:1e-4:1,3:1e-4:4",
-                   help="comma-separated stages:lr:ensemble")
+    p.add_argument("--variants", default="3:1e-4:1:0:0,3:1e-4:1:1e-2:0,3:1e-4:1:1e-2:1",
+                   help="comma-separated stages:lr:ensemble:tv_weight:refit")
     p.add_argument("--generator", default=None, help="weights (default: the shipped ones)")
     p.add_argument("--out", required=True)
     argv = sys.argv[1:] if argv is None else argv
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     g = pretrained(path=args.generator)
-    variants = [(int(a), float(b), int(c)) for a, b, c in
-                (v.split(":") for v in args.variants.split(","))]
+    variants = [v.split(":") for v in args.variants.split(",")]
+    if any(len(v) != 5 for v in variants):
+        p.error("a variant is stages:lr:ensemble:tv_weight:refit")
     rows = []
     for task_name in args.tasks.split(","):
         task = get_task(task_name)
@@ -52,9 +53,10 @@ def main(argv=None) -> int:
             z_res = csgm.solve(d.y, d.operator)
             row = {"task": task_name, "image": f.name, "csgm": metrics.psnr(z_res.x, x).item(),
                    "csgm_seconds": time.perf_counter() - t0}
-            for stages, lr, ensemble in variants:
-                opts = {**recipes.IAGAN.options(), "lr": lr, "stages": stages,
-                        "ensemble": ensemble}
+            for variant in variants:
+                opts = {**recipes.IAGAN.options(), "stages": int(variant[0]),
+                        "lr": float(variant[1]), "ensemble": int(variant[2]),
+                        "tv_weight": float(variant[3]), "refit": bool(int(variant[4]))}
                 solver = IAGAN(g, csgm=csgm, **opts)
                 t0 = time.perf_counter()
                 res = solver.solve(d.y, d.operator, x_true=x)
@@ -62,7 +64,7 @@ def main(argv=None) -> int:
                 with torch.no_grad():
                     bp = res.x + d.operator.A_adjoint(solve_AAt(
                         d.operator, d.y - d.operator.A(res.x), task.noise_std))
-                row[f"{stages}:{lr:g}:{ensemble}"] = {
+                row[":".join(variant)] = {
                     "iagan": metrics.psnr(res.x, x).item(),
                     "bp": metrics.psnr(bp.clamp(0, 1), x).item(), "seconds": seconds,
                     "oracle_first_code": max(res.history["psnr"]), "message": res.message,

@@ -16,6 +16,7 @@ import torch
 from ..operators.base import solve_AAt
 from ..solvers.result import Result
 from ..metrics import psnr
+from ..priors._dip_fit import tv_loss
 from .csgm import CSGM, generator_for, measurement_loss
 from .generator import Generator
 
@@ -35,7 +36,10 @@ class IAGAN:
     would go on to fit the noise and, for an operator with a null space, anything there, so
     the steps stop without the ground truth: a random ``holdout`` fraction of the entries of
     ``y`` is left out of the loss of both stages, and the iterate with the lowest loss on them
-    is returned (the run ends ``patience`` steps after it). With ``ensemble`` > 1, the best
+    is returned (the run ends ``patience`` steps after it); with ``refit``, the steps are then
+    run again on all of ``y`` for the number the hold-out chose. A total-variation term
+    (``tv_weight``) keeps the adapted image piecewise smooth where the measurements leave it
+    free, as DIP-TV does for DIP (Liu et al. 2019). With ``ensemble`` > 1, the best
     ``ensemble`` codes of CSGM's restarts are adapted one by one and their images averaged:
     what fits ``y`` is common to them, what each puts where ``y`` says nothing is not.
 
@@ -60,6 +64,12 @@ class IAGAN:
         Fraction of the entries of ``y`` held out to choose the iterate.
     patience : int
         Steps without a better hold-out loss before the run ends.
+    tv_weight : float
+        Weight of a total-variation term on ``G`` in the joint steps, against the mean squared
+        measurement error (0: none).
+    refit : bool
+        Run the joint steps again, on every entry of ``y``, for the number of steps the
+        hold-out chose, from the same code (twice the time; uses the measurements held out).
     back_projection : bool
         Finish with the back-projection (``iagan-bp``); ``eps`` is ``noise_std`` (0, the exact
         projection, for noiseless ``y``), as IDBP's.
@@ -85,7 +95,7 @@ class IAGAN:
     def __init__(self, generator: Generator | None = None, *, csgm: CSGM | None = None,
                  max_iter: int = 600, lr: float = 1e-4, stages: int = 3, ensemble: int = 1,
                  latent_lr: float = 1e-3, holdout: float = 0.1, patience: int = 100,
-                 back_projection: bool = False,
+                 tv_weight: float = 0.0, refit: bool = False, back_projection: bool = False,
                  noise_std: float = 0.0, seed: int | None = 0, progress: bool = False):
         if max_iter < 1 or patience < 1 or not (lr > 0 and latent_lr > 0):
             raise ValueError(f"need max_iter >= 1, patience >= 1, lr > 0, latent_lr > 0; got "
@@ -94,21 +104,24 @@ class IAGAN:
             raise ValueError(f"holdout must be in (0, 0.5), got {holdout}")
         if not 1 <= stages <= 5 or ensemble < 1:
             raise ValueError(f"need stages in [1, 5] and ensemble >= 1; got {stages}, {ensemble}")
-        if not noise_std >= 0:
-            raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+        if not noise_std >= 0 or not tv_weight >= 0:
+            raise ValueError(f"need noise_std >= 0 and tv_weight >= 0; got {noise_std}, "
+                             f"{tv_weight}")
         self.generator = generator
         self.csgm = CSGM(generator) if csgm is None else csgm
         self.max_iter, self.lr, self.latent_lr = int(max_iter), float(lr), float(latent_lr)
         self.holdout, self.patience = float(holdout), int(patience)
+        self.tv_weight, self.refit = float(tv_weight), bool(refit)
         self.stages, self.ensemble = int(stages), int(ensemble)
         self.back_projection, self.noise_std = bool(back_projection), float(noise_std)
         self.seed, self.progress = seed, progress
 
     def _adapt(self, g: Generator, z: torch.Tensor, y: torch.Tensor, operator,
-               held: torch.Tensor, x_true, history) -> tuple[torch.Tensor, int, int]:
+               held: torch.Tensor, x_true, history,
+               steps: int | None = None) -> tuple[torch.Tensor, int, int]:
         """The joint steps on the entries of ``y`` outside ``held``; the best iterate by the
         loss on ``held``, its step and the steps run (each step logged in ``history`` unless
-        it is None)."""
+        it is None). With ``steps``, exactly that many steps and the last iterate."""
         from tqdm import tqdm
 
         g = copy.deepcopy(g).eval()  # batch norm keeps its trained statistics
@@ -121,14 +134,21 @@ class IAGAN:
         opt = torch.optim.Adam([{"params": adapted, "lr": self.lr},
                                 {"params": [z], "lr": self.latent_lr}])
         best, best_x, best_it, it = float("inf"), None, 0, 0
+        n_fit = float((1 - held).sum().clamp_min(1))
         t0 = time.perf_counter()
         with torch.enable_grad():
-            for it in tqdm(range(self.max_iter), disable=not self.progress, desc="IAGAN"):
+            n = self.max_iter if steps is None else steps + 1
+            for it in tqdm(range(n), disable=not self.progress, desc="IAGAN"):
                 x = g(z)
-                fit = measurement_loss(operator, x, y, 1 - held)
+                loss = measurement_loss(operator, x, y, 1 - held).sum()
+                if self.tv_weight > 0:  # against the mean squared error: times the entries
+                    loss = loss + self.tv_weight * n_fit * tv_loss(x)
                 opt.zero_grad(set_to_none=True)
-                fit.sum().backward()
+                loss.backward()
                 opt.step()
+                if steps is not None:
+                    best_x, best_it = x.detach(), it
+                    continue
                 with torch.no_grad():
                     check = float(measurement_loss(operator, x, y, held).sum())
                 if check < best:
@@ -160,6 +180,10 @@ class IAGAN:
             # the history follows the first (best) code
             runs = [self._adapt(g, z[None], yi, operator, held, truth, history if k == 0 else None)
                     for k, z in enumerate(codes)]
+            if self.refit:  # the chosen number of steps again, on every entry of y
+                every = torch.zeros_like(held)
+                runs = [(self._adapt(g, z[None], yi, operator, every, None, None,
+                                     steps=r[1])[0],) + r[1:] for z, r in zip(codes, runs)]
             x = torch.stack([r[0] for r in runs]).mean(0)
             _, best_it, n_iter = runs[0]
             if self.back_projection:
