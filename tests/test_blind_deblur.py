@@ -8,7 +8,7 @@ import pnp_internal as pi
 from conftest import real_image
 from pnp_internal.blind import SelfDeblur
 from pnp_internal.bench.tasks import get_task
-from pnp_internal.metrics import align_up_to_shift, psnr
+from pnp_internal.metrics import align_up_to_shift, align_up_to_subpixel_shift, psnr
 from pnp_internal.operators import Blur, kernels
 
 TINY = dict(width=8, skip_channels=2, depth=2)
@@ -22,6 +22,20 @@ def test_align_up_to_shift_undoes_an_integer_shift():
     assert float(psnr(*align_up_to_shift(x, x, 0))) == float("inf")
     with pytest.raises(ValueError, match="max_shift"):
         align_up_to_shift(x, x, 24)
+
+
+def test_subpixel_alignment_undoes_a_fractional_shift_that_integers_cannot():
+    from scipy.ndimage import shift
+
+    x = real_image("camera", 64, gray=True)
+    moved = torch.from_numpy(shift(x[0, 0].double().numpy(), (1.5, -0.75), order=3,
+                                   mode="grid-wrap")).float()[None, None]
+    whole = float(psnr(*align_up_to_shift(moved, x, 3)))
+    fine = float(psnr(*align_up_to_subpixel_shift(moved, x, 3)))
+    assert fine > whole + 4  # cubic there, bilinear back: close, not exact
+    assert float(psnr(*align_up_to_subpixel_shift(x, x, 2))) == float("inf")
+    with pytest.raises(ValueError, match="step must divide 1"):
+        align_up_to_subpixel_shift(x, x, 2, step=0.3)
 
 
 def test_selfdeblur_returns_an_image_and_a_blur_kernel_that_explain_y():

@@ -297,9 +297,12 @@ def run_task(
                 log(f"error: {message}")
                 continue
             opts = task.score_options
-            scored = (x_hat, x_ref)
+            scored, extra = (x_hat, x_ref), {}
             if task.blind:
-                scored = metrics.align_up_to_shift(x_hat, x_ref, d.operator.kernel.shape[-1] // 2)
+                half = d.operator.kernel.shape[-1] // 2
+                scored = metrics.align_up_to_shift(x_hat, x_ref, half)
+                fine = metrics.align_up_to_subpixel_shift(x_hat, x_ref, half)
+                extra = {"psnr_subpixel": float(metrics.psnr(*fine, **opts)[0])}
             row = {
                 "image": path.name,
                 "method": method.name,
@@ -307,7 +310,7 @@ def run_task(
                 "ssim": float(metrics.ssim(*scored, **opts)[0]),
                 "seconds": seconds,
                 "cpu_seconds": cpu_seconds,
-            } | kernel
+            } | extra | kernel
             rows.append(row)
             log(
                 f"{task.name} {path.name} {method.name}: {row['psnr']:.2f} dB, "
@@ -359,12 +362,13 @@ def _check_estimate(x_hat, x_ref, name):
 
 
 def mean_rows(rows):
-    """Per method: the mean PSNR, SSIM, seconds (and kernel error) of its rows, and their count."""
+    """Per method: the mean PSNR, SSIM, seconds (and sub-pixel PSNR, kernel error) of its
+    rows, and their count."""
     mean = {}
     for name in dict.fromkeys(r["method"] for r in rows):
         sub = [r for r in rows if r["method"] == name]
         keys = ["psnr", "ssim", "seconds", "cpu_seconds"]
-        keys += [k for k in ("kernel_error",) if all(k in r for r in sub)]
+        keys += [k for k in ("psnr_subpixel", "kernel_error") if all(k in r for r in sub)]
         mean[name] = {k: sum(r[k] for r in sub) / len(sub) for k in keys} | {"n": len(sub)}
     return mean
 

@@ -13,7 +13,8 @@ deblur-levin       deblur   the 8 Levin et al. (2009) motion kernels, circular c
 deblur-levin-blind deblur   as deblur-levin with noise 1/255; the methods must not read the
                             kernel, and the score is taken after the best integer shift of
                             up to half the kernel size (a blind estimate is defined up to a
-                            shift; Levin et al. 2009, SelfDeblur)
+                            shift), and again after the best quarter-pixel shift
+                            (``psnr_subpixel``: Levin et al. 2009's comp_upto_shift, SelfDeblur)
 sr-x2/x3/x4        sr       bicubic (MATLAB ``imresize``) anti-aliasing kernel then
                             decimation by s, no noise; the HR image is first cropped to a
                             multiple of s (modcrop)
@@ -159,7 +160,9 @@ class Task:
         SR with a random anisotropic kernel per image (DIV2KRK).
     blind : bool
         Scored after the best integer shift of up to half the kernel size
-        (:func:`~pnp_internal.metrics.align_up_to_shift`).
+        (:func:`~pnp_internal.metrics.align_up_to_shift`), and in ``psnr_subpixel`` after the
+        best quarter-pixel shift (:func:`~pnp_internal.metrics.align_up_to_subpixel_shift`,
+        Levin et al.'s ``comp_upto_shift``).
     gray : bool
         The task works on gray images (colour images are converted to luma).
     ratio : float or None
