@@ -199,4 +199,5 @@ class IAGAN:
                       converged=n_iter < self.max_iter, history=history,
                       message=f"IAGAN: CSGM code, then joint steps; the hold-out loss was lowest "
                               f"at step {best_it + 1} of {n_iter}{averaged}"
+                              f"{', run again on all of y' if self.refit else ''}"
                               f"{', then back-projection' if self.back_projection else ''}")
