@@ -1,15 +1,16 @@
 """Recipe numbers of the blind deblurring kernel estimate (:class:`pnp_internal.blind.L0Deblur`):
 its starting L0 weight ``lam`` (one value, or the most confident of several) and the noise level
 ``cnn-hqs`` should assume with the estimated kernel, beside ``cnn-hqs`` given the true kernel and
-a wrong guess (the 25x25 Gaussian of std 1.6). Meant for training images (these are recipe
+a wrong guess (the 25x25 Gaussian of std 1.6); PSNR after the best integer shift and (keys
+ending in ``subpixel``) after the best quarter-pixel shift. Meant for training images (these are recipe
 numbers: never tune them on the test sets)::
 
     python benchmarks/experiments/l0deblur_sweep.py deblur-levin-blind \
         --images ../shared/data/train/gray400 --last 16 --crop 256 \
         --out benchmarks/results/l0deblur-sweep_deblur-levin-blind_gray400-last16.json
 
-Each image gets the Levin kernel of its position, as in the benchmark; PSNR after the best shift.
-One thread (``--threads``).
+Each image gets the Levin kernel of its position, as in the benchmark. One thread
+(``--threads``).
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from pnp_internal.operators import Blur
 
 from _harness import experiment_parser
 
-#: Starting L0 weights: each alone, and the most confident of all three.
-LAMS = ((4e-3,), (1e-2,), (2e-2,), (4e-3, 1e-2, 2e-2))
+#: Starting L0 weights, each alone; then the most confident of each set in ``CHOICES``.
+LAMS = (2e-3, 4e-3, 7e-3, 1e-2, 1.5e-2, 2e-2, 3e-2)
+CHOICES = ((4e-3, 1e-2, 2e-2), (2e-3, 4e-3, 7e-3, 1e-2, 1.5e-2, 2e-2, 3e-2),
+           (4e-3, 7e-3, 1e-2, 1.5e-2, 2e-2))
 #: Noise levels assumed by cnn-hqs with an estimated kernel, in 1/255 (1: the true level).
 FLOORS = (1.0, 1.5, 2.55)
 KERNEL_SIZE, ALTERNATIONS = 27, 10
@@ -57,21 +60,36 @@ def main(argv=None) -> int:
         shape = tuple(x.shape[1:])
 
         def score(kernel, sigma, x=x, d=d, shift=shift, shape=shape, seed=seed):
+            """PSNR after the best integer shift and after the best quarter-pixel one."""
             res = pi.solve(d.y, Blur(kernel, img_shape=shape, padding="circular"),
                            method="cnn-hqs", noise_std=sigma, seed=seed)
-            return float(metrics.psnr(*metrics.align_up_to_shift(res.x.clamp(0, 1), x, shift))[0])
+            out = res.x.clamp(0, 1)
+            return (float(metrics.psnr(*metrics.align_up_to_shift(out, x, shift))[0]),
+                    float(metrics.psnr(*metrics.align_up_to_subpixel_shift(out, x, shift))[0]))
 
-        row = {"image": f.name, "kernel": d.info.get("kernel"),
-               "true": score(true, task.noise_std),
-               "gaussian guess": score(gaussian_kernel(25, 1.6)[0, 0], task.noise_std)}
-        for lams in LAMS:
-            est = L0Deblur(KERNEL_SIZE, lam=lams, alternations=ALTERNATIONS).estimate(d.y)
-            name = "lam " + "|".join(f"{v:g}" for v in lams)
+        row = {"image": f.name, "kernel": d.info.get("kernel")}
+        row["true"], row["true subpixel"] = score(true, task.noise_std)
+        row["gaussian guess"], row["gaussian guess subpixel"] = score(
+            gaussian_kernel(25, 1.6)[0, 0], task.noise_std)
+        estimates = {lam: L0Deblur(KERNEL_SIZE, lam=lam, alternations=ALTERNATIONS).estimate(d.y)
+                     for lam in LAMS}
+        scores = {}
+        for lam, est in estimates.items():
+            name = f"lam {lam:g}"
             row[f"{name} kernel_error"] = metrics.kernel_error(est.kernel, true)
             row[f"{name} confidence"] = est.confidence
             row[f"{name} seconds"] = est.seconds
             for floor in FLOORS:
-                row[f"{name} noise {floor:g}"] = score(est.kernel, floor / 255)
+                scores[lam, floor] = score(est.kernel, floor / 255)
+                row[f"{name} noise {floor:g}"], row[f"{name} noise {floor:g} subpixel"] = \
+                    scores[lam, floor]
+        for lams in CHOICES:  # L0Deblur(lam=lams) keeps the most confident of these runs
+            lam = max(lams, key=lambda v: estimates[v].confidence)
+            name = "lam " + "|".join(f"{v:g}" for v in lams)
+            row[f"{name} kernel_error"] = row[f"lam {lam:g} kernel_error"]
+            for floor in FLOORS:
+                row[f"{name} noise {floor:g}"], row[f"{name} noise {floor:g} subpixel"] = \
+                    scores[lam, floor]
         print(json.dumps(row), flush=True)
         record["rows"].append(row)
     keys = [k for k, v in record["rows"][0].items() if isinstance(v, float)]
