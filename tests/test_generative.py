@@ -57,10 +57,15 @@ def test_csgm_recovers_an_image_in_the_generators_range():
     assert metrics.psnr(res.x, x) > 35  # 410 measurements, 8 unknowns
 
 
-def test_iagan_beats_csgm_and_back_projection_fits_y():
+def measured_crop(rate):
+    """A 64x64 crop of a Set12 image (never in training), its CS operator and measurements."""
     x = center_crop(io.read_image(default_data_root() / "test" / "set12" / "05.png"), 64)
-    op = operators.CompressedSensing(0.25, img_shape=(1, 64, 64), seed=0)
-    y = op.A(x)
+    op = operators.CompressedSensing(rate, img_shape=(1, 64, 64), seed=0)
+    return x, op, op.A(x)
+
+
+def test_iagan_beats_csgm_and_back_projection_fits_y():
+    x, op, y = measured_crop(0.25)
     g = pretrained()
     fixed = CSGM(g, restarts=2, max_iter=100)
     csgm = fixed.solve(y, op)
@@ -76,16 +81,14 @@ def test_iagan_beats_csgm_and_back_projection_fits_y():
 
 
 def test_tv_term_smooths_and_refit_uses_the_held_out_measurements():
-    x = center_crop(io.read_image(default_data_root() / "test" / "set12" / "05.png"), 64)
-    op = operators.CompressedSensing(0.1, img_shape=(1, 64, 64), seed=0)
-    y = op.A(x)
+    from pnp_internal.priors._dip_fit import tv_loss
+
+    _, op, y = measured_crop(0.1)
     g = pretrained()
-    fixed = CSGM(g, restarts=1, max_iter=60)
-    opts = dict(csgm=fixed, max_iter=40, patience=40, holdout=0.2)
+    opts = dict(csgm=CSGM(g, restarts=1, max_iter=60), max_iter=40, patience=40, holdout=0.2)
     plain = IAGAN(g, **opts).solve(y, op)
     smooth = IAGAN(g, tv_weight=0.1, **opts).solve(y, op)
-    tv = lambda im: float((im.diff(dim=-1).abs().mean() + im.diff(dim=-2).abs().mean()))
-    assert tv(smooth.x) < 0.9 * tv(plain.x)
+    assert tv_loss(smooth.x) < 0.9 * tv_loss(plain.x)
     refit = IAGAN(g, refit=True, **opts).solve(y, op)
     # the same steps and code, fitted to every entry of y: a closer fit of y
     assert refit.n_iter == plain.n_iter and "run again on all of y" in refit.message
@@ -104,9 +107,7 @@ def test_coarse_stages_are_a_prefix_of_the_weights_and_codes_are_averaged():
     for bad in (0, 6):
         with pytest.raises(ValueError, match=r"stages must be in \[1, 5\]"):
             g.coarse_parameters(bad)
-    x = center_crop(io.read_image(default_data_root() / "test" / "set12" / "05.png"), 64)
-    op = operators.CompressedSensing(0.25, img_shape=(1, 64, 64), seed=0)
-    y = op.A(x)
+    x, op, y = measured_crop(0.25)
     fixed = CSGM(g, restarts=2, max_iter=5)
     before = [p.clone() for p in g.parameters()]
     res = IAGAN(g, csgm=fixed, max_iter=5, stages=2, ensemble=2).solve(y, op)
