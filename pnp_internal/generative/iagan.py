@@ -69,7 +69,8 @@ class IAGAN:
         measurement error (0: none).
     refit : bool
         Run the joint steps again, on every entry of ``y``, for the number of steps the
-        hold-out chose, from the same code (twice the time; uses the measurements held out).
+        hold-out chose, from the same code (up to twice the time; uses the measurements held
+        out).
     back_projection : bool
         Finish with the back-projection (``iagan-bp``); ``eps`` is ``noise_std`` (0, the exact
         projection, for noiseless ``y``), as IDBP's.
