@@ -119,24 +119,41 @@ def align_up_to_shift(x, ref, max_shift: int) -> tuple[torch.Tensor, torch.Tenso
     max_shift : int
         Largest shift along each axis (the kernel's half size, say).
     """
+    s = int(max_shift)
+    _check_pair(x, ref, s, border=s)
+    core, moved = _cropped(ref, s), _moved(x, s)
+    return moved(*_best_integer_shift(moved, core, s)), core
+
+
+def _check_pair(x, ref, max_shift: int, *, border: int) -> None:
     _check_image(x, "x")
     _check_image(ref, "ref")
     if x.shape != ref.shape:
         raise ValueError(f"x and ref must have the same shape, got {tuple(x.shape)} and "
                          f"{tuple(ref.shape)}")
-    s = int(max_shift)
     h, w = x.shape[-2:]
-    if s < 0 or 2 * s >= min(h, w):
-        raise ValueError(f"max_shift must be in [0, {min(h, w) // 2}), got {max_shift}")
-    core = ref[..., s:h - s, s:w - s]
-    best, crop = None, None
-    for dy in range(-s, s + 1):
-        for dx in range(-s, s + 1):
-            cand = x[..., s + dy:h - s + dy, s + dx:w - s + dx]
-            err = float((cand - core).pow(2).mean())
-            if best is None or err < best:
-                best, crop = err, cand
-    return crop, core
+    if max_shift < 0 or 2 * border >= min(h, w):
+        raise ValueError(f"max_shift must be in [0, {min(h, w) // 2 - (border - max_shift)}), "
+                         f"got {max_shift}")
+
+
+def _cropped(x: torch.Tensor, border: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    return x[..., border:h - border, border:w - border]
+
+
+def _moved(x: torch.Tensor, border: int):
+    """``(dy, dx) ->`` the window of ``x`` that :func:`_cropped` keeps, moved by whole pixels."""
+    h, w = x.shape[-2:]
+    return lambda dy, dx: x[..., border + dy:h - border + dy, border + dx:w - border + dx]
+
+
+def _best_integer_shift(moved, core: torch.Tensor, max_shift: int) -> tuple[int, int]:
+    """The ``(dy, dx)``, each in ``[-max_shift, max_shift]``, whose window fits ``core`` best
+    (least squared error; the first in row order on ties)."""
+    r = range(-max_shift, max_shift + 1)
+    return min(((i, j) for i in r for j in r),
+               key=lambda t: float((moved(*t) - core).pow(2).mean()))
 
 
 def align_up_to_subpixel_shift(x, ref, max_shift: int, *,
@@ -168,22 +185,11 @@ def align_up_to_subpixel_shift(x, ref, max_shift: int, *,
     >>> float((a - b).abs().max()) < 1e-6
     True
     """
-    _check_image(x, "x")
-    _check_image(ref, "ref")
-    if x.shape != ref.shape:
-        raise ValueError(f"x and ref must have the same shape, got {tuple(x.shape)} and "
-                         f"{tuple(ref.shape)}")
     s, n = int(max_shift), round(1 / step)
-    h, w = x.shape[-2:]
-    if s < 0 or 2 * (s + 1) >= min(h, w):
-        raise ValueError(f"max_shift must be in [0, {min(h, w) // 2 - 1}), got {max_shift}")
+    _check_pair(x, ref, s, border=s + 1)
     if not (step > 0 and abs(n * step - 1) < 1e-9):
         raise ValueError(f"step must divide 1 (0.5, 0.25, 0.1, ...), got {step}")
-    b = s + 1
-    core = ref[..., b:h - b, b:w - b]
-
-    def moved(dy: int, dx: int) -> torch.Tensor:
-        return x[..., b + dy:h - b + dy, b + dx:w - b + dx]
+    core, moved = _cropped(ref, s + 1), _moved(x, s + 1)
 
     def at(ty: float, tx: float) -> torch.Tensor:  # bilinear, x sampled at (i + ty, j + tx)
         iy, ix = math.floor(ty), math.floor(tx)
@@ -197,9 +203,7 @@ def align_up_to_subpixel_shift(x, ref, max_shift: int, *,
                 out = out + fy * fx * moved(iy + 1, ix + 1)
         return out
 
-    r = range(-s, s + 1)
-    iy, ix = min(((i, j) for i in r for j in r),
-                 key=lambda t: float((moved(*t) - core).pow(2).mean()))
+    iy, ix = _best_integer_shift(moved, core, s)
     fine = [k * step for k in range(-n + 1, n)]
     shifts = [(iy + a, ix + c) for a in fine for c in fine
               if -s <= iy + a <= s and -s <= ix + c <= s]
