@@ -8,12 +8,15 @@ and of an *oracle* that fine-tunes the same pretrained CNN on the ground truth:
   :class:`~pnp_internal.priors.ImageAdapted` given the true HR luminance as ``x_init`` (clean
   crops + Gaussian noise at ``--sigma-lo`` .. ``--sigma-hi``, the copy used at and below
   ``--switch``; no hold-out);
-- denoising (``denoise-s25``, ...): ``cnn``, ``cnn-gaintuning``, and per-channel gains
-  (:func:`~pnp_internal.priors.gaintuning.attach_gains`) fitted to the true squared error
-  ``||D(y) - x||^2`` on the whole noisy image: no self-supervised loss (SURE estimates this
-  error) can choose better gains for that image. With ``--fresh-noise`` the gains are fitted
-  on another noise draw of the clean image, then applied to ``y``: the best gains for the
-  image, with no fit to the noise of ``y``.
+- denoising (``denoise-s25``, ...): ``cnn``, ``cnn-gaintuning`` (``--adapted``), and the
+  one-call CNN's per-channel gains (``--train``: or a rank-4 update, or every weight) fitted to
+  the true squared error ``||D(y) - x||^2`` on the whole noisy image: no self-supervised loss
+  (SURE estimates this error) can choose better gains for that image. With ``--fresh-noise``
+  they are fitted on another noise draw of the clean image, then applied to ``y``: the best
+  gains for the image, with no fit to the noise of ``y``. With ``--crop``, on random crops of
+  the clean image with a fresh draw at every step, the check with the lowest error on ``y``
+  kept: what adapting to this image can gain at most, for the one-image loss SURE
+  estimates.
 
 SR with ``--start FILE`` (a gray start written by ``pnp-internal train-meta-prior``): the three
 rows use that start instead of the shipped prior: IDBP with it unadapted, with
@@ -29,6 +32,9 @@ Examples
         --start build/meta/drunet-lite-gray-meta-x2.safetensors --out FILE.json
     python benchmarks/experiments/adaptation_bound.py denoise-s25 \
         --images ../shared/data/test/cbsd68 --limit 8 --threads 2 --steps 60 --lr 2e-3
+    python benchmarks/experiments/adaptation_bound.py denoise-s75 \
+        --images ../shared/data/test/cbsd68 --limit 3 --train lora --lr 1e-3 --crop 192 \
+        --steps 300 --adapted none
 """
 
 from __future__ import annotations
@@ -105,30 +111,43 @@ def _sr_oracle(problem, x_true, args):
 
 
 def _denoise_oracle(problem, x_true, args):
-    """Per-channel gains fitted to the true error on the whole image."""
-    from pnp_internal.priors.finetune import finetune
-    from pnp_internal.priors.gaintuning import attach_gains
+    """The CNN's gains (or a low-rank update, or every weight: ``--train``) fitted to the true
+    error; with ``--crop``, on random crops of the clean image with fresh noise at every step,
+    the best check (every ``--check-every`` steps, scored on ``y`` against the truth) kept."""
+    from pnp_internal.priors.finetune import finetune, trainable_parameters
 
-    model = shipped_cnn(problem.img_shape[0]).eval()
-    for q in model.parameters():
-        q.requires_grad_(False)
-    params = attach_gains(model)
-    for g in params:
-        g.requires_grad_(True)
+    model = shipped_cnn(problem.img_shape[0], one_call=True).eval()  # the start of `cnn`
+    params = trainable_parameters(model, args.train)
     y, sigma = problem.y, torch.full((1,), problem.noise_std)
     z = y
-    if args.fresh_noise:  # another noise draw: the gains cannot fit the noise of y
+    if args.fresh_noise:  # another noise draw: the update cannot fit the noise of y
         g = torch.Generator().manual_seed(problem.seed + 1)
         z = x_true + problem.noise_std * torch.randn(x_true.shape, generator=g)
     z_cl = z.contiguous(memory_format=torch.channels_last)
+    g = torch.Generator().manual_seed(problem.seed + 2)
 
-    def loss_fn(_batch):
-        return F.mse_loss(model(z_cl, sigma).float(), x_true)
+    def sample(step):
+        if not args.crop:
+            return z_cl, x_true
+        c = min(args.crop, x_true.shape[-2], x_true.shape[-1])
+        i = int(torch.randint(x_true.shape[-2] - c + 1, (1,), generator=g))
+        j = int(torch.randint(x_true.shape[-1] - c + 1, (1,), generator=g))
+        clean = x_true[..., i:i + c, j:j + c]
+        return clean + problem.noise_std * torch.randn(clean.shape, generator=g), clean
 
-    report = finetune(model, params, loss_fn, lambda step: None, steps=args.steps, lr=args.lr,
-                      precision="fp32" if args.float32 else "bf16")
-    for g in params:
-        g.requires_grad_(False)
+    def loss_fn(batch):
+        noisy, clean = batch
+        return F.mse_loss(model(noisy, sigma).float(), clean)
+
+    def true_error():  # the oracle's stopping rule: the error on y itself
+        return float(F.mse_loss(model(y, sigma).float().clamp(0, 1), x_true))
+
+    report = finetune(model, params, loss_fn, sample, steps=args.steps, lr=args.lr,
+                      holdout_loss=true_error if args.crop else None,
+                      check_every=args.check_every, patience=10 ** 6,
+                      precision="fp32" if args.float32 else "auto")
+    for q in params:
+        q.requires_grad_(False)
     with torch.no_grad():
         out = model(y, sigma).clamp(0, 1)
     return out, report.seconds
@@ -149,6 +168,16 @@ def main(argv=None) -> int:
     p.add_argument("--fresh-noise", action="store_true",
                    help="denoising: fit the gains on another noise draw of the clean image, "
                         "then denoise y (the best gains for the image, not for y's noise)")
+    p.add_argument("--train", default="gains", choices=("gains", "lora", "all"),
+                   help="denoising: what the oracle fits")
+    p.add_argument("--crop", type=int, default=0,
+                   help="denoising: fit on random crops of the clean image with fresh noise "
+                        "every step (0: the whole image, one noise draw)")
+    p.add_argument("--check-every", type=int, default=25,
+                   help="denoising with --crop: steps between the oracle's checks on y")
+    p.add_argument("--adapted", default=None,
+                   help="the adapted method of the second column (default: ia-idbp for SR, "
+                        "cnn-gaintuning for denoising; 'none' leaves it out)")
     p.add_argument("--float32", action="store_true",
                    help="denoising: tune in float32 (default: bf16 autocast)")
     p.add_argument("--start", default=None,
@@ -165,6 +194,8 @@ def main(argv=None) -> int:
     plain, adapted = ("cnn-idbp", "ia-idbp") if task.kind == "sr" else ("cnn", "cnn-gaintuning")
     if args.start:
         plain, adapted = "start-idbp", "start-ia-idbp"
+    elif args.adapted:
+        adapted = None if args.adapted == "none" else args.adapted
     oracle = _sr_oracle if task.kind == "sr" else _denoise_oracle
     rows = []
     for path in list_images(args.images, limit=args.limit):
@@ -178,7 +209,7 @@ def main(argv=None) -> int:
         if args.start:
             for name, x_hat in _sr_start_rows(problem, args).items():
                 row[name] = float(metrics.psnr(x_hat, x_true, **task.score_options)[0])
-        for name in () if args.start else (plain, adapted):
+        for name in () if args.start else (m for m in (plain, adapted) if m):
             x_hat = pnp_internal.solve(problem.y, problem.operator, method=name,
                                        noise_std=problem.noise_std, seed=problem.seed).x
             row[name] = float(metrics.psnr(x_hat.clamp(0, 1), x_true, **task.score_options)[0])
@@ -187,13 +218,12 @@ def main(argv=None) -> int:
         row["oracle"] = float(metrics.psnr(x_hat, x_true, **task.score_options)[0])
         row["oracle_tune_s"], row["oracle_s"] = tune_s, time.perf_counter() - t0
         rows.append(row)
-        print(f"{path.name}: {plain} {row[plain]:.2f}  {adapted} {row[adapted]:.2f}  "
-              f"oracle {row['oracle']:.2f} dB (tuning {tune_s:.1f} s)", flush=True)
+        shown = "  ".join(f"{k} {row[k]:.2f}" for k in (plain, adapted, "oracle") if k)
+        print(f"{path.name}: {shown} dB (tuning {tune_s:.1f} s)", flush=True)
     n = len(rows)
-    mean = {k: sum(r[k] for r in rows) / n for k in (plain, adapted, "oracle")}
-    print(f"mean over {n}: {plain} {mean[plain]:.3f}  {adapted} {mean[adapted]:.3f} "
-          f"({mean[adapted] - mean[plain]:+.3f})  oracle {mean['oracle']:.3f} "
-          f"({mean['oracle'] - mean[plain]:+.3f})")
+    mean = {k: sum(r[k] for r in rows) / n for k in (plain, adapted, "oracle") if k}
+    print(f"mean over {n}: " + "  ".join(f"{k} {v:.3f} ({v - mean[plain]:+.3f})"
+                                         for k, v in mean.items()))
     if args.out:
         record = {"experiment": "adaptation_bound.py", "task": task.name, "options": vars(args),
                   "machine": machine_info(), "provenance": provenance(), "rows": rows,
