@@ -36,13 +36,18 @@ VARIANTS = {
     "all-5e-5": dict(train="all", lr=5e-5),
     "last4": dict(train="last", last_k=4, lr=1e-4),
     "lora4": dict(train="lora", rank=4, lr=1e-3),
+    "lora4-3e-3": dict(train="lora", rank=4, lr=3e-3),
 }
 
 
-def run_image(x, sigma, seed, variants, steps, every, crop, probes=1):
+def run_image(x, sigma, seed, variants, steps, every, crop, probes=1, one_call=False):
     task = get_task(f"denoise-s{round(sigma)}")
     y = task.degrade(x, seed=seed).y
-    net = pretrained(f"drunet-lite-{'color' if x.shape[1] == 3 else 'gray'}")
+    if one_call:  # the start of the bench's cnn-sure
+        from pnp_internal.catalog.pnp import shipped_cnn
+        net = shipped_cnn(x.shape[1], one_call=True)
+    else:
+        net = pretrained(f"drunet-lite-{'color' if x.shape[1] == 3 else 'gray'}")
     s = sigma / 255
     with torch.no_grad():
         base = float(metrics.psnr(net(y, s).clamp(0, 1), x)[0])
@@ -87,6 +92,8 @@ def main(argv=None) -> int:
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--holdout-probes", type=int, default=1, help="SURE probes of the hold-out")
+    p.add_argument("--one-call", action="store_true",
+                   help="start from the one-call weights (cnn-sure's start), not the priors'")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     variants = args.variants.split(",")
@@ -97,7 +104,7 @@ def main(argv=None) -> int:
         x = center_crop(io.read_image(f), args.crop)
         images[f.name] = run_image(x, args.sigma, image_seed(args.seed, f.name), variants,
                                    args.steps, args.every, args.train_crop,
-                                   args.holdout_probes)
+                                   args.holdout_probes, args.one_call)
     out = fresh_path(Path(args.out))
     out.write_text(json.dumps({"experiment": "adaptation_paths.py " + " ".join(sys.argv[1:]),
                                "machine": machine_info(), "provenance": provenance(),
