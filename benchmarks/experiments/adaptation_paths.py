@@ -37,6 +37,8 @@ VARIANTS = {
     "last4": dict(train="last", last_k=4, lr=1e-4),
     "lora4": dict(train="lora", rank=4, lr=1e-3),
     "lora4-3e-3": dict(train="lora", rank=4, lr=3e-3),
+    "lora4-recorrupt": dict(train="lora", rank=4, lr=1e-3, recorrupt=0.5),
+    "lora4-3e-4-recorrupt": dict(train="lora", rank=4, lr=3e-4, recorrupt=0.5),
 }
 
 

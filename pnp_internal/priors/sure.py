@@ -20,6 +20,8 @@ References
 .. [4] S. Mohan, J. L. Vincent, R. Manzorro, P. Crozier, C. Fernandez-Granda, E. Simoncelli,
    "Adaptive Denoising via GainTuning", NeurIPS 2021.
 .. [5] J. Batson, L. Royer, "Noise2Self: Blind Denoising by Self-Supervision", ICML 2019.
+.. [6] T. Pang, H. Zheng, Y. Quan, H. Ji, "Recorrupted-to-Recorrupted: Unsupervised Deep
+   Learning for Image Denoising", CVPR 2021.
 """
 
 from __future__ import annotations
@@ -143,6 +145,12 @@ class SUREFineTuned(Prior):
     holdout_probes : int
         Random probes averaged in the hold-out SURE (its divergence is a Monte-Carlo estimate;
         more probes, less noise in the decisions at a high sigma).
+    recorrupt : float
+        SURE only: every training step adds fresh noise of level ``recorrupt * sigma`` to its
+        crops and scores them by SURE at the level of the sum, ``sigma * sqrt(1 + recorrupt**2)``
+        (the recorrupted inputs of Pang et al. [6]_): the steps no longer see one fixed noise
+        draw over and over. 0 (default): the crops of ``y`` as they are. The hold-out is
+        scored on ``y`` at ``sigma`` either way.
     adapt_every : int, optional
         Inside a solver: also re-tune after every ``adapt_every`` iterations.
     precision : {"auto", "fp32", "bf16"} or Precision
@@ -168,7 +176,8 @@ class SUREFineTuned(Prior):
                  last_k: int = 4, rank: int = 4, steps: int = 20, lr: float = 1e-5,
                  batch_size: int = 4, crop: int = 64, tau: float = 1e-3, holdout: float = 0.15,
                  check_every: int = 4, patience: int = 2, min_decrease: float = 0.0,
-                 holdout_probes: int = 1, adapt_every: int | None = None,
+                 holdout_probes: int = 1, recorrupt: float = 0.0,
+                 adapt_every: int | None = None,
                  max_seconds: float | None = None, seed: int | None = 0, precision: str = "auto"):
         super().__init__()
         check_tunable(denoiser, who=type(self).__name__)
@@ -196,6 +205,12 @@ class SUREFineTuned(Prior):
                 or holdout_probes < 1:
             raise ValueError(f"holdout_probes must be an int >= 1, got {holdout_probes!r}")
         self.holdout_probes = holdout_probes
+        if isinstance(recorrupt, bool) or not isinstance(recorrupt, (int, float)) \
+                or not 0 <= recorrupt < float("inf"):
+            raise ValueError(f"recorrupt must be a finite number >= 0, got {recorrupt!r}")
+        if recorrupt and loss != "sure":
+            raise ValueError("recorrupt needs loss='sure' (it rescales SURE's noise level)")
+        self.recorrupt = float(recorrupt)
         self.adapt_every, self.max_seconds, self.seed = adapt_every, max_seconds, seed
         self.precision = check_precision(precision)
         self.precision_used: str | None = None
@@ -244,6 +259,10 @@ class SUREFineTuned(Prior):
             def loss_fn(batch):
                 zb, step = batch
                 g = torch.Generator(device=device).manual_seed(base * 7919 + step)
+                if self.recorrupt:
+                    extra = self.recorrupt * sigma
+                    zb = zb + extra * torch.randn(zb.shape, generator=g, device=device)
+                    return self._loss(zb, (sigma ** 2 + extra ** 2) ** 0.5, g, phase=step)
                 return self._loss(zb, sigma, g, phase=step)
 
             holdout_loss = None
