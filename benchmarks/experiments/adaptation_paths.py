@@ -78,7 +78,8 @@ def run_image(x, sigma, seed, variants, steps, every, crop, probes=1, one_call=F
                                  "kept_step": report.best_step, "psnr_kept": kept,
                                  "seconds": seconds}
         print(f"  {name}: kept step {report.best_step} {kept:.2f} dB (cnn {base:.2f}); best "
-              f"on the curve {max(p for _, p in curve):.2f}; {seconds:.0f} s", flush=True)
+              f"on the curve {max(p for _, p in curve):.2f}; {seconds:.0f} s; curve "
+              + " ".join(f"{p:.2f}" for _, p in curve), flush=True)
     return out
 
 
