@@ -15,8 +15,9 @@ and of an *oracle* that fine-tunes the same pretrained CNN on the ground truth:
   they are fitted on another noise draw of the clean image, then applied to ``y``: the best
   gains for the image, with no fit to the noise of ``y``. With ``--crop``, on random crops of
   the clean image with a fresh draw at every step, the check with the lowest error on ``y``
-  kept: what adapting to this image can gain at most, for the one-image loss SURE
-  estimates.
+  kept: what adapting to this image can gain at most; with ``--on-y`` as well, the inputs
+  are the crops of ``y`` itself: the best a loss computed on ``y`` alone could do, were it
+  the true error (SURE estimates it).
 
 SR with ``--start FILE`` (a gray start written by ``pnp-internal train-meta-prior``): the three
 rows use that start instead of the shipped prior: IDBP with it unadapted, with
@@ -133,6 +134,8 @@ def _denoise_oracle(problem, x_true, args):
         i = int(torch.randint(x_true.shape[-2] - c + 1, (1,), generator=g))
         j = int(torch.randint(x_true.shape[-1] - c + 1, (1,), generator=g))
         clean = x_true[..., i:i + c, j:j + c]
+        if args.on_y:  # the same crop of y: its one noise draw, as a loss on y sees it
+            return y[..., i:i + c, j:j + c], clean
         return clean + problem.noise_std * torch.randn(clean.shape, generator=g), clean
 
     def loss_fn(batch):
@@ -173,6 +176,9 @@ def main(argv=None) -> int:
     p.add_argument("--crop", type=int, default=0,
                    help="denoising: fit on random crops of the clean image with fresh noise "
                         "every step (0: the whole image, one noise draw)")
+    p.add_argument("--on-y", action="store_true",
+                   help="denoising with --crop: the inputs are crops of y (its noise), not "
+                        "fresh draws: what a loss on y could reach if it were the true error")
     p.add_argument("--check-every", type=int, default=25,
                    help="denoising with --crop: steps between the oracle's checks on y")
     p.add_argument("--adapted", default=None,
