@@ -5,7 +5,8 @@ for reference only).
     python benchmarks/experiments/iagan_settings.py --images ../shared/data/test/set12 \\
         --tasks cs-10,cs-25 --limit 4 --variants 3:1e-4:1:0:0,3:1e-4:1:1e-2:1 --out FILE.json
 
-A variant is ``stages:lr:ensemble:tv_weight:refit`` (``refit`` 0 or 1).
+A variant is ``stages:lr:ensemble:tv_weight:refit`` (``refit`` 0 or 1), optionally followed by
+``:red_weight:red_sigma`` (the RED term, ``IAGAN(red_weight=, red_sigma=)``; sigma in 0-255).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     g = pretrained(path=args.generator)
     variants = [v.split(":") for v in args.variants.split(",")]
-    if any(len(v) != 5 for v in variants):
-        p.error("a variant is stages:lr:ensemble:tv_weight:refit")
+    if any(len(v) not in (5, 7) for v in variants):
+        p.error("a variant is stages:lr:ensemble:tv_weight:refit[:red_weight:red_sigma]")
     rows = []
     for task_name in args.tasks.split(","):
         task = get_task(task_name)
@@ -57,6 +58,8 @@ def main(argv=None) -> int:
                 opts = {**recipes.IAGAN.options(), "stages": int(variant[0]),
                         "lr": float(variant[1]), "ensemble": int(variant[2]),
                         "tv_weight": float(variant[3]), "refit": bool(int(variant[4]))}
+                if len(variant) == 7:
+                    opts.update(red_weight=float(variant[5]), red_sigma=float(variant[6]) / 255)
                 solver = IAGAN(g, csgm=csgm, **opts)
                 t0 = time.perf_counter()
                 res = solver.solve(d.y, d.operator, x_true=x)

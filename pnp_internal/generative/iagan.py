@@ -39,7 +39,9 @@ class IAGAN:
     is returned (the run ends ``patience`` steps after it); with ``refit``, the steps are then
     run again on all of ``y`` for the number the hold-out chose. A total-variation term
     (``tv_weight``) keeps the adapted image piecewise smooth where the measurements leave it
-    free, as DIP-TV does for DIP (Liu et al. 2019). With ``ensemble`` > 1, the best
+    free, as DIP-TV does for DIP (Liu et al. 2019); a RED term (``red_weight``) pulls it
+    towards the shipped CNN denoiser's output instead, as DeepRED does for DIP (Mataev et al.
+    2019). With ``ensemble`` > 1, the best
     ``ensemble`` codes of CSGM's restarts are adapted one by one and their images averaged:
     what fits ``y`` is common to them, what each puts where ``y`` says nothing is not.
 
@@ -67,6 +69,11 @@ class IAGAN:
     tv_weight : float
         Weight of a total-variation term on ``G`` in the joint steps, against the mean squared
         measurement error (0: none).
+    red_weight, red_sigma : float
+        Weight of the regularisation by denoising term ``x . (x - D(x)) / 2`` (Romano et al.
+        2017; its gradient ``x - D(x)``) in the joint steps, against the mean squared
+        measurement error (0: none), and the noise level ([0, 1] scale) at which the shipped
+        CNN ``D`` (gray or colour, as ``y``) is called.
     refit : bool
         Run the joint steps again, on every entry of ``y``, for the number of steps the
         hold-out chose, from the same code (up to twice the time; uses the measurements held
@@ -96,7 +103,8 @@ class IAGAN:
     def __init__(self, generator: Generator | None = None, *, csgm: CSGM | None = None,
                  max_iter: int = 600, lr: float = 1e-4, stages: int = 3, ensemble: int = 1,
                  latent_lr: float = 1e-3, holdout: float = 0.1, patience: int = 100,
-                 tv_weight: float = 0.0, refit: bool = False, back_projection: bool = False,
+                 tv_weight: float = 0.0, red_weight: float = 0.0, red_sigma: float = 0.02,
+                 refit: bool = False, back_projection: bool = False,
                  noise_std: float = 0.0, seed: int | None = 0, progress: bool = False):
         if max_iter < 1 or patience < 1 or not (lr > 0 and latent_lr > 0):
             raise ValueError(f"need max_iter >= 1, patience >= 1, lr > 0, latent_lr > 0; got "
@@ -105,17 +113,24 @@ class IAGAN:
             raise ValueError(f"holdout must be in (0, 0.5), got {holdout}")
         if not 1 <= stages <= 5 or ensemble < 1:
             raise ValueError(f"need stages in [1, 5] and ensemble >= 1; got {stages}, {ensemble}")
-        if not noise_std >= 0 or not tv_weight >= 0:
-            raise ValueError(f"need noise_std >= 0 and tv_weight >= 0; got {noise_std}, "
-                             f"{tv_weight}")
+        if not noise_std >= 0 or not tv_weight >= 0 or not red_weight >= 0 \
+                or not red_sigma > 0:
+            raise ValueError(f"need noise_std, tv_weight, red_weight >= 0 and red_sigma > 0; "
+                             f"got {noise_std}, {tv_weight}, {red_weight}, {red_sigma}")
         self.generator = generator
         self.csgm = CSGM(generator) if csgm is None else csgm
         self.max_iter, self.lr, self.latent_lr = int(max_iter), float(lr), float(latent_lr)
         self.holdout, self.patience = float(holdout), int(patience)
         self.tv_weight, self.refit = float(tv_weight), bool(refit)
+        self.red_weight, self.red_sigma = float(red_weight), float(red_sigma)
         self.stages, self.ensemble = int(stages), int(ensemble)
         self.back_projection, self.noise_std = bool(back_projection), float(noise_std)
         self.seed, self.progress = seed, progress
+
+    def _red_denoiser(self, channels: int):
+        from ..priors.cnn import pretrained
+
+        return pretrained("drunet-lite-gray" if channels == 1 else "drunet-lite-color").eval()
 
     def _adapt(self, g: Generator, z: torch.Tensor, y: torch.Tensor, operator,
                held: torch.Tensor, x_true, history,
@@ -136,6 +151,7 @@ class IAGAN:
                                 {"params": [z], "lr": self.latent_lr}])
         best, best_x, best_it, it = float("inf"), None, 0, 0
         n_fit = float((1 - held).sum().clamp_min(1))
+        denoiser = None
         t0 = time.perf_counter()
         with torch.enable_grad():
             n = self.max_iter if steps is None else steps + 1
@@ -144,6 +160,11 @@ class IAGAN:
                 loss = measurement_loss(operator, x, y, 1 - held).sum()
                 if self.tv_weight > 0:  # against the mean squared error: times the entries
                     loss = loss + self.tv_weight * n_fit * tv_loss(x)
+                if self.red_weight > 0:  # RED: the gradient of the term is x - D(x)
+                    denoiser = denoiser or self._red_denoiser(x.shape[1])
+                    with torch.no_grad():
+                        pull = x - denoiser(x, self.red_sigma)
+                    loss = loss + self.red_weight * n_fit * (pull * x).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
