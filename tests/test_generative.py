@@ -93,8 +93,27 @@ def test_tv_term_smooths_and_refit_uses_the_held_out_measurements():
     # the same steps and code, fitted to every entry of y: a closer fit of y
     assert refit.n_iter == plain.n_iter and "run again on all of y" in refit.message
     assert (op.A(refit.x) - y).norm() < (op.A(plain.x) - y).norm()
-    with pytest.raises(ValueError, match="tv_weight >= 0"):
+    with pytest.raises(ValueError, match="red_weight >= 0"):
         IAGAN(g, tv_weight=-1)
+
+
+def test_red_term_pulls_towards_the_denoisers_output():
+    from pnp_internal.priors.cnn import pretrained as cnn
+
+    x, op, y = measured_crop(0.1)
+    g = pretrained()
+    opts = dict(csgm=CSGM(g, restarts=1, max_iter=60), max_iter=40, patience=40, holdout=0.2)
+    denoiser = cnn("drunet-lite-gray").eval()
+
+    def off_the_denoiser(res):  # RED's residual |x - D(x)|
+        with torch.no_grad():
+            return float((res.x - denoiser(res.x, 5 / 255)).norm())
+
+    plain = IAGAN(g, **opts).solve(y, op)
+    red = IAGAN(g, red_weight=10.0, red_sigma=5 / 255, **opts).solve(y, op)
+    assert off_the_denoiser(red) < 0.95 * off_the_denoiser(plain)
+    with pytest.raises(ValueError, match="red_sigma > 0"):
+        IAGAN(g, red_sigma=0)
 
 
 def test_coarse_stages_are_a_prefix_of_the_weights_and_codes_are_averaged():

@@ -76,3 +76,17 @@ def test_holdout_sure_averages_the_asked_number_of_probes():
     assert first[1] != first[4]  # a different, averaged estimate of the same risk
     with pytest.raises(ValueError, match="holdout_probes must be an int >= 1"):
         SUREFineTuned(_tiny_net(), holdout_probes=0)
+
+
+def test_recorrupted_steps_train_on_fresh_noise_and_the_holdout_stays_on_y():
+    x = real_image("camera", 48, gray=True)
+    y = x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    reports = {a: SUREFineTuned(_tiny_net(), train="lora", steps=2, batch_size=1, crop=16,
+                                recorrupt=a).fit(y, 0.1) for a in (0.0, 0.5)}
+    # the hold-out is scored on y at its own level whatever the training inputs
+    assert reports[0.0].holdout[0] == reports[0.5].holdout[0]
+    assert reports[0.0].train_loss[0] != reports[0.5].train_loss[0]
+    with pytest.raises(ValueError, match="recorrupt must be a finite number >= 0"):
+        SUREFineTuned(_tiny_net(), recorrupt=-1.0)
+    with pytest.raises(ValueError, match="recorrupt needs loss='sure'"):
+        SUREFineTuned(_tiny_net(), loss="noise2self", recorrupt=0.5)
