@@ -6,8 +6,8 @@ name        what
 csgm        :class:`~pnp_internal.generative.CSGM`: the code of the shipped generator that
             best explains ``y`` (random restarts)
 iagan       :class:`~pnp_internal.generative.IAGAN`: CSGM's code, then the code and the
-            generator's coarse layers adapted to ``y`` with a TV term, as many steps as a
-            hold-out of ``y`` chooses, run again on all of ``y``
+            generator's coarse layers adapted to ``y`` with a TV and a RED term, as many
+            steps as a hold-out of ``y`` chooses, run again on all of ``y``
 iagan-bp    ``iagan`` followed by the back-projection onto the measurements
 ==========  ===============================================================================
 """
