@@ -64,6 +64,16 @@ def run_methods(args, methods: str, extra=()) -> int:
     return runner.main(argv + list(extra))
 
 
+def noisy_crop_pair(clean: torch.Tensor, crop: int, sigma: float, generator: torch.Generator):
+    """A random ``crop`` x ``crop`` window of ``clean`` plus fresh Gaussian noise of level
+    ``sigma``, and the window: ``(noisy, clean_window, (i, j))``."""
+    c = min(crop, clean.shape[-2], clean.shape[-1])
+    i = int(torch.randint(clean.shape[-2] - c + 1, (1,), generator=generator))
+    j = int(torch.randint(clean.shape[-1] - c + 1, (1,), generator=generator))
+    window = clean[..., i:i + c, j:j + c]
+    return window + sigma * torch.randn(window.shape, generator=generator), window, (i, j)
+
+
 def solve_with(problem, prior, solver: str = "idbp") -> torch.Tensor:
     """``x`` restored by ``prior`` (any prior object) inside ``solver`` (``"idbp"``, ``"hqs"``,
     ``"admm"``) with the library's recipe for the problem's operator kind."""

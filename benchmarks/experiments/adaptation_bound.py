@@ -56,7 +56,7 @@ from pnp_internal.bench.runner import list_images, machine_info, provenance, wri
 from pnp_internal.bench.tasks import get_task, image_seed
 from pnp_internal.catalog.pnp import shipped_cnn
 
-from _harness import on_luma, solve_with
+from _harness import noisy_crop_pair, on_luma, solve_with
 
 
 @functools.lru_cache(maxsize=2)
@@ -130,13 +130,10 @@ def _denoise_oracle(problem, x_true, args):
     def sample(step):
         if not args.crop:
             return z_cl, x_true
-        c = min(args.crop, x_true.shape[-2], x_true.shape[-1])
-        i = int(torch.randint(x_true.shape[-2] - c + 1, (1,), generator=g))
-        j = int(torch.randint(x_true.shape[-1] - c + 1, (1,), generator=g))
-        clean = x_true[..., i:i + c, j:j + c]
+        noisy, clean, (i, j) = noisy_crop_pair(x_true, args.crop, problem.noise_std, g)
         if args.on_y:  # the same crop of y: its one noise draw, as a loss on y sees it
-            return y[..., i:i + c, j:j + c], clean
-        return clean + problem.noise_std * torch.randn(clean.shape, generator=g), clean
+            return y[..., i:i + clean.shape[-2], j:j + clean.shape[-1]], clean
+        return noisy, clean
 
     def loss_fn(batch):
         noisy, clean = batch

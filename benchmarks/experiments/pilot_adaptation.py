@@ -32,6 +32,8 @@ from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.priors import SelfEnsemble
 from pnp_internal.priors.finetune import finetune, trainable_parameters
 
+from _harness import noisy_crop_pair
+
 
 def path_of(y, sigma_value, x_true, args, seed):
     """PSNR of the tuned CNN (and of its self-ensemble at the end) along the steps."""
@@ -41,14 +43,10 @@ def path_of(y, sigma_value, x_true, args, seed):
         pilot = (SelfEnsemble(model) if args.pilot == "x8" else model)(y, sigma).clamp(0, 1)
     params = trainable_parameters(model, "lora", rank=args.rank)
     g = torch.Generator().manual_seed(seed)
-    c = min(args.crop, y.shape[-2], y.shape[-1])
     train_sigma = sigma_value * args.sigma_factor
 
     def sample(step):
-        i = int(torch.randint(y.shape[-2] - c + 1, (1,), generator=g))
-        j = int(torch.randint(y.shape[-1] - c + 1, (1,), generator=g))
-        clean = pilot[..., i:i + c, j:j + c]
-        return clean + train_sigma * torch.randn(clean.shape, generator=g), clean
+        return noisy_crop_pair(pilot, args.crop, train_sigma, g)[:2]
 
     def loss_fn(batch):
         noisy, clean = batch
