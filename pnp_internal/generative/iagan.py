@@ -73,7 +73,7 @@ class IAGAN:
         Weight of the regularisation by denoising term ``x . (x - D(x)) / 2`` (Romano et al.
         2017; its gradient ``x - D(x)``) in the joint steps, against the mean squared
         measurement error (0: none), and the noise level ([0, 1] scale) at which the shipped
-        CNN ``D`` (gray or colour, as ``y``) is called.
+        CNN ``D`` (gray or colour, as the image) is called.
     refit : bool
         Run the joint steps again, on every entry of ``y``, for the number of steps the
         hold-out chose, from the same code (up to twice the time; uses the measurements held
@@ -123,14 +123,19 @@ class IAGAN:
         self.holdout, self.patience = float(holdout), int(patience)
         self.tv_weight, self.refit = float(tv_weight), bool(refit)
         self.red_weight, self.red_sigma = float(red_weight), float(red_sigma)
+        self._red_cache: dict = {}
         self.stages, self.ensemble = int(stages), int(ensemble)
         self.back_projection, self.noise_std = bool(back_projection), float(noise_std)
         self.seed, self.progress = seed, progress
 
-    def _red_denoiser(self, channels: int):
-        from ..priors.cnn import pretrained
+    def _red_denoiser(self, x: torch.Tensor):
+        """The shipped CNN prior for ``x``'s channels, on its device (loaded once per pair)."""
+        from ..catalog.pnp import shipped_cnn
 
-        return pretrained("drunet-lite-gray" if channels == 1 else "drunet-lite-color").eval()
+        key = (x.shape[1], x.device)
+        if key not in self._red_cache:
+            self._red_cache[key] = shipped_cnn(x.shape[1], x.device).eval()
+        return self._red_cache[key]
 
     def _adapt(self, g: Generator, z: torch.Tensor, y: torch.Tensor, operator,
                held: torch.Tensor, x_true, history,
@@ -151,7 +156,6 @@ class IAGAN:
                                 {"params": [z], "lr": self.latent_lr}])
         best, best_x, best_it, it = float("inf"), None, 0, 0
         n_fit = float((1 - held).sum().clamp_min(1))
-        denoiser = None
         t0 = time.perf_counter()
         with torch.enable_grad():
             n = self.max_iter if steps is None else steps + 1
@@ -161,9 +165,8 @@ class IAGAN:
                 if self.tv_weight > 0:  # against the mean squared error: times the entries
                     loss = loss + self.tv_weight * n_fit * tv_loss(x)
                 if self.red_weight > 0:  # RED: the gradient of the term is x - D(x)
-                    denoiser = denoiser or self._red_denoiser(x.shape[1])
                     with torch.no_grad():
-                        pull = x - denoiser(x, self.red_sigma)
+                        pull = x - self._red_denoiser(x)(x, self.red_sigma)
                     loss = loss + self.red_weight * n_fit * (pull * x).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
