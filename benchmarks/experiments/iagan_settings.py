@@ -6,7 +6,8 @@ for reference only).
         --tasks cs-10,cs-25 --limit 4 --variants 3:1e-4:1:0:0,3:1e-4:1:1e-2:1 --out FILE.json
 
 A variant is ``stages:lr:ensemble:tv_weight:refit`` (``refit`` 0 or 1), optionally followed by
-``:red_weight:red_sigma`` (the RED term, ``IAGAN(red_weight=, red_sigma=)``; sigma in 0-255).
+``:red_weight:red_sigma`` (the RED term, ``IAGAN(red_weight=, red_sigma=)``; sigma in 0-255)
+and then ``:max_iter`` (the cap of the joint steps; default the recipe's).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     g = pretrained(path=args.generator)
     variants = [v.split(":") for v in args.variants.split(",")]
-    if any(len(v) not in (5, 7) for v in variants):
-        p.error("a variant is stages:lr:ensemble:tv_weight:refit[:red_weight:red_sigma]")
+    if any(len(v) not in (5, 7, 8) for v in variants):
+        p.error("a variant is stages:lr:ensemble:tv_weight:refit[:red_weight:red_sigma"
+                "[:max_iter]]")
     rows = []
     for task_name in args.tasks.split(","):
         task = get_task(task_name)
@@ -58,8 +60,10 @@ def main(argv=None) -> int:
                 opts = {**recipes.IAGAN.options(), "stages": int(variant[0]),
                         "lr": float(variant[1]), "ensemble": int(variant[2]),
                         "tv_weight": float(variant[3]), "refit": bool(int(variant[4]))}
-                if len(variant) == 7:
+                if len(variant) >= 7:
                     opts.update(red_weight=float(variant[5]), red_sigma=float(variant[6]) / 255)
+                if len(variant) == 8:
+                    opts.update(max_iter=int(variant[7]))
                 solver = IAGAN(g, csgm=csgm, **opts)
                 t0 = time.perf_counter()
                 res = solver.solve(d.y, d.operator, x_true=x)
