@@ -83,6 +83,8 @@ def main(argv=None) -> int:
     p.add_argument("--images", required=True)
     p.add_argument("--tasks", default="cs-10,cs-25")
     p.add_argument("--limit", type=int, default=4)
+    p.add_argument("--last", type=int, default=None,
+                   help="the last N images instead of the first --limit")
     p.add_argument("--variants", default="3:1e-4:1:0:0,3:1e-4:1:1e-2:0,3:1e-4:1:1e-2:1",
                    help="comma-separated variants (see above)")
     p.add_argument("--histories", action="store_true",
@@ -100,7 +102,8 @@ def main(argv=None) -> int:
     rows = []
     for task_name in args.tasks.split(","):
         task = get_task(task_name)
-        for f in list_images(args.images, limit=args.limit):
+        for f in (list_images(args.images, last=args.last) if args.last
+                  else list_images(args.images, limit=args.limit)):
             x, _ = task.prepare(center_crop(read_image(f), 64))
             d = task.degrade(x, seed=image_seed(0, f.name))
             csgm = CSGM(g, **recipes.CSGM.options())
