@@ -102,8 +102,8 @@ def main(argv=None) -> int:
     rows = []
     for task_name in args.tasks.split(","):
         task = get_task(task_name)
-        for f in (list_images(args.images, last=args.last) if args.last
-                  else list_images(args.images, limit=args.limit)):
+        for f in list_images(args.images, last=args.last,
+                             limit=args.limit if args.last is None else None):
             x, _ = task.prepare(center_crop(read_image(f), 64))
             d = task.degrade(x, seed=image_seed(0, f.name))
             csgm = CSGM(g, **recipes.CSGM.options())
