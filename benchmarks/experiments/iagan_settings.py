@@ -9,8 +9,7 @@ A variant is ``stages:lr:ensemble:tv_weight:refit`` (``refit`` 0 or 1), optional
 ``:red_weight:red_sigma`` (the RED term, ``IAGAN(red_weight=, red_sigma=)``; sigma in 0-255)
 and then ``:max_iter`` (the cap of the joint steps; default the recipe's). A variant with ``=``
 is a list of ``IAGAN`` options that replace the recipe's, such as ``patience=400:red_sigma=0.04``
-(values on the library's scales); ``red_sigma_final=S`` there (not an ``IAGAN`` option) makes
-the RED sigma fall geometrically from ``red_sigma`` to ``S`` over the ``max_iter`` steps.
+(values on the library's scales; ``red_sigma_final=none`` for a constant RED sigma).
 """
 
 from __future__ import annotations
@@ -31,26 +30,6 @@ from pnp_internal.io import read_image
 from pnp_internal.operators.base import solve_AAt
 
 
-class ScheduledRED(IAGAN):
-    """``IAGAN`` whose RED sigma falls geometrically from ``red_sigma`` to ``red_sigma_final``
-    over ``max_iter`` joint steps (an experiment: strong smoothing first, detail last)."""
-
-    def __init__(self, *args, red_sigma_final: float, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.red_sigma_final, self._step = float(red_sigma_final), 0
-
-    def _adapt(self, *args, **kwargs):
-        self._step = 0  # each run of the joint steps starts the schedule again
-        return super()._adapt(*args, **kwargs)
-
-    def _red_denoiser(self, x):  # called once per joint step
-        denoiser = super()._red_denoiser(x)
-        t = min(self._step / max(self.max_iter - 1, 1), 1.0)
-        self._step += 1
-        sigma = self.red_sigma * (self.red_sigma_final / self.red_sigma) ** t
-        return lambda z, _sigma: denoiser(z, sigma)
-
-
 def variant_options(text: str) -> dict:
     """The ``IAGAN`` options of a variant: the recipe's, with those the variant names."""
     opts = recipes.IAGAN.options()
@@ -58,11 +37,11 @@ def variant_options(text: str) -> dict:
     if "=" in text:
         for field in fields:
             key, _, value = field.partition("=")
-            if key == "red_sigma_final":
-                opts[key] = float(value)
-                continue
             if key not in opts:
                 raise ValueError(f"{key!r} is not an option of the IAGAN recipe: {sorted(opts)}")
+            if key == "red_sigma_final":
+                opts[key] = None if value.lower() == "none" else float(value)
+                continue
             kind = type(opts[key])
             opts[key] = bool(int(value)) if kind is bool else kind(value)
         return opts
@@ -112,8 +91,7 @@ def main(argv=None) -> int:
             row = {"task": task_name, "image": f.name, "csgm": metrics.psnr(z_res.x, x).item(),
                    "csgm_seconds": time.perf_counter() - t0}
             for variant, opts in variants.items():
-                solver = (ScheduledRED if "red_sigma_final" in opts else IAGAN)(
-                    g, csgm=csgm, **opts)
+                solver = IAGAN(g, csgm=csgm, **opts)
                 t0 = time.perf_counter()
                 res = solver.solve(d.y, d.operator, x_true=x)
                 seconds = time.perf_counter() - t0

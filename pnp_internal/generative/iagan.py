@@ -74,6 +74,11 @@ class IAGAN:
         2017; its gradient ``x - D(x)``) in the joint steps, against the mean squared
         measurement error (0: none), and the noise level ([0, 1] scale) at which the shipped
         CNN ``D`` (gray or colour, as the image) is called.
+    red_sigma_final : float, optional
+        The noise level at the last of the ``max_iter`` steps: ``D`` is called at
+        ``red_sigma * (red_sigma_final / red_sigma) ** (k / (max_iter - 1))`` at step ``k``
+        (each run of the steps, the refit's too, starts again at ``red_sigma``). None: a
+        constant ``red_sigma``.
     refit : bool
         Run the joint steps again, on every entry of ``y``, for the number of steps the
         hold-out chose, from the same code (up to twice the time; uses the measurements held
@@ -104,7 +109,8 @@ class IAGAN:
                  max_iter: int = 600, lr: float = 1e-4, stages: int = 3, ensemble: int = 1,
                  latent_lr: float = 1e-3, holdout: float = 0.1, patience: int = 100,
                  tv_weight: float = 0.0, red_weight: float = 0.0, red_sigma: float = 0.02,
-                 refit: bool = False, back_projection: bool = False,
+                 red_sigma_final: float | None = None, refit: bool = False,
+                 back_projection: bool = False,
                  noise_std: float = 0.0, seed: int | None = 0, progress: bool = False):
         if max_iter < 1 or patience < 1 or not (lr > 0 and latent_lr > 0):
             raise ValueError(f"need max_iter >= 1, patience >= 1, lr > 0, latent_lr > 0; got "
@@ -117,12 +123,16 @@ class IAGAN:
                 or not red_sigma > 0:
             raise ValueError(f"need noise_std, tv_weight, red_weight >= 0 and red_sigma > 0; "
                              f"got {noise_std}, {tv_weight}, {red_weight}, {red_sigma}")
+        if red_sigma_final is not None and not red_sigma_final > 0:
+            raise ValueError(f"red_sigma_final must be > 0 (None: a constant red_sigma), got "
+                             f"{red_sigma_final}")
         self.generator = generator
         self.csgm = CSGM(generator) if csgm is None else csgm
         self.max_iter, self.lr, self.latent_lr = int(max_iter), float(lr), float(latent_lr)
         self.holdout, self.patience = float(holdout), int(patience)
         self.tv_weight, self.refit = float(tv_weight), bool(refit)
         self.red_weight, self.red_sigma = float(red_weight), float(red_sigma)
+        self.red_sigma_final = None if red_sigma_final is None else float(red_sigma_final)
         self._red_cache: dict = {}
         self.stages, self.ensemble = int(stages), int(ensemble)
         self.back_projection, self.noise_std = bool(back_projection), float(noise_std)
@@ -136,6 +146,13 @@ class IAGAN:
         if key not in self._red_cache:
             self._red_cache[key] = shipped_cnn(x.shape[1], x.device).eval()
         return self._red_cache[key]
+
+    def red_sigma_at(self, step: int) -> float:
+        """The noise level of the RED denoiser at joint step ``step`` (from 0)."""
+        if self.red_sigma_final is None:
+            return self.red_sigma
+        t = min(step / max(self.max_iter - 1, 1), 1.0)
+        return self.red_sigma * (self.red_sigma_final / self.red_sigma) ** t
 
     def _adapt(self, g: Generator, z: torch.Tensor, y: torch.Tensor, operator,
                held: torch.Tensor, x_true, history,
@@ -166,7 +183,7 @@ class IAGAN:
                     loss = loss + self.tv_weight * n_fit * tv_loss(x)
                 if self.red_weight > 0:  # RED: the gradient of the term is x - D(x)
                     with torch.no_grad():
-                        pull = x - self._red_denoiser(x)(x, self.red_sigma)
+                        pull = x - self._red_denoiser(x)(x, self.red_sigma_at(it))
                     loss = loss + self.red_weight * n_fit * (pull * x).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
