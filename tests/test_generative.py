@@ -119,15 +119,15 @@ def test_red_term_pulls_towards_the_denoisers_output():
 def test_falling_red_sigma_calls_the_denoiser_on_a_geometric_schedule():
     x, op, y = measured_crop(0.1)
     g = pretrained()
-    solver = IAGAN(g, csgm=CSGM(g, restarts=1, max_iter=5), max_iter=3, patience=3,
-                   red_weight=1.0, red_sigma=0.04, red_sigma_final=0.01, refit=True)
     called = []
 
     def recording(image, sigma):  # the denoiser that the RED term is given
         called.append(sigma)
         return image
 
-    solver._red_cache[(1, y.device)] = recording
+    solver = IAGAN(g, csgm=CSGM(g, restarts=1, max_iter=5), max_iter=3, patience=3,
+                   red_weight=1.0, red_sigma=0.04, red_sigma_final=0.01, refit=True,
+                   red_denoiser=recording)
     res = solver.solve(y, op)
     # 0.04 -> 0.02 -> 0.01 over the 3 steps; the refit starts again at 0.04
     n_refit = len(called) - 3

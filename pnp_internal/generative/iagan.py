@@ -79,6 +79,9 @@ class IAGAN:
         ``red_sigma * (red_sigma_final / red_sigma) ** (k / (max_iter - 1))`` at step ``k``
         (each run of the steps, the refit's too, starts again at ``red_sigma``). None: a
         constant ``red_sigma``.
+    red_denoiser : callable, optional
+        ``D(x, sigma)`` of the RED term, any deepinv ``Denoiser`` for the image's channels.
+        Default: the shipped CNN (gray or colour, as the image).
     refit : bool
         Run the joint steps again, on every entry of ``y``, for the number of steps the
         hold-out chose, from the same code (up to twice the time; uses the measurements held
@@ -109,7 +112,7 @@ class IAGAN:
                  max_iter: int = 600, lr: float = 1e-4, stages: int = 3, ensemble: int = 1,
                  latent_lr: float = 1e-3, holdout: float = 0.1, patience: int = 100,
                  tv_weight: float = 0.0, red_weight: float = 0.0, red_sigma: float = 0.02,
-                 red_sigma_final: float | None = None, refit: bool = False,
+                 red_sigma_final: float | None = None, red_denoiser=None, refit: bool = False,
                  back_projection: bool = False,
                  noise_std: float = 0.0, seed: int | None = 0, progress: bool = False):
         if max_iter < 1 or patience < 1 or not (lr > 0 and latent_lr > 0):
@@ -133,15 +136,19 @@ class IAGAN:
         self.tv_weight, self.refit = float(tv_weight), bool(refit)
         self.red_weight, self.red_sigma = float(red_weight), float(red_sigma)
         self.red_sigma_final = None if red_sigma_final is None else float(red_sigma_final)
+        self.red_denoiser = red_denoiser
         self._red_cache: dict = {}
         self.stages, self.ensemble = int(stages), int(ensemble)
         self.back_projection, self.noise_std = bool(back_projection), float(noise_std)
         self.seed, self.progress = seed, progress
 
     def _red_denoiser(self, x: torch.Tensor):
-        """The shipped CNN prior for ``x``'s channels, on its device (loaded once per pair)."""
+        """``red_denoiser``, or the shipped CNN prior for ``x``'s channels, on its device
+        (loaded once per pair)."""
         from ..catalog.pnp import shipped_cnn
 
+        if self.red_denoiser is not None:
+            return self.red_denoiser
         key = (x.shape[1], x.device)
         if key not in self._red_cache:
             self._red_cache[key] = shipped_cnn(x.shape[1], x.device).eval()
