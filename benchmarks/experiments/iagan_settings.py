@@ -39,7 +39,7 @@ def variant_options(text: str) -> dict:
             key, _, value = field.partition("=")
             if key not in opts:
                 raise ValueError(f"{key!r} is not an option of the IAGAN recipe: {sorted(opts)}")
-            if key == "red_sigma_final":
+            if value.lower() == "none" or opts[key] is None:  # an option that may be None
                 opts[key] = None if value.lower() == "none" else float(value)
                 continue
             kind = type(opts[key])

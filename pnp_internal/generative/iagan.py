@@ -15,6 +15,7 @@ import torch
 
 from ..operators.base import solve_AAt
 from ..solvers.result import Result
+from ..solvers.schedules import logspace
 from ..metrics import psnr
 from ..priors._dip_fit import tv_loss
 from .csgm import CSGM, generator_for, measurement_loss
@@ -145,21 +146,24 @@ class IAGAN:
     def _red_denoiser(self, x: torch.Tensor):
         """``red_denoiser``, or the shipped CNN prior for ``x``'s channels, on its device
         (loaded once per pair)."""
-        from ..catalog.pnp import shipped_cnn
-
         if self.red_denoiser is not None:
             return self.red_denoiser
+        from ..catalog.pnp import shipped_cnn
+
         key = (x.shape[1], x.device)
         if key not in self._red_cache:
             self._red_cache[key] = shipped_cnn(x.shape[1], x.device).eval()
         return self._red_cache[key]
 
+    def red_sigmas(self) -> list[float]:
+        """The noise level of the RED denoiser at each of the ``max_iter`` joint steps."""
+        if self.red_sigma_final is None:
+            return [self.red_sigma] * self.max_iter
+        return logspace(self.red_sigma, self.red_sigma_final, self.max_iter)
+
     def red_sigma_at(self, step: int) -> float:
         """The noise level of the RED denoiser at joint step ``step`` (from 0)."""
-        if self.red_sigma_final is None:
-            return self.red_sigma
-        t = min(step / max(self.max_iter - 1, 1), 1.0)
-        return self.red_sigma * (self.red_sigma_final / self.red_sigma) ** t
+        return self.red_sigmas()[min(step, self.max_iter - 1)]
 
     def _adapt(self, g: Generator, z: torch.Tensor, y: torch.Tensor, operator,
                held: torch.Tensor, x_true, history,
@@ -180,6 +184,7 @@ class IAGAN:
                                 {"params": [z], "lr": self.latent_lr}])
         best, best_x, best_it, it = float("inf"), None, 0, 0
         n_fit = float((1 - held).sum().clamp_min(1))
+        red_sigmas = self.red_sigmas()
         t0 = time.perf_counter()
         with torch.enable_grad():
             n = self.max_iter if steps is None else steps + 1
@@ -190,7 +195,7 @@ class IAGAN:
                     loss = loss + self.tv_weight * n_fit * tv_loss(x)
                 if self.red_weight > 0:  # RED: the gradient of the term is x - D(x)
                     with torch.no_grad():
-                        pull = x - self._red_denoiser(x)(x, self.red_sigma_at(it))
+                        pull = x - self._red_denoiser(x)(x, red_sigmas[it])
                     loss = loss + self.red_weight * n_fit * (pull * x).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
