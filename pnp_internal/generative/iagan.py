@@ -83,10 +83,6 @@ class IAGAN:
     red_denoiser : callable, optional
         ``D(x, sigma)`` of the RED term, any deepinv ``Denoiser`` for the image's channels.
         Default: the shipped CNN (gray or colour, as the image).
-    ema : float, optional
-        Weight of an exponential moving average of the iterates, as DIP's (Ulyanov et al.
-        2018: 0.99): the hold-out scores, and the method returns, the average instead of the
-        last iterate. None: the iterates themselves.
     refit : bool
         Run the joint steps again, on every entry of ``y``, for the number of steps the
         hold-out chose, from the same code (up to twice the time; uses the measurements held
@@ -117,8 +113,7 @@ class IAGAN:
                  max_iter: int = 600, lr: float = 1e-4, stages: int = 3, ensemble: int = 1,
                  latent_lr: float = 1e-3, holdout: float = 0.1, patience: int = 100,
                  tv_weight: float = 0.0, red_weight: float = 0.0, red_sigma: float = 0.02,
-                 red_sigma_final: float | None = None, red_denoiser=None, ema: float | None = None,
-                 refit: bool = False,
+                 red_sigma_final: float | None = None, red_denoiser=None, refit: bool = False,
                  back_projection: bool = False,
                  noise_std: float = 0.0, seed: int | None = 0, progress: bool = False):
         if max_iter < 1 or patience < 1 or not (lr > 0 and latent_lr > 0):
@@ -142,9 +137,7 @@ class IAGAN:
         self.tv_weight, self.refit = float(tv_weight), bool(refit)
         self.red_weight, self.red_sigma = float(red_weight), float(red_sigma)
         self.red_sigma_final = None if red_sigma_final is None else float(red_sigma_final)
-        if ema is not None and not 0 <= ema < 1:
-            raise ValueError(f"ema must be in [0, 1) (None: no average), got {ema!r}")
-        self.red_denoiser, self.ema = red_denoiser, ema
+        self.red_denoiser = red_denoiser
         self._red_cache: dict = {}
         self.stages, self.ensemble = int(stages), int(ensemble)
         self.back_projection, self.noise_std = bool(back_projection), float(noise_std)
@@ -189,7 +182,7 @@ class IAGAN:
         z = z.clone().requires_grad_()
         opt = torch.optim.Adam([{"params": adapted, "lr": self.lr},
                                 {"params": [z], "lr": self.latent_lr}])
-        best, best_x, best_it, it, avg = float("inf"), None, 0, 0, None
+        best, best_x, best_it, it = float("inf"), None, 0, 0
         n_fit = float((1 - held).sum().clamp_min(1))
         red_sigmas = self.red_sigmas()
         t0 = time.perf_counter()
@@ -207,22 +200,18 @@ class IAGAN:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                x = x.detach()
-                if self.ema is not None:
-                    avg = x.clone() if avg is None else avg.mul_(self.ema).add_(x, alpha=1 - self.ema)
-                    x = avg
                 if steps is not None:
-                    best_x, best_it = x, it
+                    best_x, best_it = x.detach(), it
                     continue
                 with torch.no_grad():
                     check = float(measurement_loss(operator, x, y, held).sum())
                 if check < best:
-                    best, best_x, best_it = check, x.clone(), it
+                    best, best_x, best_it = check, x.detach().clone(), it
                 if history is not None:
                     history["seconds"].append(time.perf_counter() - t0)
                     history["residual"].append(check)
                     if x_true is not None:
-                        history["psnr"].append(float(psnr(x.clamp(0, 1), x_true)))
+                        history["psnr"].append(float(psnr(x.detach().clamp(0, 1), x_true)))
                 if it - best_it >= self.patience:
                     break
         return best_x, best_it, it + 1
