@@ -138,21 +138,6 @@ def test_falling_red_sigma_calls_the_denoiser_on_a_geometric_schedule():
         IAGAN(g, red_sigma_final=0.0)
 
 
-def test_holdout_window_picks_the_lowest_point_of_the_averaged_loss():
-    g = tiny()
-    x, op, y = measured_crop(0.1)
-    csgm = CSGM(g, restarts=1, max_iter=5)
-    for window in (1, 7):
-        res = IAGAN(g, csgm=csgm, max_iter=30, patience=30, lr=1e-3,
-                    holdout_window=window).solve(y, op, x_true=x)
-        checks = np.array(res.history["residual"])
-        padded = np.pad(checks, window // 2, mode="edge")  # the edges: the nearest loss
-        averaged = np.convolve(padded, np.ones(window) / window, mode="valid")
-        assert f"lowest at step {int(averaged.argmin()) + 1} of 30" in res.message
-    with pytest.raises(ValueError, match="holdout_window must be >= 1"):
-        IAGAN(g, holdout_window=0)
-
-
 def test_coarse_stages_are_a_prefix_of_the_weights_and_codes_are_averaged():
     g = tiny()
     every = list(g.parameters())
