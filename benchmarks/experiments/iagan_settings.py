@@ -24,6 +24,7 @@ import torch
 
 from pnp_internal import metrics, recipes
 from pnp_internal.bench.runner import fresh_path, list_images, machine_info, provenance
+from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.bench.tasks import center_crop, get_task, image_seed
 from pnp_internal.generative import CSGM, IAGAN, pretrained
 from pnp_internal.io import read_image
@@ -69,6 +70,9 @@ def main(argv=None) -> int:
     p.add_argument("--histories", action="store_true",
                    help="keep the first code's hold-out loss and PSNR at every step")
     p.add_argument("--generator", default=None, help="weights (default: the shipped ones)")
+    p.add_argument("--red-one-call", action="store_true",
+                   help="the RED term's denoiser: the one-call CNN weights (ONE_CALL_WEIGHTS) "
+                        "instead of the priors'")
     p.add_argument("--out", required=True)
     argv = sys.argv[1:] if argv is None else argv
     args = p.parse_args(argv)
@@ -91,6 +95,8 @@ def main(argv=None) -> int:
             row = {"task": task_name, "image": f.name, "csgm": metrics.psnr(z_res.x, x).item(),
                    "csgm_seconds": time.perf_counter() - t0}
             for variant, opts in variants.items():
+                if args.red_one_call:
+                    opts = {**opts, "red_denoiser": shipped_cnn(x.shape[1], one_call=True).eval()}
                 solver = IAGAN(g, csgm=csgm, **opts)
                 t0 = time.perf_counter()
                 res = solver.solve(d.y, d.operator, x_true=x)
