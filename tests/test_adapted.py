@@ -128,6 +128,23 @@ def test_min_decrease_stops_when_the_holdout_flattens_but_keeps_its_lowest_point
     assert (strict.steps, strict.best_step, strict.stopped) == (12, 12, "early-stop")
 
 
+def test_min_gain_keeps_the_initial_weights_unless_the_holdout_fell_that_much():
+    """The hold-out 1 + (w - 1)^2 falls from 2.0 to about 1.0 (a 50 % decrease) with Adam steps
+    of 0.1 from w = 0: a 40 % threshold keeps the best weights, a 60 % one the initial ones."""
+    def run(min_gain):
+        w = torch.nn.Parameter(torch.zeros(1))
+        model = torch.nn.Module()
+        model.w = w
+        rep = finetune(model, [w], lambda s: (w - 1).pow(2).sum(), lambda s: s, steps=40,
+                       lr=0.1, holdout_loss=lambda: float((w.detach() - 1).pow(2).sum()) + 1,
+                       check_every=2, patience=2, min_gain=min_gain, precision="fp32")
+        return rep, float(w.detach())
+
+    (kept, w_kept), (initial, w_initial) = run(0.4), run(0.6)
+    assert not kept.kept_initial and w_kept > 0.9
+    assert initial.kept_initial and initial.best_step == 0 and w_initial == 0.0
+
+
 def test_sure_matches_true_mse_without_the_clean_image():
     x = real_image("astronaut", 96, gray=True)
     sigma = 0.1

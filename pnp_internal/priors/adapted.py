@@ -94,6 +94,9 @@ class ImageAdapted(Prior):
     min_decrease : float
         Relative hold-out decrease that counts as progress (see
         :func:`~pnp_internal.priors.finetune.finetune`).
+    min_gain : float
+        Relative hold-out decrease, from the original weights to the best ones, below which
+        the original weights are kept (0: any decrease adapts).
     x_init : torch.Tensor, optional
         Clean-looking estimate to fine-tune on before the iterations (any task). Without it,
         super-resolution uses ``y``; deblurring, inpainting, CS and denoising use
@@ -142,7 +145,7 @@ class ImageAdapted(Prior):
                  steps_during: int | None = None, lr: float = 1e-4, batch_size: int = 16,
                  crop=(32, 40, 48), scales=(1.0, 0.9), sigmas=None, switch_sigma="auto",
                  holdout: float = 0.15, check_every: int = 8, patience: int = 4,
-                 min_decrease: float = 0.0,
+                 min_decrease: float = 0.0, min_gain: float = 0.0,
                  x_init: torch.Tensor | None = None, warmup_iter: int = 8,
                  max_seconds: float | None = None, seed: int | None = 0,
                  precision: str = "auto"):
@@ -183,7 +186,7 @@ class ImageAdapted(Prior):
         self.switch_sigma_option = switch_sigma
         self.switch_sigma: float | None = None
         self.holdout, self.check_every, self.patience = holdout, check_every, patience
-        self.min_decrease = min_decrease
+        self.min_decrease, self.min_gain = min_decrease, min_gain
         self.x_init = x_init
         self.warmup_iter, self.max_seconds, self.seed = warmup_iter, max_seconds, seed
         self.adapted = False
@@ -270,6 +273,7 @@ class ImageAdapted(Prior):
                           steps=self.steps if first else self.steps_during, lr=lr,
                           holdout_loss=holdout_loss, check_every=self.check_every,
                           patience=self.patience, min_decrease=self.min_decrease,
+                          min_gain=self.min_gain,
                           max_seconds=self.max_seconds,
                           precision=self.precision,
                           on_step=context.step_reporter("adapting the CNN"))

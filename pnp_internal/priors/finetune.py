@@ -11,7 +11,9 @@ One loop, three guards:
   training, with fixed noise so that it is deterministic) is checked every ``check_every`` steps;
   the best weights seen are kept, training stops after ``patience`` checks without an
   improvement of at least ``min_decrease`` (relative), and the *initial* weights count as a
-  candidate, so that the result is never worse than the start on the hold-out. This is also how
+  candidate, so that the result is never worse than the start on the hold-out; with
+  ``min_gain``, the adapted weights are kept only when the hold-out fell by at least that
+  fraction, else the initial ones. This is also how
   much to adapt is decided: an image the denoiser already knows stops after ``patience`` checks,
   one far from its training data goes on while the hold-out keeps falling (up to ``steps``);
 - **NaN**: a non-finite loss or weight stops the loop, restores the last good weights and warns.
@@ -173,7 +175,8 @@ def _restore(params: list[nn.Parameter], saved: list[torch.Tensor]) -> None:
 def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
              sample: Callable[[int], object], *, steps: int, lr: float,
              holdout_loss: Callable[[], float] | None = None, check_every: int = 10,
-             patience: int = 3, min_decrease: float = 0.0, max_seconds: float | None = None,
+             patience: int = 3, min_decrease: float = 0.0, min_gain: float = 0.0,
+             max_seconds: float | None = None,
              weight_decay: float = 0.0, precision: str = "auto",
              on_step: Callable[[int, int, float], None] | None = None) -> FinetuneReport:
     """Fine-tune ``params`` of ``model`` with Adam, early stopping and a NaN guard.
@@ -204,6 +207,11 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
         Relative decrease of the hold-out loss that counts as an improvement for ``patience``
         (0: any decrease; 0.005: 0.5 %, about 0.02 dB for an MSE-type loss such as SURE). The
         lowest value is kept either way.
+    min_gain : float
+        Relative decrease of the hold-out loss, from the initial weights to the best ones, below
+        which the initial weights are kept (0: any decrease keeps the best weights). A small
+        decrease on the fine-tuning's own data need not help the restoration
+        (``recipes.IMAGE_ADAPTED``).
     max_seconds : float, optional
         Wall-time budget; the loop stops (after a final hold-out check) when it is exceeded.
     weight_decay : float
@@ -273,7 +281,7 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
             return False
         return step - progress["step"] >= patience * check_every
 
-    saved = _snapshot(params)
+    saved = initial = _snapshot(params)
     model.train()
     try:
         if holdout_loss is not None:
@@ -315,6 +323,9 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
                 report.stopped = "time"
                 break
         if holdout_loss is not None and report.stopped != "nan":
+            start, best = report.holdout[0][1], min(v for _, v in report.holdout)
+            if best > start * (1 - min_gain):  # not enough evidence that adapting pays
+                saved, report.best_step = initial, 0
             _restore(params, saved)
     finally:
         model.eval()

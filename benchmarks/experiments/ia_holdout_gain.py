@@ -1,0 +1,74 @@
+"""Does the hold-out of the image-adapted prior tell when adapting pays? Per image: the plain
+CNN prior and the image-adapted one (the recipe ``IMAGE_ADAPTED[kind]``, ``min_gain`` 0) inside
+the same solver, and the relative decrease of the fine-tuning's hold-out loss
+(``1 - best / initial``) that the rule ``ImageAdaptation.min_gain`` compares with its threshold.
+
+    python benchmarks/experiments/ia_holdout_gain.py deblur-gauss1.6 \\
+        --images ../shared/data/train/urban100 --last 8 --crop 256 --out FILE.json
+
+The images, degradations and seeds are those of ``pnp-internal bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import pnp_internal as pi
+from pnp_internal import metrics, recipes
+from pnp_internal.bench.runner import fresh_path, list_images, machine_info, provenance
+from pnp_internal.bench.tasks import center_crop, get_task, image_seed
+from pnp_internal.catalog.pnp import shipped_cnn
+from pnp_internal.io import read_image
+from pnp_internal.priors import ImageAdapted
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("task")
+    p.add_argument("--images", required=True)
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--last", type=int, default=None)
+    p.add_argument("--crop", type=int, default=None, help="centre crop (default: whole images)")
+    p.add_argument("--solver", default="hqs", choices=["hqs", "idbp"])
+    p.add_argument("--out", required=True)
+    argv = sys.argv[1:] if argv is None else argv
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    task = get_task(args.task)
+    recipe = dataclasses.replace(recipes.IMAGE_ADAPTED[task.kind], min_gain=0.0)
+    rows = []
+    for f in list_images(args.images, limit=args.limit, last=args.last):
+        image = read_image(f)
+        x, _ = task.prepare(center_crop(image, args.crop) if args.crop else image)
+        seed = image_seed(0, f.name)
+        d = task.degrade(x, seed=seed)
+        common = dict(solver=args.solver, noise_std=task.noise_std, seed=seed)
+        plain = pi.solve(d.y, d.operator, prior=shipped_cnn(x.shape[1]), **common).x
+        prior = ImageAdapted(shipped_cnn(x.shape[1]), seed=seed, **recipe.options())
+        t0 = time.perf_counter()
+        adapted = pi.solve(d.y, d.operator, prior=prior, **common).x
+        holdout = [v for _, v in prior.reports[0].holdout]
+        row = {"image": f.name, "plain": metrics.psnr(plain, x).item(),
+               "adapted": metrics.psnr(adapted, x).item(),
+               "holdout_decrease": 1 - min(holdout) / holdout[0],
+               "best_step": prior.reports[0].best_step,
+               "adapted_seconds": time.perf_counter() - t0}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    out = fresh_path(Path(args.out))
+    out.write_text(json.dumps({"experiment": "ia_holdout_gain.py", "argv": argv,
+                               "recipe": recipe.options(), "machine": machine_info(),
+                               "provenance": provenance(), "rows": rows}, indent=1) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
