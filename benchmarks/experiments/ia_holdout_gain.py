@@ -2,6 +2,7 @@
 CNN prior and the image-adapted one (the recipe ``IMAGE_ADAPTED[kind]``, ``min_gain`` 0) inside
 the same solver, and the relative decrease of the fine-tuning's hold-out loss
 (``1 - best / initial``) that the rule ``ImageAdaptation.min_gain`` compares with its threshold.
+Colour bicubic SR runs on the luminance, as ``ia-idbp`` does (``catalog.pnp.luminance_sr``).
 
     python benchmarks/experiments/ia_holdout_gain.py deblur-gauss1.6 \\
         --images ../shared/data/train/urban100 --last 8 --crop 256 --out FILE.json
@@ -24,7 +25,7 @@ import pnp_internal as pi
 from pnp_internal import metrics, recipes
 from pnp_internal.bench.runner import fresh_path, list_images, machine_info, provenance
 from pnp_internal.bench.tasks import center_crop, get_task, image_seed
-from pnp_internal.catalog.pnp import shipped_cnn
+from pnp_internal.catalog.pnp import luminance_sr, shipped_cnn
 from pnp_internal.io import read_image
 from pnp_internal.priors import ImageAdapted
 
@@ -49,14 +50,20 @@ def main(argv=None) -> int:
         x, _ = task.prepare(center_crop(image, args.crop) if args.crop else image)
         seed = image_seed(0, f.name)
         d = task.degrade(x, seed=seed)
+        y, operator, to_rgb = d.y, d.operator, (lambda v: v)
+        split = luminance_sr(d.y, d.operator, task.scale) if task.kind == "sr" else None
+        if split is not None:
+            y, operator, to_rgb = split
         common = dict(solver=args.solver, noise_std=task.noise_std, seed=seed)
-        plain = pi.solve(d.y, d.operator, prior=shipped_cnn(x.shape[1]), **common).x
-        prior = ImageAdapted(shipped_cnn(x.shape[1]), seed=seed, **recipe.options())
+        channels = y.shape[1]
+        plain = to_rgb(pi.solve(y, operator, prior=shipped_cnn(channels), **common).x)
+        prior = ImageAdapted(shipped_cnn(channels), seed=seed, **recipe.options())
         t0 = time.perf_counter()
-        adapted = pi.solve(d.y, d.operator, prior=prior, **common).x
+        adapted = to_rgb(pi.solve(y, operator, prior=prior, **common).x)
         holdout = [v for _, v in prior.reports[0].holdout]
-        row = {"image": f.name, "plain": metrics.psnr(plain, x).item(),
-               "adapted": metrics.psnr(adapted, x).item(),
+        score = task.score_options
+        row = {"image": f.name, "plain": metrics.psnr(plain.clamp(0, 1), x, **score).item(),
+               "adapted": metrics.psnr(adapted.clamp(0, 1), x, **score).item(),
                "holdout_decrease": 1 - min(holdout) / holdout[0],
                "best_step": prior.reports[0].best_step,
                "adapted_seconds": time.perf_counter() - t0}
