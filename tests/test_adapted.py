@@ -110,39 +110,35 @@ def test_holdout_keeps_initial_weights_when_it_only_gets_worse():
     assert torch.equal(w.detach(), torch.zeros(2))
 
 
-def test_min_decrease_stops_when_the_holdout_flattens_but_keeps_its_lowest_point():
-    """Hold-out 1 + (w - 1)^2, Adam steps of 0.1 from w = 0: 2.0, 1.64, 1.36, 1.17, 1.056 (step
-    8), then 1.0058 and 1.0035 (steps 10, 12: less than 5 % each), then it rises. Any decrease
-    counts: the loop stops at step 16. With 5 %: at step 12, keeping step 12 all the same."""
-    def run(min_decrease):
-        w = torch.nn.Parameter(torch.zeros(1))
-        model = torch.nn.Module()
-        model.w = w
-        rep = finetune(model, [w], lambda s: (w - 1).pow(2).sum(), lambda s: s, steps=40,
-                       lr=0.1, holdout_loss=lambda: float((w.detach() - 1).pow(2).sum()) + 1,
-                       check_every=2, patience=2, min_decrease=min_decrease, precision="fp32")
-        return rep
+def _fit_quadratic(**options):
+    """Fine-tune ``w`` (from 0) on ``(w - 1)^2`` with the hold-out ``1 + (w - 1)^2``, Adam steps
+    of 0.1, a check every 2 steps: the report and the final ``w``."""
+    w = torch.nn.Parameter(torch.zeros(1))
+    model = torch.nn.Module()
+    model.w = w
+    rep = finetune(model, [w], lambda s: (w - 1).pow(2).sum(), lambda s: s, steps=40, lr=0.1,
+                   holdout_loss=lambda: float((w.detach() - 1).pow(2).sum()) + 1,
+                   check_every=2, patience=2, precision="fp32", **options)
+    return rep, float(w.detach())
 
-    patient, strict = run(0.0), run(0.05)
+
+def test_min_decrease_stops_when_the_holdout_flattens_but_keeps_its_lowest_point():
+    """The hold-out: 2.0, 1.64, 1.36, 1.17, 1.056 (step 8), then 1.0058 and 1.0035 (steps 10,
+    12: less than 5 % each), then it rises. Any decrease counts: the loop stops at step 16.
+    With 5 %: at step 12, keeping step 12 all the same."""
+    (patient, _), (strict, _) = _fit_quadratic(min_decrease=0.0), _fit_quadratic(min_decrease=0.05)
     assert (patient.steps, patient.best_step) == (16, 12)
     assert (strict.steps, strict.best_step, strict.stopped) == (12, 12, "early-stop")
 
 
 def test_min_gain_keeps_the_initial_weights_unless_the_holdout_fell_that_much():
-    """The hold-out 1 + (w - 1)^2 falls from 2.0 to about 1.0 (a 50 % decrease) with Adam steps
-    of 0.1 from w = 0: a 40 % threshold keeps the best weights, a 60 % one the initial ones."""
-    def run(min_gain):
-        w = torch.nn.Parameter(torch.zeros(1))
-        model = torch.nn.Module()
-        model.w = w
-        rep = finetune(model, [w], lambda s: (w - 1).pow(2).sum(), lambda s: s, steps=40,
-                       lr=0.1, holdout_loss=lambda: float((w.detach() - 1).pow(2).sum()) + 1,
-                       check_every=2, patience=2, min_gain=min_gain, precision="fp32")
-        return rep, float(w.detach())
-
-    (kept, w_kept), (initial, w_initial) = run(0.4), run(0.6)
+    """The hold-out falls from 2.0 to about 1.0 (a 50 % decrease): a 40 % threshold keeps the
+    best weights, a 60 % one the initial ones."""
+    (kept, w_kept), (initial, w_initial) = _fit_quadratic(min_gain=0.4), _fit_quadratic(min_gain=0.6)
     assert not kept.kept_initial and w_kept > 0.9
     assert initial.kept_initial and initial.best_step == 0 and w_initial == 0.0
+    with pytest.raises(ValueError, match=r"min_gain must be in \[0, 1\)"):
+        _fit_quadratic(min_gain=5.0)
 
 
 def test_sure_matches_true_mse_without_the_clean_image():

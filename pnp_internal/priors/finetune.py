@@ -235,6 +235,9 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
     if not params:
         raise ValueError("nothing to fine-tune: params is empty")
+    if not 0 <= min_gain < 1:
+        raise ValueError(f"min_gain must be in [0, 1) (a fraction of the hold-out loss; 0: keep "
+                         f"any improvement), got {min_gain!r}")
     t0, c0 = time.perf_counter(), time.process_time()
     device = params[0].device
     prec = resolve(precision, device)
@@ -281,7 +284,8 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
             return False
         return step - progress["step"] >= patience * check_every
 
-    saved = initial = _snapshot(params)
+    saved = _snapshot(params)
+    initial = saved if min_gain > 0 else None  # kept only where it may be restored
     model.train()
     try:
         if holdout_loss is not None:
@@ -324,7 +328,7 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
                 break
         if holdout_loss is not None and report.stopped != "nan":
             start, best = report.holdout[0][1], min(v for _, v in report.holdout)
-            if best > start * (1 - min_gain):  # not enough evidence that adapting pays
+            if initial is not None and best > start * (1 - min_gain):  # too small to pay
                 saved, report.best_step = initial, 0
             _restore(params, saved)
     finally:
