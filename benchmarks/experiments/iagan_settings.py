@@ -24,8 +24,8 @@ import torch
 
 from pnp_internal import metrics, recipes
 from pnp_internal.bench.runner import fresh_path, list_images, machine_info, provenance
-from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.bench.tasks import center_crop, get_task, image_seed
+from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.generative import CSGM, IAGAN, pretrained
 from pnp_internal.io import read_image
 from pnp_internal.operators.base import solve_AAt
