@@ -78,8 +78,8 @@ class GainTuning(SUREFineTuned):
     loss : {"sure", "noise2self"}
         Self-supervised loss on the noisy input (SURE with a Monte-Carlo divergence needs the
         noise level; Noise2Self does not).
-    steps, lr, batch_size, crop, tau, holdout, check_every, patience, min_decrease, adapt_every,
-    max_seconds, seed, precision
+    steps, lr, batch_size, crop, tau, holdout, check_every, patience, min_decrease, min_gain,
+    adapt_every, max_seconds, seed, precision
         As in :class:`~pnp_internal.priors.sure.SUREFineTuned`.
 
     Notes
@@ -116,11 +116,12 @@ class GainTuning(SUREFineTuned):
     def __init__(self, denoiser, *, loss: str = "sure", steps: int = 20, lr: float = 1e-3,
                  batch_size: int = 4, crop: int = 64, tau: float = 1e-3, holdout: float = 0.15,
                  check_every: int = 4, patience: int = 2, min_decrease: float = 0.0,
-                 adapt_every: int | None = None,
+                 min_gain: float = 0.0, adapt_every: int | None = None,
                  max_seconds: float | None = None, seed: int | None = 0, precision: str = "auto"):
         super().__init__(denoiser, loss=loss, train="gains", steps=steps, lr=lr,
                          batch_size=batch_size, crop=crop, tau=tau, holdout=holdout,
                          check_every=check_every, patience=patience, min_decrease=min_decrease,
+                         min_gain=min_gain,
                          adapt_every=adapt_every,
                          max_seconds=max_seconds, seed=seed, precision=precision)
 

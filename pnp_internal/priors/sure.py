@@ -142,6 +142,9 @@ class SUREFineTuned(Prior):
     min_decrease : float
         Relative hold-out decrease that counts as progress: how much to adapt is decided by it
         (see :func:`~pnp_internal.priors.finetune.finetune`).
+    min_gain : float
+        Relative hold-out decrease, from the weights before the tuning to the best ones, below
+        which the weights before it are kept (0: any decrease).
     holdout_probes : int
         Random probes averaged in the hold-out SURE (its divergence is a Monte-Carlo estimate;
         more probes, less noise in the decisions at a high sigma).
@@ -176,7 +179,7 @@ class SUREFineTuned(Prior):
                  last_k: int = 4, rank: int = 4, steps: int = 20, lr: float = 1e-5,
                  batch_size: int = 4, crop: int = 64, tau: float = 1e-3, holdout: float = 0.15,
                  check_every: int = 4, patience: int = 2, min_decrease: float = 0.0,
-                 holdout_probes: int = 1, recorrupt: float = 0.0,
+                 min_gain: float = 0.0, holdout_probes: int = 1, recorrupt: float = 0.0,
                  adapt_every: int | None = None,
                  max_seconds: float | None = None, seed: int | None = 0, precision: str = "auto"):
         super().__init__()
@@ -200,7 +203,7 @@ class SUREFineTuned(Prior):
         self.loss, self.train_what, self.last_k, self.rank = loss, train, last_k, rank
         self.steps, self.lr, self.batch_size, self.crop, self.tau = steps, lr, batch_size, crop, tau
         self.holdout, self.check_every, self.patience = holdout, check_every, patience
-        self.min_decrease = min_decrease
+        self.min_decrease, self.min_gain = min_decrease, min_gain
         if isinstance(holdout_probes, bool) or not isinstance(holdout_probes, int) \
                 or holdout_probes < 1:
             raise ValueError(f"holdout_probes must be an int >= 1, got {holdout_probes!r}")
@@ -279,7 +282,7 @@ class SUREFineTuned(Prior):
             report = finetune(self.model, self._params(), loss_fn, sample, steps=self.steps,
                               lr=self.lr, holdout_loss=holdout_loss,
                               check_every=self.check_every, patience=self.patience,
-                              min_decrease=self.min_decrease,
+                              min_decrease=self.min_decrease, min_gain=self.min_gain,
                               max_seconds=self.max_seconds, precision=resolve(
                                   "fp32" if self.loss == "sure" else self.precision, device),
                               on_step=getattr(self, "_on_step", None))
