@@ -110,14 +110,14 @@ def test_holdout_keeps_initial_weights_when_it_only_gets_worse():
     assert torch.equal(w.detach(), torch.zeros(2))
 
 
-def _fit_quadratic(**options):
-    """Fine-tune ``w`` (from 0) on ``(w - 1)^2`` with the hold-out ``1 + (w - 1)^2``, Adam steps
-    of 0.1, a check every 2 steps: the report and the final ``w``."""
+def _fit_quadratic(offset=1.0, **options):
+    """Fine-tune ``w`` (from 0) on ``(w - 1)^2`` with the hold-out ``offset + (w - 1)^2``, Adam
+    steps of 0.1, a check every 2 steps: the report and the final ``w``."""
     w = torch.nn.Parameter(torch.zeros(1))
     model = torch.nn.Module()
     model.w = w
     rep = finetune(model, [w], lambda s: (w - 1).pow(2).sum(), lambda s: s, steps=40, lr=0.1,
-                   holdout_loss=lambda: float((w.detach() - 1).pow(2).sum()) + 1,
+                   holdout_loss=lambda: float((w.detach() - 1).pow(2).sum()) + offset,
                    check_every=2, patience=2, precision="fp32", **options)
     return rep, float(w.detach())
 
@@ -137,6 +137,9 @@ def test_min_gain_keeps_the_initial_weights_unless_the_holdout_fell_that_much():
     (kept, w_kept), (initial, w_initial) = _fit_quadratic(min_gain=0.4), _fit_quadratic(min_gain=0.6)
     assert not kept.kept_initial and w_kept > 0.9
     assert initial.kept_initial and initial.best_step == 0 and w_initial == 0.0
+    # a loss that may be negative (SURE): the decrease is relative to the magnitude, -2 -> -3
+    (kept, _), (initial, _) = (_fit_quadratic(offset=-3.0, min_gain=g) for g in (0.4, 0.6))
+    assert not kept.kept_initial and initial.kept_initial
     with pytest.raises(ValueError, match=r"min_gain must be in \[0, 1\)"):
         _fit_quadratic(min_gain=5.0)
 

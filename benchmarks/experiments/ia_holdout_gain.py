@@ -1,7 +1,7 @@
 """Does the hold-out of the image-adapted prior tell when adapting pays? Per image: the plain
 CNN prior and the image-adapted one (the recipe ``IMAGE_ADAPTED[kind]``, ``min_gain`` 0) inside
 the same solver, and the relative decrease of the fine-tuning's hold-out loss
-(``1 - best / initial``) that the rule ``ImageAdaptation.min_gain`` compares with its threshold.
+(``(initial - best) / |initial|``) that the rule ``ImageAdaptation.min_gain`` compares with its threshold.
 Colour bicubic SR runs on the luminance, as ``ia-idbp`` does (``catalog.pnp.luminance_sr``).
 With ``--gaintuning`` the adapted prior is GainTuning inside the solver (``gt-*``,
 ``GAINTUNING_IN_SOLVER``), tuned every ``adapt_every`` iterations; the decrease recorded is
@@ -68,8 +68,8 @@ def main(argv=None) -> int:
         prior = adapted_prior(shipped_cnn(channels), seed=seed, **recipe.options())
         t0 = time.perf_counter()
         adapted = to_rgb(pi.solve(y, operator, prior=prior, **common).x)
-        decreases = [1 - min(v for _, v in r.holdout) / r.holdout[0][1]
-                     for r in prior.reports if r.holdout]
+        decreases = [(r.holdout[0][1] - min(v for _, v in r.holdout)) / abs(r.holdout[0][1])
+                     for r in prior.reports if r.holdout]  # as min_gain reads it (SURE may be < 0)
         score = task.score_options
         row = {"image": f.name, "plain": metrics.psnr(plain.clamp(0, 1), x, **score).item(),
                "adapted": metrics.psnr(adapted.clamp(0, 1), x, **score).item(),

@@ -208,8 +208,9 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
         (0: any decrease; 0.005: 0.5 %, about 0.02 dB for an MSE-type loss such as SURE). The
         lowest value is kept either way.
     min_gain : float
-        Relative decrease of the hold-out loss, from the initial weights to the best ones, below
-        which the initial weights are kept (0: any decrease keeps the best weights). A small
+        Decrease of the hold-out loss, from the initial weights to the best ones, relative to
+        the initial value's magnitude, below which the initial weights are kept (0: any
+        decrease keeps the best weights). A small
         decrease on the fine-tuning's own data need not help the restoration
         (``recipes.IMAGE_ADAPTED``).
     max_seconds : float, optional
@@ -328,7 +329,7 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
                 break
         if holdout_loss is not None and report.stopped != "nan":
             start, best = report.holdout[0][1], min(v for _, v in report.holdout)
-            if initial is not None and best > start * (1 - min_gain):  # too small to pay
+            if initial is not None and best > start - min_gain * abs(start):  # too small
                 saved, report.best_step = initial, 0
             _restore(params, saved)
     finally:
