@@ -1,7 +1,8 @@
 """Does the hold-out of the image-adapted prior tell when adapting pays? Per image: the plain
 CNN prior and the image-adapted one (the recipe ``IMAGE_ADAPTED[kind]``, ``min_gain`` 0) inside
 the same solver, and the relative decrease of the fine-tuning's hold-out loss
-(``(initial - best) / |initial|``) that the rule ``ImageAdaptation.min_gain`` compares with its threshold.
+(``(initial - best) / |initial|``) that the rule ``ImageAdaptation.min_gain`` compares with its
+threshold.
 Colour bicubic SR runs on the luminance, as ``ia-idbp`` does (``catalog.pnp.luminance_sr``).
 With ``--gaintuning`` the adapted prior is GainTuning inside the solver (``gt-*``,
 ``GAINTUNING_IN_SOLVER``), tuned every ``adapt_every`` iterations; the decrease recorded is
