@@ -1,7 +1,7 @@
 """Does the hold-out of the image-adapted prior tell when adapting pays? Per image: the plain
 CNN prior and the image-adapted one (the recipe ``IMAGE_ADAPTED[kind]``, ``min_gain`` 0) inside
 the same solver, and the relative decrease of the fine-tuning's hold-out loss
-(``(initial - best) / |initial|``) that the rule ``ImageAdaptation.min_gain`` compares with its
+(``FinetuneReport.holdout_gain``) that the rule ``ImageAdaptation.min_gain`` compares with its
 threshold.
 Colour bicubic SR runs on the luminance, as ``ia-idbp`` does (``catalog.pnp.luminance_sr``).
 With ``--gaintuning`` the adapted prior is GainTuning inside the solver (``gt-*``,
@@ -16,7 +16,6 @@ The images, degradations and seeds are those of ``pnp-internal bench``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -33,22 +32,21 @@ from pnp_internal.catalog.pnp import luminance_sr, shipped_cnn
 from pnp_internal.io import read_image
 from pnp_internal.priors import GainTuning, ImageAdapted
 
+from _harness import experiment_parser
+
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("task")
-    p.add_argument("--images", required=True)
-    p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--last", type=int, default=None)
+    p = experiment_parser(__doc__)
     p.add_argument("--crop", type=int, default=None, help="centre crop (default: whole images)")
     p.add_argument("--solver", default="hqs", choices=["hqs", "idbp"])
     p.add_argument("--gaintuning", action="store_true",
                    help="GainTuning inside the solver (GAINTUNING_IN_SOLVER, min_gain 0) instead "
                         "of the image-adapted prior; the decrease is the largest of its tunings")
-    p.add_argument("--out", required=True)
     argv = sys.argv[1:] if argv is None else argv
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
+    if not args.out:
+        p.error("--out is required")
+    torch.set_num_threads(args.threads)
     task = get_task(args.task)
     recipe = dataclasses.replace(recipes.GAINTUNING_IN_SOLVER if args.gaintuning
                                  else recipes.IMAGE_ADAPTED[task.kind], min_gain=0.0)
@@ -69,8 +67,7 @@ def main(argv=None) -> int:
         prior = adapted_prior(shipped_cnn(channels), seed=seed, **recipe.options())
         t0 = time.perf_counter()
         adapted = to_rgb(pi.solve(y, operator, prior=prior, **common).x)
-        decreases = [(r.holdout[0][1] - min(v for _, v in r.holdout)) / abs(r.holdout[0][1])
-                     for r in prior.reports if r.holdout]  # as min_gain reads it (SURE may be < 0)
+        decreases = [r.holdout_gain for r in prior.reports if r.holdout]
         score = task.score_options
         row = {"image": f.name, "plain": metrics.psnr(plain.clamp(0, 1), x, **score).item(),
                "adapted": metrics.psnr(adapted.clamp(0, 1), x, **score).item(),

@@ -79,7 +79,8 @@ class FinetuneReport:
 
     @property
     def holdout_gain(self) -> float:
-        """Relative decrease of the hold-out loss from the start to the kept weights."""
+        """Decrease of the hold-out loss from the start to its lowest check, relative to the
+        start's magnitude (what ``min_gain`` reads; 0 without a hold-out or from a zero start)."""
         if not self.holdout:
             return 0.0
         first = self.holdout[0][1]
@@ -328,8 +329,7 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
                 report.stopped = "time"
                 break
         if holdout_loss is not None and report.stopped != "nan":
-            start, best = report.holdout[0][1], min(v for _, v in report.holdout)
-            if initial is not None and best > start - min_gain * abs(start):  # too small
+            if initial is not None and report.holdout_gain < min_gain:  # too small to pay
                 saved, report.best_step = initial, 0
             _restore(params, saved)
     finally:
