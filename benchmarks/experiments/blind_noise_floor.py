@@ -30,13 +30,15 @@ from pnp_internal.io import read_image
 from pnp_internal.operators import Downsampling
 
 #: Noise floors swept, in 1/255 units (0: the task's own noise level).
-FLOORS = (0.0, 2.55, 5.1, 7.65, 10.2, 15.3)
-#: IDBP's ``eps`` swept (its recipe's SR value is 0, the exact projection), floor 2.55/255.
+FLOORS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.55, 5.1, 10.2)
+#: IDBP's ``eps`` swept (its recipe's SR value is 0, the exact projection) at these floors.
 EPS = (0.003, 0.01, 0.03, 0.1)
+EPS_FLOORS = (1.0, 1.5, 2.55)
 METHODS = ("cnn-hqs", "cnn-idbp")
 #: (label, method, noise floor in 1/255, solver options) with the estimated kernel.
 CONFIGS = ([(f"{m} floor {f:g}", m, f, {}) for m in METHODS for f in FLOORS]
-           + [(f"cnn-idbp eps {e:g}", "cnn-idbp", 2.55, {"eps": e}) for e in EPS])
+           + [(f"cnn-idbp eps {e:g}" + ("" if f == 2.55 else f" floor {f:g}"), "cnn-idbp", f,
+               {"eps": e}) for f in EPS_FLOORS for e in EPS])
 
 
 def _estimate(cache: Path | None, name: str, problem: Problem):
