@@ -29,11 +29,11 @@ from pnp_internal.catalog.registry import Problem
 from pnp_internal.io import read_image
 from pnp_internal.operators import Downsampling
 
-#: Noise floors swept, in 1/255 units (0: the task's own noise level).
-FLOORS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.55, 5.1, 10.2)
+#: Noise floors swept, in 1/255 units (the records `blind-floor_*` hold 0, 5.1, 7.65, 10.2, 15.3).
+FLOORS = (0.5, 1.0, 1.5, 2.0, 2.55)
 #: IDBP's ``eps`` swept (its recipe's SR value is 0, the exact projection) at these floors.
-EPS = (0.003, 0.01, 0.03, 0.1)
-EPS_FLOORS = (1.0, 1.5, 2.55)
+EPS = (0.01, 0.03, 0.1)
+EPS_FLOORS = (1.0, 1.5)
 METHODS = ("cnn-hqs", "cnn-idbp")
 #: (label, method, noise floor in 1/255, solver options) with the estimated kernel.
 CONFIGS = ([(f"{m} floor {f:g}", m, f, {}) for m in METHODS for f in FLOORS]
