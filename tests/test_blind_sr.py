@@ -278,3 +278,35 @@ def test_idbp_regularises_its_back_projection_with_an_estimated_kernel(monkeypat
     hqs = blind.with_kernel_margins(Problem(y=y, operator=wrong_op, kind="sr", noise_std=0,
                                             scale=2), HQS)
     assert "eps" not in hqs.options and hqs.noise_std == recipes.ESTIMATED_KERNEL_NOISE.value
+
+
+def test_the_guard_drops_an_estimate_too_wide_for_y(monkeypatch):
+    """An estimate far wider than the true kernel leaves ``cnn-hqs`` a measurement residual
+    many times the bicubic kernel's: the default blind path restores with the bicubic kernel
+    instead, says so, and gains over the estimate; an estimate close to the true kernel is
+    kept. The single-estimator methods (``-kernelgan``) are not guarded."""
+    from pnp_internal import metrics, recipes
+    from pnp_internal.catalog import blind
+
+    x = real_image("camera", 96, gray=True)
+    true = kernels.centre_on_grid(kernels.gaussian((0.9, 1.1, 0.3), 11), 2)
+    wide = kernels.centre_on_grid(kernels.gaussian((3.0, 3.0, 0.0), 11), 2)
+    op = Downsampling(2, img_shape=(1, 96, 96), kernel=true)
+    y = op(x)
+    estimate = {"kernel": wide}
+    monkeypatch.setattr(blind, "estimate_kernel", lambda p, estimator=None: {
+        "kernel": estimate["kernel"], "source": "a stand-in estimate", "seconds": 0.0})
+    with pytest.warns(UserWarning, match="too wide for y"):
+        guarded = pi.solve(y, op, method="cnn-hqs-meankernel", noise_std=0)
+    raw = pi.solve(y, op, method="cnn-hqs-kernelgan", noise_std=0)
+    limit = recipes.BLIND_SR_GUARD.value
+    assert guarded.kernel["residual_ratio"] > limit
+    assert guarded.kernel["source"].startswith("bicubic (the guard dropped")
+    torch.testing.assert_close(guarded.kernel["estimate"], wide)
+    assert "residual_ratio" not in raw.kernel
+    assert float(metrics.psnr(guarded.x, x, border=2)) > float(metrics.psnr(raw.x, x,
+                                                                             border=2)) + 1.0
+    estimate["kernel"] = true
+    kept = pi.solve(y, op, kernel="estimate", method="cnn-hqs", noise_std=0)
+    assert kept.kernel["residual_ratio"] < limit
+    torch.testing.assert_close(kept.kernel["kernel"], true)

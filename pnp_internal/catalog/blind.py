@@ -15,7 +15,9 @@ name                     what
                          with the same margins
 ``<sr>-meankernel``      the mean of the two estimates above
                          (:func:`~pnp_internal.operators.kernels.average`), then ``<sr>`` with
-                         the same margins
+                         the same margins; the bicubic kernel instead when the estimate is too
+                         wide for ``y`` (:func:`guarded`, the default path of
+                         ``solve(kernel="estimate")``)
 ``<sr>-bicubic``         the bicubic kernel assumed whatever the operator says (the non-blind
                          baseline of the blind benchmark)
 =======================  ===================================================================
@@ -53,7 +55,7 @@ from ..operators import Blur, Downsampling, kernels
 from .registry import Problem, get, register
 
 __all__ = ["BASES", "ESTIMATORS", "KERNEL_SUFFIXES", "with_kernel", "estimate_kernel",
-           "estimate_blur_kernel", "with_estimated_kernel", "with_kernel_margins", "blur_like"]
+           "guarded", "estimate_blur_kernel", "with_estimated_kernel", "with_kernel_margins", "blur_like"]
 
 #: The SR methods that get a blind variant.
 BASES = ("zssr", "zssr-fast", "cnn-idbp", "cnn-hqs", "ia-idbp")
@@ -113,6 +115,36 @@ def estimate_kernel(p: Problem, estimator: str | None = None) -> dict:
     return info
 
 
+def guarded(p: Problem, info: dict) -> dict:
+    """The SR estimate ``info``, or the bicubic kernel instead (with a warning) when the
+    estimate is too wide for ``y``: an estimate wider than the true kernel asks the restoration
+    for detail that the denoiser holds back, so ``cnn-hqs`` (with the margins of an estimated
+    kernel) leaves a measurement residual ``|y - A x|^2`` far above the one it leaves with the
+    bicubic kernel. Above :data:`~pnp_internal.recipes.BLIND_SR_GUARD` times that residual, the
+    bicubic kernel is used. ``residual_ratio`` holds the ratio either way."""
+    ratio = _hqs_residual(p, info["kernel"]) / max(_hqs_residual(p, "bicubic"), 1e-12)
+    limit = recipes.BLIND_SR_GUARD.value
+    if ratio <= limit:
+        return dict(info, residual_ratio=ratio)
+    warnings.warn(f"blind SR: the estimated kernel leaves {ratio:.1f} times the measurement "
+                  f"residual of the bicubic kernel (limit {limit:g}), the sign of an estimate "
+                  "too wide for y; using the bicubic kernel instead", UserWarning, stacklevel=3)
+    bicubic = with_kernel(p, "bicubic").operator.kernel.squeeze().cpu()
+    return dict(info, kernel=bicubic, residual_ratio=ratio, estimate=info["kernel"],
+                source=f"bicubic (the guard dropped the {info['source']} estimate)")
+
+
+def _hqs_residual(p: Problem, kernel) -> float:
+    """Mean of ``|y - A x|^2`` for ``x`` the clipped ``cnn-hqs`` restoration with ``kernel``
+    (and the margins of an estimated kernel)."""
+    from ..solvers import HQS
+
+    q = with_kernel_margins(with_kernel(p, kernel), HQS)
+    q = dataclasses.replace(q, callback=None, progress=False, x_true=None)
+    x = get("cnn-hqs").run(q).x.clamp(0, 1)
+    return float(((q.operator.A(x) - q.y) ** 2).mean())
+
+
 def _mean_estimate(p: Problem) -> dict:
     """The mean of KernelGAN's and the patch-recurrence estimate: their errors differ in
     direction (KernelGAN often too wide, the recurrence estimate wrong along the edges on some
@@ -139,14 +171,15 @@ def estimate_blur_kernel(p: Problem) -> dict:
             "degenerate": est.degenerate, "seconds": est.seconds}
 
 
-def with_estimated_kernel(p: Problem, target: type | None,
-                          estimator: str | None = None) -> tuple[Problem, dict]:
+def with_estimated_kernel(p: Problem, target: type | None, estimator: str | None = None,
+                          guard: bool = True) -> tuple[Problem, dict]:
     """``p`` with the kernel estimated for ``y`` and, unless ``target`` (the class that will
     solve ``p``) learns from ``y`` itself (ZSSR, MZSR), the margins of an estimated kernel
     (:func:`with_kernel_margins`); and the estimate as :attr:`Result.kernel` holds it.
 
     SR: the kernel of ``estimator`` (default :data:`~pnp_internal.recipes.BLIND_SR_KERNEL`,
-    :func:`estimate_kernel`); deblurring: :func:`estimate_blur_kernel`."""
+    :func:`estimate_kernel`), checked against the bicubic kernel by :func:`guarded` unless
+    ``guard`` is false; deblurring: :func:`estimate_blur_kernel`."""
     from ..meta import MZSR
     from ..solvers import ZSSR
 
@@ -154,6 +187,8 @@ def with_estimated_kernel(p: Problem, target: type | None,
         info = estimate_blur_kernel(p)
         return with_kernel_margins(blur_like(p, info["kernel"]), target), info
     info = estimate_kernel(p, estimator)
+    if guard:
+        info = guarded(p, info)
     q = with_kernel(p, info["kernel"])
     learns_from_y = target is not None and issubclass(target, (ZSSR, MZSR))
     return (q if learns_from_y else with_kernel_margins(q, target)), info
@@ -203,7 +238,8 @@ KERNEL_SUFFIXES = (tuple(f"-{suffix}" for suffix, _, _ in _VARIANTS)
 def _blind(base: str, estimator: str):
     """``base`` restoring with ``estimator``'s kernel, the estimate in ``Result.kernel``."""
     def run(p: Problem):
-        q, info = with_estimated_kernel(p, get(base).target, estimator)
+        q, info = with_estimated_kernel(p, get(base).target, estimator,
+                                        guard=estimator == recipes.BLIND_SR_KERNEL.value)
         res = get(base).run(q)
         res.kernel = info
         return res
