@@ -332,7 +332,7 @@ def _kernel_row(result, operator) -> dict:
     """For a method that chose its kernel (``Result.kernel``): the shift-aligned error against
     the operator's true kernel, and for an estimate its confidence, the seconds the estimation
     took and whether it was reused from an earlier method on the same image (then the row's
-    ``seconds`` leave it out)."""
+    ``seconds`` leave it out), and the guard's residual ratio and verdict where it ran."""
     chosen = getattr(result, "kernel", None)
     true = getattr(operator, "kernel", None)
     if not chosen or true is None:
@@ -343,6 +343,9 @@ def _kernel_row(result, operator) -> dict:
     if "seconds" in chosen:
         row["kernel_seconds"] = chosen["seconds"]
         row["kernel_reused"] = bool(chosen.get("reused"))
+    if "residual_ratio" in chosen:  # the blind SR guard's test (catalog.blind.guarded)
+        row["kernel_residual_ratio"] = chosen["residual_ratio"]
+        row["kernel_guarded"] = "estimate" in chosen
     return row
 
 
