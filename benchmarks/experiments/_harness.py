@@ -64,6 +64,21 @@ def run_methods(args, methods: str, extra=()) -> int:
     return runner.main(argv + list(extra))
 
 
+def finish_record(path, record: dict) -> int:
+    """Add the mean of every float column of ``record["rows"]`` as ``record["mean"]``, print it
+    and write the record to ``path``; 0, the scripts' exit status."""
+    import json
+    import statistics
+
+    from pnp_internal.bench.runner import write_record
+
+    keys = [k for k, v in record["rows"][0].items() if isinstance(v, float)]
+    record["mean"] = {k: statistics.mean(r[k] for r in record["rows"]) for k in keys}
+    print(json.dumps(record["mean"], indent=1))
+    print(f"wrote {write_record(path, record)}")
+    return 0
+
+
 def noisy_crop_pair(clean: torch.Tensor, crop: int, sigma: float, generator: torch.Generator):
     """A random ``crop`` x ``crop`` window of ``clean`` plus fresh Gaussian noise of level
     ``sigma``, and the window: ``(noisy, clean_window, (i, j))``."""

@@ -18,21 +18,18 @@ rerun only restores. One thread.
 from __future__ import annotations
 
 import json
-import statistics
 from pathlib import Path
 
 import torch
 
 import pnp_internal as pi
 from pnp_internal import metrics, recipes
-from pnp_internal.bench.runner import list_images, machine_info, provenance, write_record
-from pnp_internal.bench.tasks import center_crop, get_task, image_seed
-from pnp_internal.catalog.registry import Problem
-from pnp_internal.io import read_image
+from pnp_internal.bench.runner import machine_info, provenance
+from pnp_internal.bench.tasks import get_task, image_seed
 from pnp_internal.operators import Downsampling
 
-from _harness import experiment_parser
-from blind_noise_floor import _estimate
+from _harness import experiment_parser, finish_record
+from blind_noise_floor import estimated_images
 
 
 def main(argv=None) -> int:
@@ -51,15 +48,8 @@ def main(argv=None) -> int:
               "last": args.last, "limit": args.limit, "crop": args.crop,
               "machine": machine_info(), "provenance": provenance(),
               "estimator": recipes.BLIND_SR_KERNEL.value, "noise_floor": floor, "rows": []}
-    files = list_images(args.images, limit=args.limit, last=args.last)
-    for f in files:
-        x, _ = task.prepare(center_crop(read_image(f), args.crop))
+    for f, x, d, true, est in estimated_images(task, args):
         seed = image_seed(0, f.name)
-        d = task.degrade(x, seed=seed)
-        true = d.operator.kernel.squeeze()
-        est = _estimate(args.cache, f"{args.task}_{args.crop}_{f.name}",
-                        Problem(y=d.y, operator=d.operator, kind="sr", noise_std=task.noise_std,
-                                scale=task.scale, seed=seed))
         row = {"image": f.name, "kernel_error": metrics.kernel_error(est["kernel"], true),
                "bicubic_kernel_error": None, "kernel_seconds": est["seconds"]}
         for name, kernel, sigma in (("true", true, task.noise_std),
@@ -76,11 +66,7 @@ def main(argv=None) -> int:
             row[f"{name} residual"] = float(((op.A(res.x) - d.y) ** 2).mean()) * 255 ** 2
         print(json.dumps(row), flush=True)
         record["rows"].append(row)
-    keys = [k for k, v in record["rows"][0].items() if isinstance(v, float)]
-    record["mean"] = {k: statistics.mean(r[k] for r in record["rows"]) for k in keys}
-    print(json.dumps(record["mean"], indent=1))
-    print(f"wrote {write_record(args.out, record)}")
-    return 0
+    return finish_record(args.out, record)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,20 @@ def _estimate(cache: Path | None, name: str, problem: Problem):
     return out
 
 
+def estimated_images(task, args):
+    """``(file, x, degraded, true kernel, estimate)`` for each image of ``args.images`` (its
+    ``--limit``/``--last``, ``--crop``), degraded with the seed the bench gives it, and the
+    default blind estimate of its ``y`` (cached in ``args.cache``)."""
+    for f in list_images(args.images, limit=getattr(args, "limit", None), last=args.last):
+        x, _ = task.prepare(center_crop(read_image(f), args.crop))
+        seed = image_seed(0, f.name)
+        d = task.degrade(x, seed=seed)
+        est = _estimate(args.cache, f"{args.task}_{args.crop}_{f.name}",
+                        Problem(y=d.y, operator=d.operator, kind="sr", noise_std=task.noise_std,
+                                scale=task.scale, seed=seed))
+        yield f, x, d, d.operator.kernel.squeeze(), est
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("task")
@@ -71,14 +85,8 @@ def main(argv=None) -> int:
               "last": args.last, "crop": args.crop, "machine": machine_info(),
               "provenance": provenance(), "estimator": recipes.BLIND_SR_KERNEL.value,
               "configs": [c[0] for c in CONFIGS], "rows": []}
-    for f in list_images(args.images, last=args.last):
-        x, _ = task.prepare(center_crop(read_image(f), args.crop))
+    for f, x, d, true, est in estimated_images(task, args):
         seed = image_seed(0, f.name)
-        d = task.degrade(x, seed=seed)
-        true = d.operator.kernel.squeeze()
-        est = _estimate(args.cache, f"{args.task}_{args.crop}_{f.name}",
-                        Problem(y=d.y, operator=d.operator, kind="sr", noise_std=task.noise_std,
-                                scale=task.scale, seed=seed))
         row = {"image": f.name, "kernel_error": metrics.kernel_error(est["kernel"], true),
                "kernel_seconds": est["seconds"]}
         runs = [(f"{m} {name}", m, k, 0.0, {}) for m in METHODS

@@ -16,19 +16,18 @@ Each image gets the Levin kernel of its position, as in the benchmark. One threa
 from __future__ import annotations
 
 import json
-import statistics
 
 import torch
 
 import pnp_internal as pi
 from pnp_internal import metrics
-from pnp_internal.bench.runner import list_images, machine_info, provenance, write_record
+from pnp_internal.bench.runner import list_images, machine_info, provenance
 from pnp_internal.bench.tasks import center_crop, gaussian_kernel, get_task, image_seed
 from pnp_internal.blind import L0Deblur
 from pnp_internal.io import read_image
 from pnp_internal.operators import Blur
 
-from _harness import experiment_parser
+from _harness import experiment_parser, finish_record
 
 #: Starting L0 weights, each alone; then the most confident of each set in ``CHOICES``.
 LAMS = (2e-3, 4e-3, 7e-3, 1e-2, 1.5e-2, 2e-2, 3e-2)
@@ -92,11 +91,7 @@ def main(argv=None) -> int:
                     scores[lam, floor]
         print(json.dumps(row), flush=True)
         record["rows"].append(row)
-    keys = [k for k, v in record["rows"][0].items() if isinstance(v, float)]
-    record["mean"] = {k: statistics.mean(r[k] for r in record["rows"]) for k in keys}
-    print(json.dumps(record["mean"], indent=1))
-    print(f"wrote {write_record(args.out, record)}")
-    return 0
+    return finish_record(args.out, record)
 
 
 if __name__ == "__main__":
