@@ -283,8 +283,8 @@ def test_idbp_regularises_its_back_projection_with_an_estimated_kernel(monkeypat
 def test_the_guard_drops_an_estimate_too_wide_for_y(monkeypatch):
     """An estimate far wider than the true kernel leaves ``cnn-hqs`` a measurement residual
     many times the bicubic kernel's: the default blind path restores with the bicubic kernel
-    instead, says so, and gains over the estimate; an estimate close to the true kernel is
-    kept. The single-estimator methods (``-kernelgan``) are not guarded."""
+    instead, as the non-blind default does (without an estimate's margins), says so, and gains
+    over the estimate; an estimate close to the true kernel is kept. The single-estimator methods (``-kernelgan``) are not guarded."""
     from pnp_internal import metrics, recipes
     from pnp_internal.catalog import blind
 
@@ -304,6 +304,8 @@ def test_the_guard_drops_an_estimate_too_wide_for_y(monkeypatch):
     assert guarded.kernel["source"].startswith("bicubic (the guard dropped")
     torch.testing.assert_close(guarded.kernel["estimate"], wide)
     assert "residual_ratio" not in raw.kernel
+    bicubic = pi.solve(y, op, method="cnn-hqs-bicubic", noise_std=0)  # the non-blind default
+    torch.testing.assert_close(guarded.x, bicubic.x)
     assert float(metrics.psnr(guarded.x, x, border=2)) > float(metrics.psnr(raw.x, x,
                                                                              border=2)) + 1.0
     estimate["kernel"] = true

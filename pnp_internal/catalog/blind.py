@@ -121,7 +121,8 @@ def guarded(p: Problem, info: dict) -> dict:
     for detail that the denoiser holds back, so ``cnn-hqs`` (with the margins of an estimated
     kernel) leaves a measurement residual ``|y - A x|^2`` far above the one it leaves with the
     bicubic kernel. Above :data:`~pnp_internal.recipes.BLIND_SR_GUARD` times that residual, the
-    bicubic kernel is used. ``residual_ratio`` holds the ratio either way."""
+    bicubic kernel is used, as the non-blind default (without the margins of an estimate; the
+    dropped kernel in ``estimate``). ``residual_ratio`` holds the ratio either way."""
     ratio = _hqs_residual(p, info["kernel"]) / max(_hqs_residual(p, "bicubic"), 1e-12)
     limit = recipes.BLIND_SR_GUARD.value
     if ratio <= limit:
@@ -191,7 +192,8 @@ def with_estimated_kernel(p: Problem, target: type | None, estimator: str | None
         info = guarded(p, info)
     q = with_kernel(p, info["kernel"])
     learns_from_y = target is not None and issubclass(target, (ZSSR, MZSR))
-    return (q if learns_from_y else with_kernel_margins(q, target)), info
+    dropped = "estimate" in info  # the guard's fallback: the non-blind bicubic assumption
+    return (q if learns_from_y or dropped else with_kernel_margins(q, target)), info
 
 
 def with_kernel_margins(p: Problem, target: type | None) -> Problem:
