@@ -55,7 +55,8 @@ from ..operators import Blur, Downsampling, kernels
 from .registry import Problem, get, register
 
 __all__ = ["BASES", "ESTIMATORS", "KERNEL_SUFFIXES", "with_kernel", "estimate_kernel",
-           "guarded", "estimate_blur_kernel", "with_estimated_kernel", "with_kernel_margins", "blur_like"]
+           "guarded", "estimate_blur_kernel", "with_estimated_kernel", "with_kernel_margins",
+           "blur_like"]
 
 #: The SR methods that get a blind variant.
 BASES = ("zssr", "zssr-fast", "cnn-idbp", "cnn-hqs", "ia-idbp")
