@@ -312,3 +312,7 @@ def test_the_guard_drops_an_estimate_too_wide_for_y(monkeypatch):
     kept = pi.solve(y, op, kernel="estimate", method="cnn-hqs", noise_std=0)
     assert kept.kernel["residual_ratio"] < limit
     torch.testing.assert_close(kept.kernel["kernel"], true)
+    # the probe is the recipe's cnn-hqs, whatever options the caller gives its own method
+    zssr = pi.solve(y, op, kernel="estimate", method="zssr-fast", noise_std=0, max_iter=5,
+                    crop=16)
+    assert zssr.kernel["residual_ratio"] == pytest.approx(kept.kernel["residual_ratio"])

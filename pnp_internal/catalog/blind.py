@@ -141,8 +141,9 @@ def _hqs_residual(p: Problem, kernel) -> float:
     (and the margins of an estimated kernel)."""
     from ..solvers import HQS
 
-    q = with_kernel_margins(with_kernel(p, kernel), HQS)
-    q = dataclasses.replace(q, callback=None, progress=False, x_true=None)
+    # the recipe's cnn-hqs: the caller's options are meant for its own method (ZSSR's crop...)
+    q = dataclasses.replace(p, callback=None, progress=False, x_true=None, options={})
+    q = with_kernel_margins(with_kernel(q, kernel), HQS)
     x = get("cnn-hqs").run(q).x.clamp(0, 1)
     return float(((q.operator.A(x) - q.y) ** 2).mean())
 
