@@ -138,33 +138,6 @@ def test_falling_red_sigma_calls_the_denoiser_on_a_geometric_schedule():
         IAGAN(g, red_sigma_final=0.0)
 
 
-def test_average_returns_the_moving_average_of_the_iterates_the_hold_out_prefers():
-    _, op, y = measured_crop(0.1)
-    g = pretrained()
-    iterates = []
-
-    def recording(image, sigma):  # called on every iterate G; no pull (D(x) = x)
-        iterates.append(image.clone())
-        return image
-
-    solver = IAGAN(g, csgm=CSGM(g, restarts=1, max_iter=20), max_iter=12, patience=12,
-                   holdout=0.2, red_weight=1.0, red_denoiser=recording, average=0.8)
-    res = solver.solve(y, op)
-    assert len(iterates) == 12
-    held = (torch.rand(y.shape, generator=torch.Generator().manual_seed(0)) < 0.2).to(y.dtype)
-    means, mean = [], None
-    for x in iterates:
-        mean = x if mean is None else 0.8 * mean + 0.2 * x
-        means.append(mean)
-    scores = [float((held * (op.A(m) - y) ** 2).sum()) for m in means]
-    chosen = int(np.argmin(scores))
-    assert torch.allclose(res.x, means[chosen].clamp(0, 1), atol=1e-6)
-    # the iterates move: the average differs from the iterate it ends on
-    assert not torch.allclose(means[chosen], iterates[chosen], atol=1e-4)
-    with pytest.raises(ValueError, match=r"average .* in \[0, 1\)"):
-        IAGAN(g, average=1.0)
-
-
 def test_coarse_stages_are_a_prefix_of_the_weights_and_codes_are_averaged():
     g = tiny()
     every = list(g.parameters())

@@ -83,12 +83,6 @@ class IAGAN:
     red_denoiser : callable, optional
         ``D(x, sigma)`` of the RED term, any deepinv ``Denoiser`` for the image's channels.
         Default: the shipped CNN (gray or colour, as the image).
-    average : float
-        Weight of the exponential moving average of the iterates ``G`` taken in their place
-        (0: the iterate itself): the hold-out scores the average, and the average is returned,
-        as the Deep Image Prior's code smooths its output (``exp_weight`` 0.99; Ulyanov et
-        al., CVPR 2018). What fits ``y`` is common to the steps; what each step puts where
-        ``y`` says nothing moves from step to step and averages out.
     refit : bool
         Run the joint steps again, on every entry of ``y``, for the number of steps the
         hold-out chose, from the same code (up to twice the time; uses the measurements held
@@ -119,8 +113,8 @@ class IAGAN:
                  max_iter: int = 600, lr: float = 1e-4, stages: int = 3, ensemble: int = 1,
                  latent_lr: float = 1e-3, holdout: float = 0.1, patience: int = 100,
                  tv_weight: float = 0.0, red_weight: float = 0.0, red_sigma: float = 0.02,
-                 red_sigma_final: float | None = None, red_denoiser=None, average: float = 0.0,
-                 refit: bool = False, back_projection: bool = False,
+                 red_sigma_final: float | None = None, red_denoiser=None, refit: bool = False,
+                 back_projection: bool = False,
                  noise_std: float = 0.0, seed: int | None = 0, progress: bool = False):
         if max_iter < 1 or patience < 1 or not (lr > 0 and latent_lr > 0):
             raise ValueError(f"need max_iter >= 1, patience >= 1, lr > 0, latent_lr > 0; got "
@@ -133,9 +127,6 @@ class IAGAN:
                 or not red_sigma > 0:
             raise ValueError(f"need noise_std, tv_weight, red_weight >= 0 and red_sigma > 0; "
                              f"got {noise_std}, {tv_weight}, {red_weight}, {red_sigma}")
-        if not 0 <= average < 1:
-            raise ValueError(f"average is the weight of the moving average, in [0, 1) (0: "
-                             f"none); got {average}")
         if red_sigma_final is not None and not red_sigma_final > 0:
             raise ValueError(f"red_sigma_final must be > 0 (None: a constant red_sigma), got "
                              f"{red_sigma_final}")
@@ -146,7 +137,7 @@ class IAGAN:
         self.tv_weight, self.refit = float(tv_weight), bool(refit)
         self.red_weight, self.red_sigma = float(red_weight), float(red_sigma)
         self.red_sigma_final = None if red_sigma_final is None else float(red_sigma_final)
-        self.red_denoiser, self.average = red_denoiser, float(average)
+        self.red_denoiser = red_denoiser
         self._red_cache: dict = {}
         self.stages, self.ensemble = int(stages), int(ensemble)
         self.back_projection, self.noise_std = bool(back_projection), float(noise_std)
@@ -179,8 +170,7 @@ class IAGAN:
                steps: int | None = None) -> tuple[torch.Tensor, int, int]:
         """The joint steps on the entries of ``y`` outside ``held``; the best iterate by the
         loss on ``held``, its step and the steps run (each step logged in ``history`` unless
-        it is None). With ``steps``, exactly that many steps and the last iterate. With
-        ``average``, the iterate is the moving average of ``G``."""
+        it is None). With ``steps``, exactly that many steps and the last iterate."""
         from tqdm import tqdm
 
         g = copy.deepcopy(g).eval()  # batch norm keeps its trained statistics
@@ -192,7 +182,7 @@ class IAGAN:
         z = z.clone().requires_grad_()
         opt = torch.optim.Adam([{"params": adapted, "lr": self.lr},
                                 {"params": [z], "lr": self.latent_lr}])
-        best, best_x, best_it, it, mean = float("inf"), None, 0, 0, None
+        best, best_x, best_it, it = float("inf"), None, 0, 0
         n_fit = float((1 - held).sum().clamp_min(1))
         red_sigmas = self.red_sigmas()
         t0 = time.perf_counter()
@@ -210,22 +200,18 @@ class IAGAN:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                x = x.detach()
-                if self.average > 0:
-                    mean = x if mean is None else self.average * mean + (1 - self.average) * x
-                    x = mean
                 if steps is not None:
-                    best_x, best_it = x, it
+                    best_x, best_it = x.detach(), it
                     continue
                 with torch.no_grad():
                     check = float(measurement_loss(operator, x, y, held).sum())
                 if check < best:
-                    best, best_x, best_it = check, x.clone(), it
+                    best, best_x, best_it = check, x.detach().clone(), it
                 if history is not None:
                     history["seconds"].append(time.perf_counter() - t0)
                     history["residual"].append(check)
                     if x_true is not None:
-                        history["psnr"].append(float(psnr(x.clamp(0, 1), x_true)))
+                        history["psnr"].append(float(psnr(x.detach().clamp(0, 1), x_true)))
                 if it - best_it >= self.patience:
                     break
         return best_x, best_it, it + 1
