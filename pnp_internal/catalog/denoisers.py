@@ -1,6 +1,7 @@
 """Denoising methods applied to ``y`` directly: ``cnn``, ``cnn-x8`` (its geometric
 self-ensemble), ``cnn-x8-wiener`` and ``cnn-x8-cbm3d`` (that blended with BM3D's Wiener stage
-or with CBM3D), ``cnn-gaintuning``, ``cnn-sure``, ``bm3d``, ``tv`` and ``self2self``.
+or with CBM3D), ``cnn-gaintuning``, ``cnn-sure`` (and ``cnn-sure-x8-wiener``), ``bm3d``,
+``tv`` and ``self2self``.
 
 ``cnn-gaintuning`` (Mohan et al. 2021: per-channel gains) and ``cnn-sure`` (Metzler et al.
 2018: here a low-rank update of every convolution) first fit the CNN of ``cnn``
@@ -62,14 +63,20 @@ def cnn_x8(p: Problem) -> Result:
           description="cnn-x8 blended with BM3D's collaborative Wiener stage piloted by it "
                       "(non-local: the repeats a CNN cannot see)")
 def cnn_x8_wiener(p: Problem) -> Result:
-    from ..priors import CollaborativeWiener, SelfEnsemble
-
     if p.options:
         _no_options(p, "cnn-x8-wiener")
+    prior, what = _x8_wiener(p, _one_call_cnn(p))
+    return one_call(p, prior, f"8 CNN calls {what}")
+
+
+def _x8_wiener(p: Problem, denoiser):
+    """``denoiser`` averaged over the 8 flips and rotations, blended with BM3D's Wiener stage
+    piloted by that (the recipe's blend), and the words for it."""
+    from ..priors import CollaborativeWiener, SelfEnsemble
+
     blend = recipes.COLLABORATIVE_WIENER.value[p.channels]
-    prior = CollaborativeWiener(SelfEnsemble(_one_call_cnn(p)), blend=blend)
-    return one_call(p, prior, f"8 CNN calls averaged, blended ({blend}) with BM3D's Wiener "
-                              "stage piloted by them")
+    return (CollaborativeWiener(SelfEnsemble(denoiser), blend=blend),
+            f"averaged, blended ({blend}) with BM3D's Wiener stage piloted by them")
 
 
 @register("cnn-x8-cbm3d", kinds=("denoise",),
@@ -94,9 +101,10 @@ def _no_options(p: Problem, name: str):
     raise TypeError(f"method {name!r} takes no options, got {', '.join(sorted(p.options))}")
 
 
-def _self_tuned(cls_name: str, recipe: str):
+def _self_tuned(cls_name: str, recipe: str, x8_wiener: bool = False):
     """``run`` for a CNN tuned on ``y`` by ``cls_name`` with the recipe called ``recipe`` (read
-    at run time, so the recipe book stays the one place)."""
+    at run time, so the recipe book stays the one place); with ``x8_wiener``, the tuned CNN
+    is called as ``cnn-x8-wiener`` calls the shipped one."""
     def run(p: Problem) -> Result:
         from .. import priors
 
@@ -110,8 +118,10 @@ def _self_tuned(cls_name: str, recipe: str):
             prior._on_step = lambda step, steps, loss: (bar.update(1),
                                                         bar.set_postfix(loss=f"{loss:.3g}"))
             report = prior.fit(p.y, p.noise_std)
-        res = one_call(p, prior, f"{cls_name}: {report.steps} SURE steps, kept step "
-                                 f"{report.best_step} ({report.stopped})")
+        denoiser, what = _x8_wiener(p, prior) if x8_wiener else (prior, "")
+        res = one_call(p, denoiser, f"{cls_name}: {report.steps} SURE steps, kept step "
+                                    f"{report.best_step} ({report.stopped})"
+                                    f"{'; 8 calls ' + what if what else ''}")
         res.history["adaptation_seconds"] = [report.seconds]
         return res
 
@@ -149,6 +159,10 @@ register("cnn-sure", kinds=("denoise",),
          description="DRUNet-lite with a rank-4 update fitted to y by SURE (Metzler et al.; "
                      "LoRA), as long as the hold-out keeps falling"
          )(_self_tuned("SUREFineTuned", "SURE_DENOISE"))
+register("cnn-sure-x8-wiener", kinds=("denoise",),
+         description="cnn-sure's tuned CNN called as cnn-x8-wiener calls the shipped one (8 "
+                     "flips and rotations averaged, blended with BM3D's Wiener stage)"
+         )(_self_tuned("SUREFineTuned", "SURE_DENOISE", x8_wiener=True))
 register("bm3d", kinds=("denoise",), description="BM3D (CBM3D on colour) on y")(_classical("bm3d"))
 register("tv", kinds=("denoise",), description="TV (ROF) denoising of y")(_classical("tv"))
 register("self2self", kinds=("denoise",), memory="self2self",
