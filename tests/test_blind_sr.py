@@ -280,6 +280,30 @@ def test_idbp_regularises_its_back_projection_with_an_estimated_kernel(monkeypat
     assert "eps" not in hqs.options and hqs.noise_std == recipes.ESTIMATED_KERNEL_NOISE.value
 
 
+def test_the_guards_fallback_is_the_bicubic_method_at_x4_in_colour(monkeypatch):
+    """The dropped estimate gives way to the bicubic kernel by name, as ``-bicubic`` takes it:
+    at x4 MATLAB's sampling offset and the colour path on the luminance come with the name,
+    not with the kernel's array."""
+    import dataclasses
+
+    from pnp_internal import recipes
+    from pnp_internal.catalog import blind
+
+    x = real_image("astronaut", 128)
+    op = Downsampling(4, img_shape=(3, 128, 128), kernel=kernels.centre_on_grid(
+        kernels.gaussian((1.6, 2.4, 0.5), 31), 4))
+    y = op(x)
+    monkeypatch.setattr(blind, "estimate_kernel", lambda p, estimator=None: {
+        "kernel": kernels.centre_on_grid(kernels.gaussian((2.0, 2.0, 0.0), 31), 4),
+        "source": "a stand-in estimate", "seconds": 0.0})
+    monkeypatch.setattr(recipes, "BLIND_SR_GUARD",
+                        dataclasses.replace(recipes.BLIND_SR_GUARD, value=0.0))  # drop it
+    with pytest.warns(UserWarning, match="too wide for y"):
+        guarded = pi.solve(y, op, method="cnn-hqs-meankernel", noise_std=0)
+    bicubic = pi.solve(y, op, method="cnn-hqs-bicubic", noise_std=0)
+    torch.testing.assert_close(guarded.x, bicubic.x)
+
+
 def test_the_guard_drops_an_estimate_too_wide_for_y(monkeypatch):
     """An estimate far wider than the true kernel leaves ``cnn-hqs`` a measurement residual
     many times the bicubic kernel's: the default blind path restores with the bicubic kernel

@@ -205,10 +205,12 @@ def with_estimated_kernel(p: Problem, target: type | None, estimator: str | None
     info = estimate_kernel(p, estimator)
     if guard:
         info = guarded(p, info)
+    dropped = "estimate" in info  # the guard's fallback: the non-blind bicubic assumption
+    if dropped:  # by name: MATLAB's sampling offset, and colour restored on the luminance
+        return with_kernel(p, "bicubic"), info
     q = with_kernel(p, info["kernel"])
     learns_from_y = target is not None and issubclass(target, (ZSSR, MZSR))
-    dropped = "estimate" in info  # the guard's fallback: the non-blind bicubic assumption
-    return (q if learns_from_y or dropped else with_kernel_margins(q, target)), info
+    return (q if learns_from_y else with_kernel_margins(q, target)), info
 
 
 def with_kernel_margins(p: Problem, target: type | None) -> Problem:
