@@ -308,7 +308,8 @@ def test_the_guard_drops_an_estimate_too_wide_for_y(monkeypatch):
     """An estimate far wider than the true kernel leaves ``cnn-hqs`` a measurement residual
     many times the bicubic kernel's: the default blind path restores with the bicubic kernel
     instead, as the non-blind default does (without an estimate's margins), says so, and gains
-    over the estimate; an estimate close to the true kernel is kept. The single-estimator methods (``-kernelgan``) are not guarded."""
+    over the estimate; an estimate close to the true kernel is kept. The single-estimator
+    methods (``-kernelgan``) are not guarded."""
     from pnp_internal import metrics, recipes
     from pnp_internal.catalog import blind
 

@@ -118,10 +118,12 @@ def _self_tuned(cls_name: str, recipe: str, x8_wiener: bool = False):
             prior._on_step = lambda step, steps, loss: (bar.update(1),
                                                         bar.set_postfix(loss=f"{loss:.3g}"))
             report = prior.fit(p.y, p.noise_std)
-        denoiser, what = _x8_wiener(p, prior) if x8_wiener else (prior, "")
+        denoiser, called = prior, ""
+        if x8_wiener:
+            denoiser, what = _x8_wiener(p, prior)
+            called = f"; 8 calls {what}"
         res = one_call(p, denoiser, f"{cls_name}: {report.steps} SURE steps, kept step "
-                                    f"{report.best_step} ({report.stopped})"
-                                    f"{'; 8 calls ' + what if what else ''}")
+                                    f"{report.best_step} ({report.stopped}){called}")
         res.history["adaptation_seconds"] = [report.seconds]
         return res
 
