@@ -231,10 +231,10 @@ def test_one_call_and_adapted_denoisers_use_the_recipe_books_colour_weights():
     # and the tuned CNN inside the x8-Wiener pipeline is that pipeline (to the bm3d package's
     # repeatability, as in tests/test_methods.py)
     x8 = pi.solve(y, den, method="cnn-x8-wiener", noise_std=SIGMA, precision="fp32")
-    adapted = pi.solve(y, den, method="cnn-sure-x8-wiener", noise_std=SIGMA, steps=0,
-                       precision="fp32")
-    assert abs(float(psnr(adapted.x, x) - psnr(x8.x, x))) < 0.02
-    assert "BM3D's Wiener" in adapted.message
+    for method in ("cnn-sure-x8-wiener", "cnn-pilot-x8-wiener"):
+        adapted = pi.solve(y, den, method=method, noise_std=SIGMA, steps=0, precision="fp32")
+        assert abs(float(psnr(adapted.x, x) - psnr(x8.x, x))) < 0.02, method
+        assert "BM3D's Wiener" in adapted.message
 
 
 def test_weights_beyond_the_shard_size_go_to_shards_and_load_back(tmp_path, monkeypatch):

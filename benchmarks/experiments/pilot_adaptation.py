@@ -40,32 +40,53 @@ def path_of(y, sigma_value, x_true, args, seed):
     model = shipped_cnn(y.shape[1], one_call=True).eval()
     sigma = torch.full((1,), sigma_value)
     with torch.no_grad():
-        pilot = (SelfEnsemble(model) if args.pilot == "x8" else model)(y, sigma).clamp(0, 1)
+        pilot = {"cnn": model, "x8": SelfEnsemble(model),
+                 "x8-wiener": x8_wiener(model, y.shape[1])}[args.pilot](y, sigma).clamp(0, 1)
     params = trainable_parameters(model, "lora", rank=args.rank)
     g = torch.Generator().manual_seed(seed)
     train_sigma = sigma_value * args.sigma_factor
 
+    pilots = [pilot]
+
     def sample(step):
-        return noisy_crop_pair(pilot, args.crop, train_sigma, g)[:2]
+        return noisy_crop_pair(pilots[-1], args.crop, train_sigma, g)[:2]
 
     def loss_fn(batch):
         noisy, clean = batch
         return F.mse_loss(model(noisy, torch.full((1,), train_sigma)).float(), clean)
 
-    curve = []
+    curve, seconds = [], 0.0
 
-    def score():  # reads the path; returning 0 keeps the finetune loop from stopping on it
+    def score():  # reads the path; a falling score keeps the finetune loop on the last step
         with torch.no_grad():
             curve.append(float(metrics.psnr(model(y, sigma).float().clamp(0, 1), x_true)[0]))
-        return 0.0
+        return -float(len(curve))
 
-    report = finetune(model, params, loss_fn, sample, steps=args.steps, lr=args.lr,
-                      holdout_loss=score, check_every=args.check_every, patience=10 ** 6,
-                      precision="auto")
+    for r in range(args.rounds):  # each round after the first: the tuned CNN's result as pilot
+        if r:
+            with torch.no_grad():
+                pilots.append(x8_wiener(model, y.shape[1])(y, sigma).clamp(0, 1))
+        report = finetune(model, params, loss_fn, sample, steps=args.steps, lr=args.lr,
+                          holdout_loss=score, check_every=args.check_every, patience=10 ** 6,
+                          precision="auto")
+        seconds += report.seconds
+    round_pilots = [float(metrics.psnr(q, x_true)[0]) for q in pilots]
     with torch.no_grad():
         x8 = float(metrics.psnr(SelfEnsemble(model)(y, sigma).clamp(0, 1), x_true)[0])
+        wiener = float(metrics.psnr(x8_wiener(model, y.shape[1])(y, sigma).clamp(0, 1),
+                                    x_true)[0])
         pilot_psnr = float(metrics.psnr(pilot, x_true)[0])
-    return {"pilot": pilot_psnr, "curve": curve, "x8_end": x8, "seconds": report.seconds}
+    return {"pilot": pilot_psnr, "round_pilots": round_pilots, "curve": curve, "x8_end": x8,
+            "x8_wiener_end": wiener, "seconds": seconds}
+
+
+def x8_wiener(model, channels):
+    """``model`` called as the default denoiser ``cnn-x8-wiener`` calls the shipped CNN."""
+    from pnp_internal import recipes
+    from pnp_internal.priors import CollaborativeWiener
+
+    return CollaborativeWiener(SelfEnsemble(model),
+                               blend=recipes.COLLABORATIVE_WIENER.value[channels])
 
 
 def main(argv=None) -> int:
@@ -77,10 +98,13 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--rank", type=int, default=4)
-    p.add_argument("--pilot", choices=("cnn", "x8"), default="x8")
+    p.add_argument("--pilot", choices=("cnn", "x8", "x8-wiener"), default="x8")
     p.add_argument("--sigma-factor", type=float, default=1.0,
                    help="training noise level in units of the task's")
     p.add_argument("--check-every", type=int, default=25)
+    p.add_argument("--rounds", type=int, default=1,
+                   help="rounds of --steps; each after the first trains on the tuned CNN's "
+                        "cnn-x8-wiener result")
     p.add_argument("--out", help="JSON record")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -96,7 +120,8 @@ def main(argv=None) -> int:
         row["wall_s"] = time.perf_counter() - t0
         rows.append(row)
         print(f"{path.name}: cnn {row['cnn']:.2f}  pilot {row['pilot']:.2f}  path "
-              + " ".join(f"{v:.2f}" for v in row["curve"]) + f"  end x8 {row['x8_end']:.2f}",
+              + " ".join(f"{v:.2f}" for v in row["curve"]) + f"  end x8 {row['x8_end']:.2f} x8-wiener {row['x8_wiener_end']:.2f}"
+              + "  pilots " + " ".join(f"{v:.2f}" for v in row["round_pilots"]),
               flush=True)
     if args.out:
         record = {"experiment": "pilot_adaptation.py", "task": task.name, "options": vars(args),

@@ -1,13 +1,15 @@
 """Denoising methods applied to ``y`` directly: ``cnn``, ``cnn-x8`` (its geometric
 self-ensemble), ``cnn-x8-wiener`` and ``cnn-x8-cbm3d`` (that blended with BM3D's Wiener stage
-or with CBM3D), ``cnn-gaintuning``, ``cnn-sure`` (and ``cnn-sure-x8-wiener``), ``bm3d``,
-``tv`` and ``self2self``.
+or with CBM3D), ``cnn-gaintuning``, ``cnn-sure`` (and ``cnn-sure-x8-wiener``),
+``cnn-pilot-x8-wiener``, ``bm3d``, ``tv`` and ``self2self``.
 
 ``cnn-gaintuning`` (Mohan et al. 2021: per-channel gains) and ``cnn-sure`` (Metzler et al.
 2018: here a low-rank update of every convolution) first fit the CNN of ``cnn``
 (:data:`~pnp_internal.recipes.ONE_CALL_WEIGHTS`) to ``y`` with SURE
 (:data:`~pnp_internal.recipes.GAINTUNING_DENOISE`, :data:`~pnp_internal.recipes.SURE_DENOISE`),
-then denoise it once.
+then denoise it once. ``cnn-pilot-x8-wiener`` trains the same update on ``cnn-x8-wiener``'s
+result plus fresh noise instead (:class:`~pnp_internal.priors.PilotFineTuned`,
+:data:`~pnp_internal.recipes.PILOT_DENOISE`).
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ def _self_tuned(cls_name: str, recipe: str, x8_wiener: bool = False):
         if x8_wiener:
             denoiser, what = _x8_wiener(p, prior)
             called = f"; 8 calls {what}"
-        res = one_call(p, denoiser, f"{cls_name}: {report.steps} SURE steps, kept step "
+        res = one_call(p, denoiser, f"{cls_name}: {report.steps} steps, kept step "
                                     f"{report.best_step} ({report.stopped}){called}")
         res.history["adaptation_seconds"] = [report.seconds]
         return res
@@ -165,6 +167,11 @@ register("cnn-sure-x8-wiener", kinds=("denoise",),
          description="cnn-sure's tuned CNN called as cnn-x8-wiener calls the shipped one (8 "
                      "flips and rotations averaged, blended with BM3D's Wiener stage)"
          )(_self_tuned("SUREFineTuned", "SURE_DENOISE", x8_wiener=True))
+register("cnn-pilot-x8-wiener", kinds=("denoise",),
+         description="DRUNet-lite with a rank-4 update trained on cnn-x8-wiener's result plus "
+                     "fresh noise (SURE on a held-out strip of y decides how long), then called "
+                     "as cnn-x8-wiener calls the shipped one"
+         )(_self_tuned("PilotFineTuned", "PILOT_DENOISE", x8_wiener=True))
 register("bm3d", kinds=("denoise",), description="BM3D (CBM3D on colour) on y")(_classical("bm3d"))
 register("tv", kinds=("denoise",), description="TV (ROF) denoising of y")(_classical("tv"))
 register("self2self", kinds=("denoise",), memory="self2self",

@@ -149,9 +149,18 @@ def get(name: str) -> Method:
 
 
 def keyword_options(cls) -> list[str]:
-    """The keyword-only options of ``cls.__init__``."""
-    params = inspect.signature(cls.__init__).parameters
-    return [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY]
+    """The keyword-only options of ``cls.__init__`` (and of its base classes', where it passes
+    ``**kwargs`` on to them)."""
+    options: list[str] = []
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters
+        options += [p for p, v in params.items()
+                    if v.kind is inspect.Parameter.KEYWORD_ONLY and p not in options]
+        if not any(v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values()):
+            break
+    return options
 
 
 def checked_options(cls, options: dict, *, method: str) -> dict:

@@ -6,6 +6,7 @@ from .cnn import CNNDenoiser, available, load_denoiser, pretrained
 from .adapted import ImageAdapted
 from .gaintuning import GainTuning
 from .sure import SUREFineTuned
+from .pilot import PilotFineTuned
 from .dip import DIPDenoiser
 from .self2self import Self2Self
 from .tiled import Tiled

@@ -229,6 +229,29 @@ class SUREFineTuned(Prior):
             return sure_loss(self.model, z, sigma, tau=self.tau, generator=generator)
         return noise2self_loss(self.model, z, sigma, phase=phase)
 
+    def _steps(self, sampler: PairSampler, z: torch.Tensor, sigma: float, crop: int, base: int,
+               device):
+        """``(sample, loss_fn)`` of the tuning steps: the crops of ``y`` (``sampler``'s) scored
+        by the self-supervised loss."""
+        def sample(step):
+            noisy, _, _ = sampler.batch(step)
+            return noisy.to(device), step
+
+        def loss_fn(batch):
+            zb, step = batch
+            g = torch.Generator(device=device).manual_seed(base * 7919 + step)
+            if self.recorrupt:
+                extra = self.recorrupt * sigma
+                zb = zb + extra * torch.randn(zb.shape, generator=g, device=device)
+                return self._loss(zb, (sigma ** 2 + extra ** 2) ** 0.5, g, phase=step)
+            return self._loss(zb, sigma, g, phase=step)
+
+        return sample, loss_fn
+
+    def _steps_precision(self) -> str:
+        """Arithmetic of the tuning steps (SURE's finite difference needs float32)."""
+        return "fp32" if self.loss == "sure" else self.precision
+
     def fit(self, y: torch.Tensor, sigma, *, seed: int | None = None) -> FinetuneReport:
         """Tune on the noisy image ``y`` (B=1, C, H, W) of noise level ``sigma``.
 
@@ -254,19 +277,7 @@ class SUREFineTuned(Prior):
                                   clip=False)  # clipped noise would bias SURE
             hold = sampler.holdout_batch()
             base = 0 if seed is None else int(seed)
-
-            def sample(step):
-                noisy, _, _ = sampler.batch(step)
-                return noisy.to(device), step
-
-            def loss_fn(batch):
-                zb, step = batch
-                g = torch.Generator(device=device).manual_seed(base * 7919 + step)
-                if self.recorrupt:
-                    extra = self.recorrupt * sigma
-                    zb = zb + extra * torch.randn(zb.shape, generator=g, device=device)
-                    return self._loss(zb, (sigma ** 2 + extra ** 2) ** 0.5, g, phase=step)
-                return self._loss(zb, sigma, g, phase=step)
+            sample, loss_fn = self._steps(sampler, z, sigma, crop, base, device)
 
             holdout_loss = None
             if hold is not None:
@@ -283,8 +294,8 @@ class SUREFineTuned(Prior):
                               lr=self.lr, holdout_loss=holdout_loss,
                               check_every=self.check_every, patience=self.patience,
                               min_decrease=self.min_decrease, min_gain=self.min_gain,
-                              max_seconds=self.max_seconds, precision=resolve(
-                                  "fp32" if self.loss == "sure" else self.precision, device),
+                              max_seconds=self.max_seconds,
+                              precision=resolve(self._steps_precision(), device),
                               on_step=getattr(self, "_on_step", None))
         for p in self.model.parameters():
             p.requires_grad_(False)
