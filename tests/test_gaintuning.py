@@ -4,7 +4,7 @@ import pytest
 import torch
 from deepinv.models import DnCNN
 
-from conftest import real_image
+from conftest import DimBox, real_image
 from pnp_internal.priors import AdaptContext, GainTuning
 from pnp_internal.priors.gaintuning import attach_gains
 
@@ -66,22 +66,11 @@ def test_same_seed_same_gains_and_inside_solver_tunes_on_its_input():
 def test_sure_gaintuning_improves_a_mis_scaled_denoiser():
     # a denoiser whose output is 10% too dark: gains alone can fix it, and SURE sees it
     x, y = _noisy(64, 0.1)
-
-    class Dim(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False)
-            with torch.no_grad():
-                self.conv.weight.fill_(0.9 / 9)
-
-        def forward(self, v, sigma):
-            return self.conv(v)
-
-    gt = GainTuning(Dim(), steps=30, lr=0.02, batch_size=4, crop=32, check_every=5,
+    gt = GainTuning(DimBox(), steps=30, lr=0.02, batch_size=4, crop=32, check_every=5,
                     patience=3)
     gt.fit(y, 0.1)
     with torch.no_grad():
-        before = float((Dim()(y, 0.1) - x).pow(2).mean())
+        before = float((DimBox()(y, 0.1) - x).pow(2).mean())
         after = float((gt(y, 0.1) - x).pow(2).mean())
     assert after < 0.8 * before, (before, after)
 

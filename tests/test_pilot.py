@@ -3,35 +3,22 @@ by the SURE hold-out on ``y``, and by default the pilot is ``cnn-x8-wiener``'s d
 
 import torch
 
-from conftest import real_image
+from conftest import DimBox, real_image
 from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.priors import CollaborativeWiener, PilotFineTuned, SelfEnsemble
 
 SIGMA = 0.1
 
 
-class Dim(torch.nn.Module):
-    """A 3x3 box filter whose output is 10 % too dark: a denoiser one layer can fix."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False)
-        with torch.no_grad():
-            self.conv.weight.fill_(0.9 / 9)
-
-    def forward(self, v, sigma):
-        return self.conv(v)
-
-
 def _tuned(pilot):
     x = real_image("camera", 64, gray=True)
     y = x + SIGMA * torch.randn(x.shape, generator=torch.Generator().manual_seed(3))
-    prior = PilotFineTuned(Dim(), pilot=lambda den: lambda z, s: pilot(x), train="all", steps=30,
-                           lr=0.02, batch_size=4, crop=32, check_every=5, patience=3,
+    prior = PilotFineTuned(DimBox(), pilot=lambda den: lambda z, s: pilot(x), train="all",
+                           steps=30, lr=0.02, batch_size=4, crop=32, check_every=5, patience=3,
                            holdout_probes=2)
     report = prior.fit(y, SIGMA)
     with torch.no_grad():
-        before = float((Dim()(y, SIGMA) - x).pow(2).mean())
+        before = float((DimBox()(y, SIGMA) - x).pow(2).mean())
         after = float((prior(y, SIGMA) - x).pow(2).mean())
     return before, after, report
 
@@ -51,8 +38,9 @@ def test_a_wrong_pilot_is_refused_by_the_holdout_on_y():
     y = x + 25 / 255 * torch.randn(x.shape, generator=torch.Generator().manual_seed(3))
     blurred = torch.nn.functional.avg_pool2d(x, 9, stride=1, padding=4, count_include_pad=False)
     prior = PilotFineTuned(shipped_cnn(1, one_call=True).eval(),
-                           pilot=lambda den: lambda z, s: blurred, steps=20, lr=1e-3, batch_size=2, crop=48, check_every=5, patience=2,
-                           holdout_probes=2, precision="fp32")
+                           pilot=lambda den: lambda z, s: blurred, steps=20, lr=1e-3,
+                           batch_size=2, crop=48, check_every=5, patience=2, holdout_probes=2,
+                           precision="fp32")
     report = prior.fit(y, 25 / 255)
     assert report.best_step == 0 and report.kept_initial
     with torch.no_grad():
@@ -70,7 +58,7 @@ def test_each_round_after_the_first_pilots_with_the_tuned_copy():
         asked.append(den)
         return lambda z, s: x
 
-    prior = PilotFineTuned(Dim(), pilot=pilot, rounds=2, train="all", steps=10, lr=0.02,
+    prior = PilotFineTuned(DimBox(), pilot=pilot, rounds=2, train="all", steps=10, lr=0.02,
                            batch_size=4, crop=32, check_every=5, patience=3)
     report = prior.fit(y, SIGMA)
     assert asked == [prior.original, prior.model] and len(prior.reports) == 1

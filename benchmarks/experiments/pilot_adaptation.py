@@ -4,7 +4,9 @@ SURE fits the update to ``y`` and so partly to its noise; at sigma 60 and 75 its
 gets more than 0.05 dB above the plain CNN (``notes/off-distribution.md``), while the same
 update trained on the *clean* image with fresh noise gains about 0.4 dB
 (``adaptation_bound.py --crop``). This experiment replaces the clean image by a pilot computed
-from ``y`` (the CNN's result, or its geometric self-ensemble): random crops of the pilot plus
+from ``y`` (the CNN's result, its geometric self-ensemble, or that blended with BM3D's Wiener
+stage as ``cnn-x8-wiener`` calls it; with ``--rounds 2`` a second round on the tuned CNN's
+``cnn-x8-wiener`` result, as ``cnn-pilot-x8-wiener`` does): random crops of the pilot plus
 fresh noise of the known level are the inputs, the pilot crops the targets (the pairs of
 Noisy-as-Clean, Xu et al. 2020, made from a denoised image as in BM3D's second stage). It
 prints the PSNR of the tuned CNN on ``y`` every ``--check-every`` steps (the ground truth reads
@@ -120,7 +122,8 @@ def main(argv=None) -> int:
         row["wall_s"] = time.perf_counter() - t0
         rows.append(row)
         print(f"{path.name}: cnn {row['cnn']:.2f}  pilot {row['pilot']:.2f}  path "
-              + " ".join(f"{v:.2f}" for v in row["curve"]) + f"  end x8 {row['x8_end']:.2f} x8-wiener {row['x8_wiener_end']:.2f}"
+              + " ".join(f"{v:.2f}" for v in row["curve"]) + f"  end x8 {row['x8_end']:.2f}"
+              + f" x8-wiener {row['x8_wiener_end']:.2f}"
               + "  pilots " + " ".join(f"{v:.2f}" for v in row["round_pilots"]),
               flush=True)
     if args.out:
