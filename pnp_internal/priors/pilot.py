@@ -112,9 +112,12 @@ class PilotFineTuned(SUREFineTuned):
         pairs = []
 
         def sample(step):
-            if not pairs:
+            if not pairs:  # in eval mode: the tuned copy is in training mode here
+                training = self.model.training
+                self.model.eval()
                 with torch.no_grad():
                     estimate = made(z.to(device), sigma).float().cpu()
+                self.model.train(training)
                 pairs.append(PairSampler(list(estimate), sigmas=sigma, crop=crop,
                                          batch_size=self.batch_size, scales=(1.0,),
                                          holdout=self.holdout, seed=base, clip=False))
