@@ -31,7 +31,7 @@ from pnp_internal import io, metrics
 from pnp_internal.bench.runner import list_images, machine_info, provenance, write_record
 from pnp_internal.bench.tasks import get_task, image_seed
 from pnp_internal.catalog.pnp import shipped_cnn
-from pnp_internal.priors import SelfEnsemble
+from pnp_internal.priors import SelfEnsemble, x8_wiener
 from pnp_internal.priors.finetune import finetune, trainable_parameters
 
 from _harness import noisy_crop_pair
@@ -80,15 +80,6 @@ def path_of(y, sigma_value, x_true, args, seed):
         pilot_psnr = float(metrics.psnr(pilot, x_true)[0])
     return {"pilot": pilot_psnr, "round_pilots": round_pilots, "curve": curve, "x8_end": x8,
             "x8_wiener_end": wiener, "seconds": seconds}
-
-
-def x8_wiener(model, channels):
-    """``model`` called as the default denoiser ``cnn-x8-wiener`` calls the shipped CNN."""
-    from pnp_internal import recipes
-    from pnp_internal.priors import CollaborativeWiener
-
-    return CollaborativeWiener(SelfEnsemble(model),
-                               blend=recipes.COLLABORATIVE_WIENER.value[channels])
 
 
 def main(argv=None) -> int:

@@ -72,13 +72,12 @@ def cnn_x8_wiener(p: Problem) -> Result:
 
 
 def _x8_wiener(p: Problem, denoiser):
-    """``denoiser`` averaged over the 8 flips and rotations, blended with BM3D's Wiener stage
-    piloted by that (the recipe's blend), and the words for it."""
-    from ..priors import CollaborativeWiener, SelfEnsemble
+    """``denoiser`` as ``cnn-x8-wiener`` calls it (:func:`~pnp_internal.priors.x8_wiener`), and
+    the words for it."""
+    from ..priors import x8_wiener
 
-    blend = recipes.COLLABORATIVE_WIENER.value[p.channels]
-    return (CollaborativeWiener(SelfEnsemble(denoiser), blend=blend),
-            f"averaged, blended ({blend}) with BM3D's Wiener stage piloted by them")
+    prior = x8_wiener(denoiser, p.channels)
+    return prior, f"averaged, blended ({prior.blend}) with BM3D's Wiener stage piloted by them"
 
 
 @register("cnn-x8-cbm3d", kinds=("denoise",),

@@ -11,6 +11,6 @@ from .dip import DIPDenoiser
 from .self2self import Self2Self
 from .tiled import Tiled
 from .self_ensemble import SelfEnsemble
-from .collaborative_wiener import CollaborativeWiener
+from .collaborative_wiener import CollaborativeWiener, x8_wiener
 from .blend import Blend
 from . import nets

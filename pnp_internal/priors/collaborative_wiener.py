@@ -22,7 +22,7 @@ import torch
 from .base import WrappedPrior
 from .classical import _sigmas
 
-__all__ = ["CollaborativeWiener", "collaborative_wiener"]
+__all__ = ["CollaborativeWiener", "collaborative_wiener", "x8_wiener"]
 
 
 def collaborative_wiener(y: np.ndarray, pilot: np.ndarray, sigma: float, *,
@@ -110,3 +110,14 @@ class CollaborativeWiener(WrappedPrior):
             w = collaborative_wiener(y[b], p[b], s, profile=self.profile) if s > 0 else p[b]
             out.append(self.blend * p[b] + (1.0 - self.blend) * w)
         return torch.from_numpy(np.stack(out)).to(device=pilot.device, dtype=pilot.dtype)
+
+
+def x8_wiener(denoiser, channels: int) -> CollaborativeWiener:
+    """``denoiser`` as the default ``cnn-x8-wiener`` calls the shipped CNN: averaged over the 8
+    flips and rotations, blended with BM3D's Wiener stage piloted by that, at the recipe book's
+    blend for ``channels`` (:data:`~pnp_internal.recipes.COLLABORATIVE_WIENER`)."""
+    from .. import recipes
+    from .self_ensemble import SelfEnsemble
+
+    return CollaborativeWiener(SelfEnsemble(denoiser),
+                               blend=recipes.COLLABORATIVE_WIENER.value[channels])

@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .collaborative_wiener import x8_wiener
 from .finetune import FinetuneReport
 from .sure import SUREFineTuned
 from .training_pairs import PairSampler
@@ -82,12 +83,7 @@ class PilotFineTuned(SUREFineTuned):
         """The denoiser that makes the pilot from ``denoiser`` (``pilot``, or the default)."""
         if self.pilot is not None:
             return self.pilot(denoiser)
-        from .. import recipes
-        from .collaborative_wiener import CollaborativeWiener
-        from .self_ensemble import SelfEnsemble
-
-        return CollaborativeWiener(SelfEnsemble(denoiser),
-                                   blend=recipes.COLLABORATIVE_WIENER.value[channels])
+        return x8_wiener(denoiser, channels)
 
     def fit(self, y: torch.Tensor, sigma, *, seed: int | None = None) -> FinetuneReport:
         """Tune on the noisy image ``y`` (B=1, C, H, W) of noise level ``sigma``, ``rounds``
