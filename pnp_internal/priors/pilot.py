@@ -9,8 +9,11 @@ stage, the project's best one-pass denoiser): the steps take random crops of the
 fresh noise of the known level as inputs and the pilot crops as targets, the pairs of
 Noisy-as-Clean [1]_ made from a denoised image as BM3D's second stage uses its first [2]_. Each
 step sees a new noise draw, so nothing ties the update to ``y``'s. How far to go is decided by
-SURE on a strip of ``y`` held out of the pilot's crops, as in
-:class:`~pnp_internal.priors.SUREFineTuned`.
+SURE on a strip of ``y``, as in :class:`~pnp_internal.priors.SUREFineTuned`. The crops cover the
+whole pilot, the strip included: the update never sees ``y``, only the pilot plus noise drawn
+afresh, so it cannot fit the strip's noise draw, and leaving a third of the image out of the
+crops (the strip of a 512 px image with 192 px crops) cost a tenth of a dB on drawn images
+(``benchmarks/notes/off-distribution.md``).
 
 References
 ----------
@@ -51,7 +54,7 @@ class PilotFineTuned(SUREFineTuned):
     train, last_k, rank, steps, lr, batch_size, crop, holdout, check_every, patience,
     min_decrease, min_gain, holdout_probes, max_seconds, seed, precision
         As in :class:`~pnp_internal.priors.SUREFineTuned`, per round; the hold-out is SURE on
-        the strip of ``y`` left out of the pilot's crops. The steps run in ``precision`` (bf16
+        a strip of ``y`` (the pilot's crops cover the whole image). The steps run in ``precision`` (bf16
         where the CPU computes it natively): their loss is a plain squared error; the hold-out
         SURE stays float32.
 
@@ -101,8 +104,8 @@ class PilotFineTuned(SUREFineTuned):
 
     def _steps(self, sampler: PairSampler, z: torch.Tensor, sigma: float, crop: int, base: int,
                device):
-        """Crops of the pilot plus fresh noise of level ``sigma``, scored against the pilot
-        (made at the first step: none when there is no step)."""
+        """Crops of the whole pilot plus fresh noise of level ``sigma``, scored against the
+        pilot (made at the first step: none when there is no step)."""
         made = self.pilot_of(self._source, z.shape[1])
         level = torch.full((self.batch_size,), sigma, device=device)
         pairs = []
@@ -116,7 +119,7 @@ class PilotFineTuned(SUREFineTuned):
                 self.model.train(training)
                 pairs.append(PairSampler(list(estimate), sigmas=sigma, crop=crop,
                                          batch_size=self.batch_size, scales=(1.0,),
-                                         holdout=self.holdout, seed=base, clip=False))
+                                         holdout=0.0, seed=base, clip=False))
             noisy, clean, _ = pairs[0].batch(step)
             return noisy.to(device), clean.to(device)
 
