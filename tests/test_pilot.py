@@ -1,6 +1,7 @@
 """The denoiser tuned on its own pilot: a good pilot teaches it the image, a wrong one is refused
 by the SURE hold-out on ``y``, and by default the pilot is ``cnn-x8-wiener``'s denoiser."""
 
+import pytest
 import torch
 
 from conftest import DimBox, real_image
@@ -31,16 +32,17 @@ def test_pairs_from_a_clean_pilot_teach_the_image():
     assert after < 0.8 * before, (before, after)
 
 
-def test_a_wrong_pilot_is_refused_by_the_holdout_on_y():
+@pytest.mark.parametrize("whole", [False, True])
+def test_a_wrong_pilot_is_refused_by_the_holdout_on_y(whole):
     """A pilot far from the image (a heavy blur of it) teaches the shipped CNN to blur: SURE on
-    the strip of ``y`` held out sees the loss and the shipped weights are kept."""
+    a strip of ``y`` (or on all of it) sees the loss and the shipped weights are kept."""
     x = real_image("camera", 96, gray=True)
     y = x + 25 / 255 * torch.randn(x.shape, generator=torch.Generator().manual_seed(3))
     blurred = torch.nn.functional.avg_pool2d(x, 9, stride=1, padding=4, count_include_pad=False)
     prior = PilotFineTuned(shipped_cnn(1, one_call=True).eval(),
                            pilot=lambda den: lambda z, s: blurred, steps=20, lr=1e-3,
                            batch_size=2, crop=48, check_every=5, patience=2, holdout_probes=2,
-                           precision="fp32")
+                           holdout_whole=whole, precision="fp32")
     report = prior.fit(y, 25 / 255)
     assert report.best_step == 0 and report.kept_initial
     with torch.no_grad():

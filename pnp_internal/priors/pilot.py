@@ -51,6 +51,11 @@ class PilotFineTuned(SUREFineTuned):
     rounds : int
         Tunings in a row: the first on the pilot of ``denoiser``, each next one, from the
         weights the last kept, on the pilot of the tuned copy.
+    holdout_whole : bool
+        Compute the hold-out SURE on the whole of ``y`` instead of a strip of it (the update
+        never sees ``y``, only the pilot plus fresh noise). At sigma 75 the strip let through
+        rounds that lost on the rest of the image (``benchmarks/notes/off-distribution.md``);
+        it costs about three times the strip's SURE per check.
     train, last_k, rank, steps, lr, batch_size, crop, holdout, check_every, patience,
     min_decrease, min_gain, holdout_probes, max_seconds, seed, precision
         As in :class:`~pnp_internal.priors.SUREFineTuned`, per round; the hold-out is SURE on
@@ -72,14 +77,17 @@ class PilotFineTuned(SUREFineTuned):
 
     _train_default = "lora"
 
-    def __init__(self, denoiser, *, pilot=None, rounds: int = 1, **kwargs):
+    def __init__(self, denoiser, *, pilot=None, rounds: int = 1, holdout_whole: bool = False,
+                 **kwargs):
         if "loss" in kwargs or "recorrupt" in kwargs:
             raise TypeError("PilotFineTuned trains on the pilot's pairs and holds out by SURE; "
                             "it takes no loss= or recorrupt=")
         if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
             raise ValueError(f"rounds must be an int >= 1, got {rounds!r}")
         super().__init__(denoiser, **kwargs)
-        self.pilot, self.rounds = pilot, rounds
+        if not isinstance(holdout_whole, bool):
+            raise ValueError(f"holdout_whole must be True or False, got {holdout_whole!r}")
+        self.pilot, self.rounds, self.holdout_whole = pilot, rounds, holdout_whole
         self._source = self.original
 
     def pilot_of(self, denoiser, channels: int):
@@ -101,6 +109,12 @@ class PilotFineTuned(SUREFineTuned):
         report = _chained(rounds)
         self.reports.append(report)
         return report
+
+    def _holdout_images(self, sampler: PairSampler, z: torch.Tensor) -> torch.Tensor | None:
+        """With ``holdout_whole``, all of ``y`` (the update never sees it); else the strip."""
+        if self.holdout_whole and self.holdout > 0:
+            return z
+        return super()._holdout_images(sampler, z)
 
     def _steps(self, sampler: PairSampler, z: torch.Tensor, sigma: float, crop: int, base: int,
                device):

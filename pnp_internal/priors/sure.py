@@ -275,13 +275,13 @@ class SUREFineTuned(Prior):
             sampler = PairSampler(list(z), sigmas=0.0, crop=crop, batch_size=self.batch_size,
                                   scales=(1.0,), holdout=self.holdout, seed=seed,
                                   clip=False)  # clipped noise would bias SURE
-            hold = sampler.holdout_batch()
+            hold = self._holdout_images(sampler, z)
             base = 0 if seed is None else int(seed)
             sample, loss_fn = self._steps(sampler, z, sigma, crop, base, device)
 
             holdout_loss = None
             if hold is not None:
-                zh = hold[1].to(device)
+                zh = hold.to(device)
 
                 def holdout_loss():
                     g = torch.Generator(device=device).manual_seed(base + 424242)
@@ -302,6 +302,12 @@ class SUREFineTuned(Prior):
         self.reports.append(report)
         self.precision_used = report.precision
         return report
+
+    def _holdout_images(self, sampler: PairSampler, z: torch.Tensor) -> torch.Tensor | None:
+        """The noisy images the hold-out loss is computed on: tiles of the strip of ``z`` that
+        the steps leave out (``None`` without hold-out)."""
+        hold = sampler.holdout_batch()
+        return None if hold is None else hold[1]
 
     def adapt(self, context: AdaptContext) -> None:
         """Mark the prior for tuning on the input of its next call (inside a PnP solver the
