@@ -42,9 +42,6 @@ def main(argv=None):
     p.add_argument("--sigma-hi", type=float,
                    help="with --sigma: noise levels drawn in [sigma, sigma-hi], 0-255 scale")
     p.add_argument("--adapt-every", type=int, default=10)
-    p.add_argument("--source", default="y", choices=["y", "estimate"],
-                   help="what the denoiser is tuned on: the recipe's source (y for SR, the HQS "
-                        "warm-up otherwise) or the plain CNN's result with the same solver")
     p.add_argument("--scales", type=float, nargs="+",
                    help="rescalings of the sources (default ImageAdapted's 1 and 0.9)")
     args = p.parse_args(argv)
@@ -66,8 +63,6 @@ def main(argv=None):
         if args.sigma is not None:
             opts["sigmas"] = args.sigma / 255 if args.sigma_hi is None else (
                 args.sigma / 255, args.sigma_hi / 255)
-        if args.source == "estimate":
-            opts["x_init"] = solve_with(problem, shipped_cnn(problem.img_shape[0]), args.solver)
         prior = ImageAdapted(shipped_cnn(problem.img_shape[0]), when=args.when,
                              seed=problem.seed, holdout=args.holdout, last_k=args.last_k,
                              switch_sigma=switch, **opts)
