@@ -59,9 +59,9 @@ class PilotFineTuned(SUREFineTuned):
     train, last_k, rank, steps, lr, batch_size, crop, holdout, check_every, patience,
     min_decrease, min_gain, holdout_probes, max_seconds, seed, precision
         As in :class:`~pnp_internal.priors.SUREFineTuned`, per round; the hold-out is SURE on
-        a strip of ``y`` (the pilot's crops cover the whole image). The steps run in ``precision`` (bf16
-        where the CPU computes it natively): their loss is a plain squared error; the hold-out
-        SURE stays float32.
+        a strip of ``y`` (the pilot's crops cover the whole image). The steps run in
+        ``precision`` (bf16 where the CPU computes it natively): their loss is a plain squared
+        error; the hold-out SURE stays float32.
 
     Examples
     --------
