@@ -27,8 +27,9 @@ def main(argv=None):
     p.add_argument("--crop-images", type=int, help="centre crop of the test images")
     p.add_argument("--solver", default="idbp", choices=["idbp", "hqs", "admm"])
     p.add_argument("--when", default="before", choices=["before", "during", "both"])
-    p.add_argument("--train", default=None, choices=["all", "last", "gains"])
+    p.add_argument("--train", default=None, choices=["all", "last", "gains", "lora"])
     p.add_argument("--last-k", type=int, default=4)
+    p.add_argument("--rank", type=int, default=4)
     p.add_argument("--steps", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
@@ -64,7 +65,7 @@ def main(argv=None):
             opts["sigmas"] = args.sigma / 255 if args.sigma_hi is None else (
                 args.sigma / 255, args.sigma_hi / 255)
         prior = ImageAdapted(shipped_cnn(problem.img_shape[0]), when=args.when,
-                             seed=problem.seed, holdout=args.holdout, last_k=args.last_k,
+                             seed=problem.seed, holdout=args.holdout, last_k=args.last_k, rank=args.rank,
                              switch_sigma=switch, **opts)
         return solve_with(problem, prior, args.solver)
 
