@@ -168,7 +168,7 @@ register("cnn-sure-x8-wiener", kinds=("denoise",),
          )(_self_tuned("SUREFineTuned", "SURE_DENOISE", x8_wiener=True))
 register("cnn-pilot-x8-wiener", kinds=("denoise",),
          description="DRUNet-lite with a rank-4 update trained on cnn-x8-wiener's result plus "
-                     "fresh noise, two rounds (SURE on a strip of y keeps or refuses each), then "
+                     "fresh noise, two rounds (SURE on all of y keeps or refuses each), then "
                      "called as cnn-x8-wiener calls the shipped one"
          )(_self_tuned("PilotFineTuned", "PILOT_DENOISE", x8_wiener=True))
 register("bm3d", kinds=("denoise",), description="BM3D (CBM3D on colour) on y")(_classical("bm3d"))

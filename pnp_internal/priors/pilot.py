@@ -55,13 +55,14 @@ class PilotFineTuned(SUREFineTuned):
         Compute the hold-out SURE on the whole of ``y`` instead of a strip of it (the update
         never sees ``y``, only the pilot plus fresh noise). At sigma 75 the strip let through
         rounds that lost on the rest of the image (``benchmarks/notes/off-distribution.md``);
-        it costs about three times the strip's SURE per check.
+        it costs about three times the strip's SURE per check. The recipe book's
+        ``PILOT_DENOISE`` takes it.
     train, last_k, rank, steps, lr, batch_size, crop, holdout, check_every, patience,
     min_decrease, min_gain, holdout_probes, max_seconds, seed, precision
         As in :class:`~pnp_internal.priors.SUREFineTuned`, per round; the hold-out is SURE on
-        a strip of ``y`` (the pilot's crops cover the whole image). The steps run in
-        ``precision`` (bf16 where the CPU computes it natively): their loss is a plain squared
-        error; the hold-out SURE stays float32.
+        a strip of ``y``, or all of it with ``holdout_whole`` (the pilot's crops cover the whole
+        image). The steps run in ``precision`` (bf16 where the CPU computes it natively): their
+        loss is a plain squared error; the hold-out SURE stays float32.
 
     Examples
     --------

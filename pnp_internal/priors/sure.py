@@ -46,7 +46,7 @@ def _sigma_vec(sigma, z: torch.Tensor) -> torch.Tensor:
 
 
 def sure_loss(denoiser, z: torch.Tensor, sigma, *, tau: float = 1e-3,
-              generator: torch.Generator | None = None) -> torch.Tensor:
+              generator: torch.Generator | None = None, probes: int = 1) -> torch.Tensor:
     r"""Monte-Carlo SURE of ``denoiser`` at the noisy batch ``z`` (mean over the batch).
 
     .. math::
@@ -69,6 +69,9 @@ def sure_loss(denoiser, z: torch.Tensor, sigma, *, tau: float = 1e-3,
         difference :math:`D(z + \tau b) - D(z)` is rounding noise).
     generator : torch.Generator, optional
         Draws the probe ``b`` (fixed seed -> deterministic loss).
+    probes : int
+        Probes ``b`` drawn one after the other; with more than one, the (probes,) tensor of their
+        estimates, which share the one call :math:`D(z)`.
     """
     from deepinv.loss import SureGaussianLoss
     from deepinv.physics import Denoising
@@ -79,7 +82,9 @@ def sure_loss(denoiser, z: torch.Tensor, sigma, *, tau: float = 1e-3,
     def model(v, physics):
         return denoiser(v, s).float()
 
-    return loss(z, model(z, None), Denoising(), model).mean()
+    out = model(z, None)
+    values = [loss(z, out, Denoising(), model).mean() for _ in range(probes)]
+    return values[0] if probes == 1 else torch.stack(values)
 
 
 def _donut_fill(z: torch.Tensor) -> torch.Tensor:
@@ -285,9 +290,11 @@ class SUREFineTuned(Prior):
 
                 def holdout_loss():
                     g = torch.Generator(device=device).manual_seed(base + 424242)
-                    phases = (range(self.holdout_probes) if self.loss == "sure"
-                              else (0, 5, 10, 15))
-                    vals = [self._loss(zh, sigma, g, phase=p) for p in phases]
+                    if self.loss == "sure":
+                        vals = sure_loss(self.model, zh, sigma, tau=self.tau, generator=g,
+                                         probes=self.holdout_probes).reshape(-1)
+                    else:
+                        vals = [self._loss(zh, sigma, g, phase=p) for p in (0, 5, 10, 15)]
                     return sum(float(v) for v in vals) / len(vals)
 
             report = finetune(self.model, self._params(), loss_fn, sample, steps=self.steps,
