@@ -3,6 +3,8 @@
 Registers ``pilot-holdout-whole`` (the method of the catalog with
 ``PilotFineTuned(holdout_whole=True)``, the rest of the recipe ``PILOT_DENOISE``) and measures
 it with the benchmark harness, so images, noise and scoring are those of ``pnp-internal bench``.
+Its records (``pilot-holdout-whole_*``) chose the option that ``PILOT_DENOISE`` takes;
+with that recipe the method is ``cnn-pilot-x8-wiener``.
 
 Example
 -------
