@@ -158,6 +158,25 @@ def test_sure_matches_true_mse_without_the_clean_image():
     assert est == pytest.approx(true, rel=0.1, abs=2e-4)
 
 
+def test_sure_probes_share_one_call_and_equal_single_probes():
+    x = real_image("astronaut", 64, gray=True)
+    z = x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    calls = []
+
+    def shrink(v, s):
+        calls.append(1)
+        return 0.8 * v + 0.2 * v.mean()
+
+    g = torch.Generator().manual_seed(1)
+    singles = [float(sure_loss(shrink, z, 0.1, generator=g)) for _ in range(3)]
+    calls.clear()
+    g = torch.Generator().manual_seed(1)
+    shared = sure_loss(shrink, z, 0.1, generator=g, probes=3)
+    assert shared.tolist() == singles and len(calls) == 4  # D(z) once, D(z + tau b) per probe
+    with pytest.raises(ValueError, match="probes must be an int >= 1"):
+        sure_loss(shrink, z, 0.1, probes=0)
+
+
 @pytest.mark.skipif("drunet-lite-gray" not in __import__("pnp_internal.priors",
                                                          fromlist=["available"]).available(),
                     reason="shipped weights drunet-lite-gray not present")

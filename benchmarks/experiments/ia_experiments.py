@@ -65,8 +65,8 @@ def main(argv=None):
             opts["sigmas"] = args.sigma / 255 if args.sigma_hi is None else (
                 args.sigma / 255, args.sigma_hi / 255)
         prior = ImageAdapted(shipped_cnn(problem.img_shape[0]), when=args.when,
-                             seed=problem.seed, holdout=args.holdout, last_k=args.last_k, rank=args.rank,
-                             switch_sigma=switch, **opts)
+                             seed=problem.seed, holdout=args.holdout, last_k=args.last_k,
+                             rank=args.rank, switch_sigma=switch, **opts)
         return solve_with(problem, prior, args.solver)
 
     register("ia-exp", kinds=("sr", "deblur", "inpaint", "cs"), description=str(vars(args)))(

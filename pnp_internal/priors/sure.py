@@ -76,6 +76,8 @@ def sure_loss(denoiser, z: torch.Tensor, sigma, *, tau: float = 1e-3,
     from deepinv.loss import SureGaussianLoss
     from deepinv.physics import Denoising
 
+    if isinstance(probes, bool) or not isinstance(probes, int) or probes < 1:
+        raise ValueError(f"probes must be an int >= 1, got {probes!r}")
     s = _sigma_vec(sigma, z)
     loss = SureGaussianLoss(sigma=s, tau=tau, rng=generator)
 
