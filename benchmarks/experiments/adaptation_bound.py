@@ -126,11 +126,14 @@ def _denoise_oracle(problem, x_true, args):
         z = x_true + problem.noise_std * torch.randn(x_true.shape, generator=g)
     z_cl = z.contiguous(memory_format=torch.channels_last)
     g = torch.Generator().manual_seed(problem.seed + 2)
+    source = x_true
+    if args.train_on:  # another clean image: what the noise level alone teaches
+        source, _ = get_task(args.task).prepare(io.read_image(args.train_on))
 
     def sample(step):
         if not args.crop:
             return z_cl, x_true
-        noisy, clean, (i, j) = noisy_crop_pair(x_true, args.crop, problem.noise_std, g)
+        noisy, clean, (i, j) = noisy_crop_pair(source, args.crop, problem.noise_std, g)
         if args.on_y:  # the same crop of y: its one noise draw, as a loss on y sees it
             return y[..., i:i + clean.shape[-2], j:j + clean.shape[-1]], clean
         return noisy, clean
@@ -186,8 +189,13 @@ def main(argv=None) -> int:
     p.add_argument("--start", default=None,
                    help="SR: gray CNN weights to start from instead of the shipped prior (a "
                         "train-meta-prior output)")
+    p.add_argument("--train-on", default=None,
+                   help="denoising with --crop: train on crops of this clean image instead of "
+                        "the test image's (what the noise level alone teaches; not --on-y)")
     p.add_argument("--out", help="JSON file for the per-image rows")
     args = p.parse_args(argv)
+    if args.train_on and (not args.crop or args.on_y):
+        raise SystemExit("--train-on needs --crop and excludes --on-y")
     torch.set_num_threads(args.threads)
     task = get_task(args.task)
     if task.kind not in ("sr", "denoise"):
