@@ -129,6 +129,9 @@ def _denoise_oracle(problem, x_true, args):
     source = x_true
     if args.train_on:  # another clean image: what the noise level alone teaches
         source, _ = get_task(args.task).prepare(io.read_image(args.train_on))
+    if args.source_scale != 1:  # the image at another scale: what its own structures teach
+        source = F.interpolate(source, scale_factor=args.source_scale, mode="bicubic",
+                               antialias=True).clamp(0, 1)
 
     def sample(step):
         if not args.crop:
@@ -192,6 +195,8 @@ def main(argv=None) -> int:
     p.add_argument("--train-on", default=None,
                    help="denoising with --crop: train on crops of this clean image instead of "
                         "the test image's (what the noise level alone teaches; not --on-y)")
+    p.add_argument("--source-scale", type=float, default=1.0,
+                   help="denoising with --crop: rescale the clean source by this factor first")
     p.add_argument("--out", help="JSON file for the per-image rows")
     args = p.parse_args(argv)
     if args.train_on and (not args.crop or args.on_y):
