@@ -17,7 +17,9 @@ and of an *oracle* that fine-tunes the same pretrained CNN on the ground truth:
   the clean image with a fresh draw at every step, the check with the lowest error on ``y``
   kept: what adapting to this image can gain at most; with ``--on-y`` as well, the inputs
   are the crops of ``y`` itself: the best a loss computed on ``y`` alone could do, were it
-  the true error (SURE estimates it).
+  the true error (SURE estimates it). With ``--train-on FILE`` the crops come from another
+  clean image (what the noise level alone teaches), with ``--source-scale s`` from the clean
+  image rescaled by ``s`` (what its structures at another scale teach).
 
 SR with ``--start FILE`` (a gray start written by ``pnp-internal train-meta-prior``): the three
 rows use that start instead of the shipped prior: IDBP with it unadapted, with
@@ -199,8 +201,8 @@ def main(argv=None) -> int:
                    help="denoising with --crop: rescale the clean source by this factor first")
     p.add_argument("--out", help="JSON file for the per-image rows")
     args = p.parse_args(argv)
-    if args.train_on and (not args.crop or args.on_y):
-        raise SystemExit("--train-on needs --crop and excludes --on-y")
+    if (args.train_on or args.source_scale != 1) and (not args.crop or args.on_y):
+        raise SystemExit("--train-on and --source-scale need --crop and exclude --on-y")
     torch.set_num_threads(args.threads)
     task = get_task(args.task)
     if task.kind not in ("sr", "denoise"):
