@@ -68,6 +68,12 @@ def _read_start(path: str, channels: int):
     return load_denoiser(path, channels=channels)
 
 
+@functools.lru_cache(maxsize=1)
+def _read_clean(path: str, task_name: str) -> torch.Tensor:
+    """``--train-on``'s image, prepared as the task prepares its test images (read once)."""
+    return get_task(task_name).prepare(io.read_image(path))[0]
+
+
 def _start(args, channels: int):
     """A fresh copy of the CNN the SR rows start from: ``--start`` (read once) or the shipped
     prior."""
@@ -130,7 +136,7 @@ def _denoise_oracle(problem, x_true, args):
     g = torch.Generator().manual_seed(problem.seed + 2)
     source = x_true
     if args.train_on:  # another clean image: what the noise level alone teaches
-        source, _ = get_task(args.task).prepare(io.read_image(args.train_on))
+        source = _read_clean(args.train_on, args.task)
     if args.source_scale != 1:  # the image at another scale: what its own structures teach
         source = F.interpolate(source, scale_factor=args.source_scale, mode="bicubic",
                                antialias=True).clamp(0, 1)

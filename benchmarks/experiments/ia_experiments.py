@@ -29,7 +29,7 @@ def main(argv=None):
     p.add_argument("--when", default="before", choices=["before", "during", "both"])
     p.add_argument("--train", default=None, choices=["all", "last", "gains", "lora"])
     p.add_argument("--last-k", type=int, default=4)
-    p.add_argument("--rank", type=int, default=4)
+    p.add_argument("--rank", type=int)
     p.add_argument("--steps", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
@@ -54,7 +54,7 @@ def main(argv=None):
         from pnp_internal.priors import ImageAdapted
 
         opts = recipes.IMAGE_ADAPTED.get(problem.kind, recipes.IMAGE_ADAPTED["other"]).options()
-        for key in ("steps", "lr", "batch_size", "train", "patience", "check_every"):
+        for key in ("steps", "lr", "batch_size", "train", "rank", "patience", "check_every"):
             if getattr(args, key) is not None:
                 opts[key] = getattr(args, key)
         if args.scales:
@@ -66,7 +66,7 @@ def main(argv=None):
                 args.sigma / 255, args.sigma_hi / 255)
         prior = ImageAdapted(shipped_cnn(problem.img_shape[0]), when=args.when,
                              seed=problem.seed, holdout=args.holdout, last_k=args.last_k,
-                             rank=args.rank, switch_sigma=switch, **opts)
+                             switch_sigma=switch, **opts)
         return solve_with(problem, prior, args.solver)
 
     register("ia-exp", kinds=("sr", "deblur", "inpaint", "cs"), description=str(vars(args)))(
