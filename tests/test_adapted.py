@@ -211,3 +211,48 @@ def test_adaptation_improves_sr_x2_on_a_textured_image():
     assert rep.steps > 0 and prior.switch_sigma == pytest.approx(4 / 255)
     assert rep.best_step > 0 and not rep.kept_initial, rep
     assert adapted > plain + 0.1, (plain, adapted, rep)
+
+
+def _blur_problem(x, sigma=0.02):
+    from pnp_internal.operators import Blur
+    from pnp_internal.bench.tasks import gaussian_kernel
+
+    op = Blur(gaussian_kernel(9, 1.0), img_shape=tuple(x.shape[1:]), padding="circular")
+    g = torch.Generator().manual_seed(0)
+    return op, op.A(x) + sigma * torch.randn(x.shape, generator=g)
+
+
+def test_sure_check_keeps_the_copy_only_when_it_denoises_y_better():
+    """An untrained network tuned on the true image learns to denoise: its copy denoises ``y``
+    plus noise better by SURE and is kept. That network tuned again on white noise taken for
+    the clean image learns to keep noise: its SURE is higher, so the original comes back."""
+    x = real_image("astronaut", 48, gray=True)
+    op, y = _blur_problem(x)
+    ctx = AdaptContext(y, op, y, 0.1, 0, seed=0, noise_std=0.02)
+    learned = ImageAdapted(_tiny_net(), steps=80, lr=3e-3, batch_size=4, crop=16, holdout=0.0,
+                           x_init=x, sigmas=(0.05, 0.15), sure_check=20 / 255)
+    learned.adapt(ctx)
+    (before, after), = learned.sure_checks
+    assert after < before and not learned.reports[0].kept_initial
+    assert not torch.equal(learned(y, 0.1), learned.original(y, 0.1))
+    noisy = torch.rand(x.shape, generator=torch.Generator().manual_seed(1))
+    fooled = ImageAdapted(learned.model, steps=80, lr=3e-3, batch_size=4, crop=16, holdout=0.0,
+                          x_init=noisy, sigmas=0.1, sure_check=20 / 255)
+    fooled.adapt(ctx)
+    (before, after), = fooled.sure_checks
+    assert after > before and fooled.reports[0].kept_initial
+    assert torch.equal(fooled(y, 0.1), fooled.original(y, 0.1))
+
+
+def test_sure_check_refuses_operators_whose_y_is_not_an_image():
+    from pnp_internal.operators import Inpainting, masks
+
+    x = real_image("astronaut", 32, gray=True)
+    op = Inpainting(masks.random_mask(0.5, img_shape=(32, 32), seed=0), img_shape=(1, 32, 32))
+    y = op.A(x)
+    prior = ImageAdapted(_tiny_net(), steps=2, batch_size=2, crop=16, holdout=0.0, x_init=x,
+                         sure_check=20 / 255)
+    with pytest.raises(ValueError, match="sure_check denoises y itself"):
+        prior.adapt(AdaptContext(y, op, y, 0.1, 0, seed=0))
+    with pytest.raises(ValueError, match="sure_check must be None or a noise level"):
+        ImageAdapted(_tiny_net(), sure_check=20)

@@ -33,7 +33,9 @@ def main(argv=None):
     p.add_argument("--steps", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--holdout", type=float, default=0.15)
+    p.add_argument("--holdout", type=float)
+    p.add_argument("--sure-check", type=float,
+                   help="ImageAdapted's sure_check, 0-255 scale ('0': none)")
     # options left out keep the ``ia-idbp`` recipe (recipes.IMAGE_ADAPTED)
     p.add_argument("--patience", type=int)
     p.add_argument("--check-every", type=int)
@@ -45,18 +47,36 @@ def main(argv=None):
     p.add_argument("--adapt-every", type=int, default=10)
     p.add_argument("--scales", type=float, nargs="+",
                    help="rescalings of the sources (default ImageAdapted's 1 and 0.9)")
+    p.add_argument("--pilot", nargs="+", choices=["cnn", "x8", "bm3d"],
+                   help="fine-tune on a pilot restoration instead of the recipe's source: the "
+                        "mean of the solver's results with the shipped CNN, its x8 "
+                        "self-ensemble, BM3D (those named)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="with --pilot: fine-tune again from the shipped weights on the result "
+                        "of the last round's adapted prior, this many times in all")
     args = p.parse_args(argv)
     switch = {"auto": "auto", "none": None}.get(args.switch_sigma)
     if args.switch_sigma not in ("auto", "none"):
         switch = float(args.switch_sigma) / 255
 
+    def pilot(problem):
+        from pnp_internal.priors import BM3D, SelfEnsemble
+
+        cnn = shipped_cnn(problem.img_shape[0])
+        make = {"cnn": lambda: cnn, "x8": lambda: SelfEnsemble(cnn), "bm3d": BM3D}
+        return sum(solve_with(problem, make[name](), args.solver)
+                   for name in args.pilot) / len(args.pilot)
+
     def run(problem):
         from pnp_internal.priors import ImageAdapted
 
         opts = recipes.IMAGE_ADAPTED.get(problem.kind, recipes.IMAGE_ADAPTED["other"]).options()
-        for key in ("steps", "lr", "batch_size", "train", "rank", "patience", "check_every"):
+        for key in ("steps", "lr", "batch_size", "train", "rank", "patience", "check_every",
+                    "holdout"):
             if getattr(args, key) is not None:
                 opts[key] = getattr(args, key)
+        if args.sure_check is not None:
+            opts["sure_check"] = args.sure_check / 255 if args.sure_check else None
         if args.scales:
             opts["scales"] = tuple(args.scales)
         if args.when != "before":
@@ -64,10 +84,15 @@ def main(argv=None):
         if args.sigma is not None:
             opts["sigmas"] = args.sigma / 255 if args.sigma_hi is None else (
                 args.sigma / 255, args.sigma_hi / 255)
-        prior = ImageAdapted(shipped_cnn(problem.img_shape[0]), when=args.when,
-                             seed=problem.seed, holdout=args.holdout, last_k=args.last_k,
-                             switch_sigma=switch, **opts)
-        return solve_with(problem, prior, args.solver)
+        restored = pilot(problem) if args.pilot else None
+        for _ in range(args.rounds if args.pilot else 1):
+            if restored is not None:
+                opts["x_init"] = restored
+            prior = ImageAdapted(shipped_cnn(problem.img_shape[0]), when=args.when,
+                                 seed=problem.seed, last_k=args.last_k,
+                                 switch_sigma=switch, **opts)
+            restored = solve_with(problem, prior, args.solver)
+        return restored
 
     register("ia-exp", kinds=("sr", "deblur", "inpaint", "cs"), description=str(vars(args)))(
         on_luma(run))

@@ -97,6 +97,14 @@ class ImageAdapted(Prior):
     min_gain : float
         Relative hold-out decrease, from the original weights to the best ones, below which
         the original weights are kept (0: any decrease adapts).
+    sure_check : float, optional
+        After each adaptation, keep the adapted copy only when it denoises ``y`` plus fresh
+        Gaussian noise of this level ([0, 1] scale) better than the original, by SURE [3]_
+        (4 probes, float32; the noise of ``y`` counts in the level). The pairs come from an
+        estimate of the image, so the check is the one place where ``y`` itself judges the
+        copy: an image the CNN already knows loses a little to the adaptation, and the check
+        sees it at mid noise levels, where it is exact (``benchmarks/notes/off-distribution.md``).
+        For operators whose ``y`` is an image: deblurring, super-resolution, denoising.
     x_init : torch.Tensor, optional
         Clean-looking estimate to fine-tune on before the iterations (any task). Without it,
         super-resolution uses ``y``; deblurring, inpainting, CS and denoising use
@@ -116,6 +124,9 @@ class ImageAdapted(Prior):
     ----------
     reports : list of FinetuneReport
         One per adaptation (steps, hold-out curve, kept step, seconds).
+    sure_checks : list of (float, float)
+        With ``sure_check``: per adaptation, the SURE of the original and of the adapted copy
+        on ``y`` plus the check's noise (the copy kept when the second is lower).
     precision_used : str or None
         Arithmetic of the last adaptation, ``"fp32"`` or ``"bf16"`` (``None`` before any).
 
@@ -146,6 +157,7 @@ class ImageAdapted(Prior):
                  crop=(32, 40, 48), scales=(1.0, 0.9), sigmas=None, switch_sigma="auto",
                  holdout: float = 0.15, check_every: int = 8, patience: int = 4,
                  min_decrease: float = 0.0, min_gain: float = 0.0,
+                 sure_check: float | None = None,
                  x_init: torch.Tensor | None = None, warmup_iter: int = 8,
                  max_seconds: float | None = None, seed: int | None = 0,
                  precision: str = "auto"):
@@ -166,6 +178,11 @@ class ImageAdapted(Prior):
                 or (isinstance(switch_sigma, (int, float)) and switch_sigma >= 0)):
             raise ValueError(f"switch_sigma must be 'auto', None or a level >= 0, got "
                              f"{switch_sigma!r}")
+        if sure_check is not None and not (isinstance(sure_check, (int, float))
+                                           and not isinstance(sure_check, bool)
+                                           and 0 < sure_check <= 1):
+            raise ValueError(f"sure_check must be None or a noise level in (0, 1] (0-1 scale, "
+                             f"e.g. 20/255), got {sure_check!r}")
         if x_init is not None and (not isinstance(x_init, torch.Tensor) or x_init.ndim != 4):
             raise ValueError("x_init must be a (B, C, H, W) tensor (a clean-looking estimate of "
                              f"the image), got {type(x_init).__name__}")
@@ -186,7 +203,8 @@ class ImageAdapted(Prior):
         self.switch_sigma_option = switch_sigma
         self.switch_sigma: float | None = None
         self.holdout, self.check_every, self.patience = holdout, check_every, patience
-        self.min_decrease, self.min_gain = min_decrease, min_gain
+        self.min_decrease, self.min_gain, self.sure_check = min_decrease, min_gain, sure_check
+        self.sure_checks: list[tuple[float, float]] = []
         self.x_init = x_init
         self.warmup_iter, self.max_seconds, self.seed = warmup_iter, max_seconds, seed
         self.adapted = False
@@ -279,9 +297,43 @@ class ImageAdapted(Prior):
                           on_step=context.step_reporter("adapting the CNN"))
         for p in model.parameters():
             p.requires_grad_(False)
+        if self.sure_check is not None:
+            self._check_on_y(context, report, seed)
         self.reports.append(report)
         self.precision_used = report.precision
         self.adapted = True
+
+    def _check_on_y(self, context: AdaptContext, report: FinetuneReport, seed) -> None:
+        """Keep the adapted copy only if its SURE on ``y`` plus fresh noise is the lower."""
+        from .sure import sure_loss
+
+        if operator_kind(context.operator) not in ("deblur", "sr", "denoise"):
+            raise ValueError(
+                "sure_check denoises y itself, so it needs an operator whose y is an image "
+                f"(Blur, Downsampling, Denoising), not {type(context.operator).__name__}; "
+                "use sure_check=None (the recipe book's setting for that kind)")
+        g = torch.Generator().manual_seed(0 if seed is None else int(seed))
+        y = context.y.detach().float()
+        z = y + self.sure_check * torch.randn(y.shape, generator=g).to(y.device)
+        level = math.sqrt(float(context.noise_std) ** 2 + self.sure_check ** 2)
+        probe_seed = int(torch.randint(2 ** 31, (1,), generator=g))
+        values = []
+        for net in (self.original, self.model):
+            old = getattr(net, "precision", None)
+            if old is not None:
+                net.precision = "fp32"  # the divergence's difference is rounding noise in bf16
+            try:
+                with torch.no_grad():
+                    values.append(float(sure_loss(
+                        net, z, level, probes=4,
+                        generator=torch.Generator().manual_seed(probe_seed)).mean()))
+            finally:
+                if old is not None:
+                    net.precision = old
+        self.sure_checks.append((values[0], values[1]))
+        if not values[1] < values[0]:
+            self.model = self._fresh_copy()
+            report.kept_initial, report.best_step = True, 0
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor, sigma, *args, **kwargs) -> torch.Tensor:
@@ -292,12 +344,17 @@ class ImageAdapted(Prior):
         net = self.model if use_adapted else self.original
         return net(x, sigma)
 
+    def _fresh_copy(self):
+        model = copy.deepcopy(self.original).eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model
+
     def reset(self) -> None:
         """Discard the adaptation: the copy gets the original weights back."""
-        self.model = copy.deepcopy(self.original).eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
+        self.model = self._fresh_copy()
         self.adapted = False
+        self.sure_checks.clear()
         self.reports.clear()
 
     @property
