@@ -256,3 +256,24 @@ def test_sure_check_refuses_operators_whose_y_is_not_an_image():
         prior.adapt(AdaptContext(y, op, y, 0.1, 0, seed=0))
     with pytest.raises(ValueError, match="sure_check must be None or a noise level"):
         ImageAdapted(_tiny_net(), sure_check=20)
+
+
+def test_sure_check_noise_is_independent_of_noise_drawn_from_the_same_seed():
+    """The bench draws y's noise from the image's seed, which the solver passes on: the
+    check's noise must not repeat it, or y plus it holds (sigma + tau) n instead of
+    sqrt(sigma^2 + tau^2) n and SURE is biased. The check's value of the original matches the
+    SURE of the same network on y plus independent noise."""
+    from pnp_internal.operators import Denoising
+
+    x = real_image("astronaut", 48, gray=True)
+    op, sigma = Denoising(img_shape=(1, 48, 48)), 0.1
+    y = x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
+    prior = ImageAdapted(_tiny_net(), steps=1, batch_size=2, crop=16, holdout=0.0, x_init=x,
+                         sure_check=sigma, seed=5)
+    prior.adapt(AdaptContext(y, op, y, 0.1, 0, seed=5, noise_std=sigma))
+    level = (2 * sigma ** 2) ** 0.5
+    with torch.no_grad():
+        independent = [float(sure_loss(prior.original, y + sigma * torch.randn(
+            x.shape, generator=torch.Generator().manual_seed(100 + k)), level, probes=4).mean())
+            for k in range(4)]
+    assert prior.sure_checks[0][0] == pytest.approx(np.mean(independent), rel=0.1)
