@@ -100,7 +100,8 @@ class ImageAdapted(Prior):
         the original weights are kept (0: any decrease adapts).
     sure_check : float, optional
         After each adaptation, keep the adapted copy only when it denoises ``y`` plus fresh
-        Gaussian noise of this level ([0, 1] scale) better than the original, by SURE [3]_
+        Gaussian noise of this level ([0, 1] scale) better than the original, by SURE [3]_,
+        else go back to the original
         (4 probes, float32; the noise of ``y`` counts in the level). The pairs come from an
         estimate of the image, so the check is the one place where ``y`` itself judges the
         copy: an image the CNN already knows loses a little to the adaptation, and the check
@@ -265,6 +266,12 @@ class ImageAdapted(Prior):
         first = context.iteration == 0
         if (first and self.when == "during") or (not first and self.when == "before"):
             return
+        if self.sure_check is not None and operator_kind(context.operator) not in (
+                "deblur", "sr", "denoise"):  # before the steps it would waste
+            raise ValueError(
+                "sure_check denoises y itself, so it needs an operator whose y is an image "
+                f"(Blur, Downsampling, Denoising), not {type(context.operator).__name__}; "
+                "use sure_check=None (the recipe book's setting for that kind)")
         sources, sigmas = self._sources_and_sigmas(context)
         seed = self.seed if self.seed is not None else context.seed
         if seed is not None:
@@ -308,11 +315,6 @@ class ImageAdapted(Prior):
         """Keep the adapted copy only if its SURE on ``y`` plus fresh noise is the lower."""
         from .sure import sure_loss
 
-        if operator_kind(context.operator) not in ("deblur", "sr", "denoise"):
-            raise ValueError(
-                "sure_check denoises y itself, so it needs an operator whose y is an image "
-                f"(Blur, Downsampling, Denoising), not {type(context.operator).__name__}; "
-                "use sure_check=None (the recipe book's setting for that kind)")
         # a stream apart from the seed's own: y's noise is often drawn from that very seed (the
         # bench does), and noise equal to it would not be independent of y's
         g = torch.Generator().manual_seed(_CHECK_STREAM + (0 if seed is None else int(seed)))
