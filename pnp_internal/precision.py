@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Precision", "FP32", "CHOICES", "native_bf16", "resolve", "check_precision"]
+__all__ = ["Precision", "FP32", "CHOICES", "native_bf16", "resolve", "check_precision",
+           "float32", "has_precision_flag"]
 
 #: Values accepted by every ``precision=`` option (besides a :class:`Precision`).
 CHOICES = ("auto", "fp32", "bf16")
@@ -58,6 +59,31 @@ class Precision:
 
 #: Float32, no autocast, memory layout left as it is.
 FP32 = Precision("fp32")
+
+
+def has_precision_flag(model) -> bool:
+    """Whether ``model`` has a settable ``precision`` flag (a ``precision=`` value), as the
+    project's CNN wrapper does."""
+    flag = getattr(model, "precision", None)
+    return isinstance(flag, Precision) or (isinstance(flag, str) and flag in CHOICES)
+
+
+@contextlib.contextmanager
+def float32(model: torch.nn.Module):
+    """Run ``model`` in float32 inside the block: autocast off and, for a network with a
+    ``precision`` flag (the project's CNN wrapper, whose ``"auto"`` is bf16 without gradients),
+    the flag set to :data:`FP32`, then restored. For SURE's divergence and hold-out checks."""
+    old = getattr(model, "precision", None)
+    flagged = has_precision_flag(model)
+    device = next((p.device.type for p in model.parameters()), "cpu")
+    if flagged:
+        model.precision = FP32
+    try:
+        with torch.autocast(device, enabled=False):
+            yield model
+    finally:
+        if flagged:
+            model.precision = old
 
 
 def check_precision(precision):

@@ -26,7 +26,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..precision import check_precision
+from ..precision import check_precision, float32
 from .base import AdaptContext, Prior
 from .finetune import (TRAIN_CHOICES, FinetuneReport, check_tunable, finetune,
                        trainable_parameters)
@@ -324,17 +324,11 @@ class ImageAdapted(Prior):
         probe_seed = int(torch.randint(2 ** 31, (1,), generator=g))
         values = []
         for net in (self.original, self.model):
-            old = getattr(net, "precision", None)
-            if old is not None:
-                net.precision = "fp32"  # the divergence's difference is rounding noise in bf16
-            try:
-                with torch.no_grad():
-                    values.append(float(sure_loss(
-                        net, z, level, probes=4,
-                        generator=torch.Generator().manual_seed(probe_seed)).mean()))
-            finally:
-                if old is not None:
-                    net.precision = old
+            # float32: in bf16 the divergence's difference is rounding noise
+            with torch.no_grad(), float32(net):
+                values.append(float(sure_loss(
+                    net, z, level, probes=4,
+                    generator=torch.Generator().manual_seed(probe_seed)).mean()))
         self.sure_checks.append((values[0], values[1]))
         if not values[1] < values[0]:
             self.model = self._fresh_copy()

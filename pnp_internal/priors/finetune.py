@@ -36,7 +36,7 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
-from ..precision import CHOICES, FP32, Precision, resolve
+from ..precision import float32, has_precision_flag, resolve
 
 __all__ = ["FinetuneReport", "finetune", "trainable_parameters", "check_tunable", "TRAIN_CHOICES"]
 
@@ -250,8 +250,7 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
     # flow and would silently make bf16 steps float32: give it the loop's precision for the
     # steps, float32 for the hold-out checks, and restore its own setting afterwards.
     old_flag = getattr(model, "precision", None)
-    has_flag = isinstance(old_flag, Precision) or (isinstance(old_flag, str)
-                                                    and old_flag in CHOICES)
+    has_flag = has_precision_flag(model)
 
     def set_flag(value) -> None:
         if has_flag:
@@ -268,11 +267,9 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
     def check(step: int) -> bool:
         """Hold-out check; returns True when the loop should stop (early stop)."""
         model.eval()
-        set_flag(FP32)
         # float32: the hold-out differences between checks are small (~1 % of the loss)
-        with torch.no_grad(), torch.autocast(device.type, enabled=False):
+        with torch.no_grad(), float32(model):
             value = float(holdout_loss())
-        set_flag(prec)
         model.train()
         report.holdout.append((step, value))
         best = min(v for _, v in report.holdout[:-1]) if len(report.holdout) > 1 else math.inf
