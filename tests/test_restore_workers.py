@@ -112,6 +112,28 @@ def test_a_killed_worker_is_retried_or_reported(batch, tmp_path, retries, restor
     assert len(list(out.glob("*.png"))) == restored and _no_partials(out)
 
 
+def test_the_temporary_file_of_a_writer_killed_mid_batch_is_deleted(batch, tmp_path,
+                                                                     monkeypatch):
+    """A worker killed between writing its temporary file and renaming it leaves that file
+    behind; the batch deletes it when it ends (the kill above hits that moment only by chance,
+    so the moment is made certain here)."""
+    from pnp_internal.restore import workers
+
+    out, serial = tmp_path / "out", workers.serial
+
+    def killed_while_writing(jobs, settings, threads=None):
+        for job, status, payload in serial(jobs, settings, threads):
+            leftover = job.output.with_name(f".{job.output.stem}{io.PARTIAL_MARK}-99999-0a1b2c3d"
+                                            f"{job.output.suffix}")
+            leftover.write_bytes(b"half an image")
+            yield job, status, payload
+
+    monkeypatch.setattr(workers, "serial", killed_while_writing)
+    rows = restore_many(batch, out, task="denoise", method="cnn", noise="15")
+    assert sum(r["status"] == "restored" for r in rows) == 5
+    assert len(list(out.glob("*.png"))) == 5 and _no_partials(out)
+
+
 def test_killed_driver_then_skip_existing_resumes(batch, tmp_path):
     out = tmp_path / "out"
     flags = ["--task", "deblur", "--kernel", "gaussian:1.2", "--noise", "15", "--quiet"]

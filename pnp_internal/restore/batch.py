@@ -172,14 +172,17 @@ def _engine(todo, settings: Settings):
     return workers.serial(todo, settings, threads)
 
 
+def _remove_partials(settings: Settings) -> None:
+    io.remove_partials(settings.out)
+    io.remove_partials(settings.out / "reports")
+
+
 def run(settings: Settings) -> list[dict]:
     """Restore every image of ``settings``; one row per image (``status`` restored, skipped
     or failed, with the report's method, noise, seconds and scores), the summary written to
     ``OUT/reports/summary.json``."""
     jobs, errors = find_jobs(settings)
-    if settings.out.is_dir():
-        io.remove_partials(settings.out)
-        io.remove_partials(settings.out / "reports")
+    _remove_partials(settings)
     rows, todo = [], []
     for job in jobs:
         if settings.skip_existing and job.output.is_file():
@@ -196,6 +199,7 @@ def run(settings: Settings) -> list[dict]:
             else:
                 rows.append(_row(job, "failed", error=payload))
                 tqdm.write(f"{job.source}: failed: {payload}", file=sys.stderr)
+    _remove_partials(settings)  # of a worker killed while it wrote
     rows += [{"image": item, "status": "failed", "error": why} for item, why in errors.items()]
     if rows:
         report.write_json(settings.out / "reports" / "summary.json",

@@ -5,7 +5,9 @@ Every engine yields ``(job, status, payload)`` as images finish: ``"restored"`` 
 image's report, or ``"failed"`` with the message. An image that raises fails alone; a worker
 that dies (killed, out of memory) has its image retried up to ``retries`` times, then the
 image is reported failed and the others go on. Outputs are written by the workers themselves,
-atomically, so a retried image never leaves a partial or duplicate file.
+atomically, so a retried image never leaves a duplicate file, and the temporary file of a
+worker killed while it wrote is deleted when the batch ends
+(:func:`~pnp_internal.restore.batch.run`).
 """
 
 from __future__ import annotations
