@@ -244,6 +244,27 @@ def test_sure_check_keeps_the_copy_only_when_it_denoises_y_better():
     assert torch.equal(fooled(y, 0.1), fooled.original(y, 0.1))
 
 
+def test_sure_check_is_the_hold_out_and_keeps_the_step_that_denoises_y_best():
+    """Checked every ``check_every`` steps, SURE on y plus noise picks the kept step among the
+    checks (the start included), as the pixel hold-out does; the two cannot be combined."""
+    x = real_image("astronaut", 48, gray=True)
+    op, y = _blur_problem(x)
+    ctx = AdaptContext(y, op, y, 0.1, 0, seed=0, noise_std=0.02)
+    prior = ImageAdapted(_tiny_net(), steps=60, lr=3e-3, batch_size=4, crop=16, x_init=x,
+                         sigmas=(0.05, 0.15), sure_check=20 / 255, check_every=20, patience=9)
+    prior.adapt(ctx)
+    report = prior.reports[0]
+    steps, values = zip(*report.holdout)
+    assert steps == (0, 20, 40, 60)
+    assert report.best_step == steps[int(np.argmin(values))] > 0
+    assert prior.sure_checks == [(values[0], min(values[1:]))]
+    with torch.no_grad():  # the kept weights are the ones whose SURE was lowest
+        z_sure = prior._sure_on_y(ctx, 0)()
+    assert z_sure == pytest.approx(min(values), rel=1e-4)
+    with pytest.raises(ValueError, match="use holdout=0"):
+        ImageAdapted(_tiny_net(), holdout=0.15, sure_check=20 / 255)
+
+
 def test_sure_check_refuses_operators_whose_y_is_not_an_image():
     from pnp_internal.operators import Inpainting, masks
 

@@ -26,7 +26,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..precision import check_precision, float32
+from ..precision import check_precision
 from .base import AdaptContext, Prior
 from .finetune import (TRAIN_CHOICES, FinetuneReport, check_tunable, finetune,
                        trainable_parameters)
@@ -87,11 +87,13 @@ class ImageAdapted(Prior):
         Use the adapted copy only when the requested sigma is at most this, the original above
         it. ``"auto"``: :math:`\sigma_{ft} + 1/255` for super-resolution adapted before the
         iterations (as in [1]_), otherwise ``None`` (always the adapted copy).
-    holdout : float
+    holdout : float, optional
         Fraction of the source image held out for early stopping (0 disables it). If the
-        hold-out loss never improves, the original weights are kept.
+        hold-out loss never improves, the original weights are kept. Default 0.15, and 0 with
+        ``sure_check`` (which is the hold-out then).
     check_every, patience : int
-        Hold-out check period (steps) and patience (checks).
+        Hold-out check period (steps) and patience (checks); with ``sure_check``, how often
+        SURE on ``y`` is checked (``check_every=steps``: once, at the end).
     min_decrease : float
         Relative hold-out decrease that counts as progress (see
         :func:`~pnp_internal.priors.finetune.finetune`).
@@ -99,10 +101,11 @@ class ImageAdapted(Prior):
         Relative hold-out decrease, from the original weights to the best ones, below which
         the original weights are kept (0: any decrease adapts).
     sure_check : float, optional
-        After each adaptation, keep the adapted copy only when it denoises ``y`` plus fresh
-        Gaussian noise of this level ([0, 1] scale) better than the original, by SURE [3]_,
-        else go back to the original
-        (4 probes, float32; the noise of ``y`` counts in the level). The pairs come from an
+        The hold-out of the fine-tuning loop is the SURE [3]_ of the copy denoising ``y`` plus
+        fresh Gaussian noise of this level ([0, 1] scale; 4 probes, float32, the noise of ``y``
+        counting in the level), checked at the start and every ``check_every`` steps: the
+        weights that denoise ``y`` best are kept, the start's (the original before the first
+        adaptation) when no step beats them. The pairs come from an
         estimate of the image, so the check is the one place where ``y`` itself judges the
         copy: an image the CNN already knows loses a little to the adaptation, and the check
         sees it at mid noise levels, where it is exact (``benchmarks/notes/off-distribution.md``).
@@ -127,8 +130,9 @@ class ImageAdapted(Prior):
     reports : list of FinetuneReport
         One per adaptation (steps, hold-out curve, kept step, seconds).
     sure_checks : list of (float, float)
-        With ``sure_check``: per adaptation, the SURE of the original and of the adapted copy
-        on ``y`` plus the check's noise (the copy kept when the second is lower).
+        With ``sure_check``: per adaptation, the SURE on ``y`` plus the check's noise of the
+        weights it started from and the lowest of its later checks (the steps kept when the
+        second is lower; the whole curve is the report's ``holdout``).
     precision_used : str or None
         Arithmetic of the last adaptation, ``"fp32"`` or ``"bf16"`` (``None`` before any).
 
@@ -157,7 +161,7 @@ class ImageAdapted(Prior):
                  train: str = "all", last_k: int = 4, rank: int = 4, steps: int = 96,
                  steps_during: int | None = None, lr: float = 1e-4, batch_size: int = 16,
                  crop=(32, 40, 48), scales=(1.0, 0.9), sigmas=None, switch_sigma="auto",
-                 holdout: float = 0.15, check_every: int = 8, patience: int = 4,
+                 holdout: float | None = None, check_every: int = 8, patience: int = 4,
                  min_decrease: float = 0.0, min_gain: float = 0.0,
                  sure_check: float | None = None,
                  x_init: torch.Tensor | None = None, warmup_iter: int = 8,
@@ -185,6 +189,12 @@ class ImageAdapted(Prior):
                                            and 0 < sure_check <= 1):
             raise ValueError(f"sure_check must be None or a noise level in (0, 1] (0-1 scale, "
                              f"e.g. 20/255), got {sure_check!r}")
+        if sure_check is not None and holdout:
+            raise ValueError(f"sure_check is the fine-tuning's hold-out, so the source image "
+                             f"keeps no pixels apart: use holdout=0 (or leave it out) with it, "
+                             f"got holdout={holdout!r}")
+        if holdout is None:
+            holdout = 0.0 if sure_check is not None else 0.15
         if x_init is not None and (not isinstance(x_init, torch.Tensor) or x_init.ndim != 4):
             raise ValueError("x_init must be a (B, C, H, W) tensor (a clean-looking estimate of "
                              f"the image), got {type(x_init).__name__}")
@@ -288,7 +298,9 @@ class ImageAdapted(Prior):
 
         hold = sampler.holdout_batch()
         holdout_loss = None
-        if hold is not None:
+        if self.sure_check is not None:
+            holdout_loss = self._sure_on_y(context, seed)
+        elif hold is not None:
             def holdout_loss():
                 noisy, clean, sigma = (t.to(device) for t in hold)
                 return F.l1_loss(model(noisy, sigma).float(), clean)
@@ -306,13 +318,16 @@ class ImageAdapted(Prior):
         for p in model.parameters():
             p.requires_grad_(False)
         if self.sure_check is not None:
-            self._check_on_y(context, report, seed)
+            start, *later = (value for _, value in report.holdout)
+            self.sure_checks.append((start, min(later, default=start)))
         self.reports.append(report)
         self.precision_used = report.precision
         self.adapted = True
 
-    def _check_on_y(self, context: AdaptContext, report: FinetuneReport, seed) -> None:
-        """Keep the adapted copy only if its SURE on ``y`` plus fresh noise is the lower."""
+    def _sure_on_y(self, context: AdaptContext, seed):
+        """``f() -> float``: the SURE of ``self.model`` denoising ``y`` plus fixed fresh noise
+        of ``sure_check`` (the fine-tuning loop runs it in float32: in bf16 the divergence's
+        differences are rounding noise)."""
         from .sure import sure_loss
 
         # a stream apart from the seed's own: y's noise is often drawn from that very seed (the
@@ -322,17 +337,12 @@ class ImageAdapted(Prior):
         z = y + self.sure_check * torch.randn(y.shape, generator=g).to(y.device)
         level = math.sqrt(float(context.noise_std) ** 2 + self.sure_check ** 2)
         probe_seed = int(torch.randint(2 ** 31, (1,), generator=g))
-        values = []
-        for net in (self.original, self.model):
-            # float32: in bf16 the divergence's difference is rounding noise
-            with torch.no_grad(), float32(net):
-                values.append(float(sure_loss(
-                    net, z, level, probes=4,
-                    generator=torch.Generator().manual_seed(probe_seed)).mean()))
-        self.sure_checks.append((values[0], values[1]))
-        if not values[1] < values[0]:
-            self.model = self._fresh_copy()
-            report.kept_initial, report.best_step = True, 0
+
+        def sure_on_y() -> float:
+            return float(sure_loss(self.model, z, level, probes=4,
+                                   generator=torch.Generator().manual_seed(probe_seed)).mean())
+
+        return sure_on_y
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor, sigma, *args, **kwargs) -> torch.Tensor:
