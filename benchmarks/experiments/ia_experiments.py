@@ -13,6 +13,7 @@ Example
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from pnp_internal import recipes
@@ -33,6 +34,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--cosine-decay", action=argparse.BooleanOptionalAction, default=None,
+                   help="let the learning rate fall to 0 along a half cosine")
     p.add_argument("--holdout", type=float)
     p.add_argument("--sure-check", type=float,
                    help="ImageAdapted's sure_check, 0-255 scale ('0': none)")
@@ -72,7 +75,7 @@ def main(argv=None):
 
         opts = recipes.IMAGE_ADAPTED.get(problem.kind, recipes.IMAGE_ADAPTED["other"]).options()
         for key in ("steps", "lr", "batch_size", "train", "rank", "patience", "check_every",
-                    "holdout"):
+                    "holdout", "cosine_decay"):
             if getattr(args, key) is not None:
                 opts[key] = getattr(args, key)
         if args.sure_check is not None:

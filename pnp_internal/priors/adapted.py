@@ -73,6 +73,9 @@ class ImageAdapted(Prior):
     lr : float
         Adam learning rate (1e-4; [1]_ used 3e-4, too large for the shipped weights, see the
         module notes; ``train="gains"`` uses 10x this).
+    cosine_decay : bool
+        Let the learning rate fall to 0 along a half cosine over the steps
+        (:func:`~pnp_internal.priors.finetune.finetune`).
     batch_size : int
         Crops per step.
     crop : int or tuple of int
@@ -159,7 +162,8 @@ class ImageAdapted(Prior):
 
     def __init__(self, denoiser, *, when: str = "before", adapt_every: int | None = None,
                  train: str = "all", last_k: int = 4, rank: int = 4, steps: int = 96,
-                 steps_during: int | None = None, lr: float = 1e-4, batch_size: int = 16,
+                 steps_during: int | None = None, lr: float = 1e-4, cosine_decay: bool = False,
+                 batch_size: int = 16,
                  crop=(32, 40, 48), scales=(1.0, 0.9), sigmas=None, switch_sigma="auto",
                  holdout: float | None = None, check_every: int = 8, patience: int = 4,
                  min_decrease: float = 0.0, min_gain: float = 0.0,
@@ -210,6 +214,7 @@ class ImageAdapted(Prior):
             raise ValueError("adapt_every is only used with when='during' or 'both'; "
                              f"got adapt_every={adapt_every!r} with when='before'")
         self.steps, self.lr, self.batch_size = steps, float(lr), batch_size
+        self.cosine_decay = bool(cosine_decay)
         self.steps_during = max(1, steps // 2) if steps_during is None else steps_during
         self.crop, self.scales, self.sigmas = crop, tuple(scales), sigmas
         self.switch_sigma_option = switch_sigma
@@ -309,6 +314,7 @@ class ImageAdapted(Prior):
         lr = self.lr * (10.0 if self.train_what == "gains" else 1.0)
         report = finetune(model, params, loss_fn, sampler.batch,
                           steps=self.steps if first else self.steps_during, lr=lr,
+                          cosine_decay=self.cosine_decay,
                           holdout_loss=holdout_loss, check_every=self.check_every,
                           patience=self.patience, min_decrease=self.min_decrease,
                           min_gain=self.min_gain,
