@@ -34,6 +34,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--train-crop", type=int, nargs="+",
+                   help="crop sides of the training pairs (one drawn per step)")
     p.add_argument("--cosine-decay", action=argparse.BooleanOptionalAction, default=None,
                    help="let the learning rate fall to 0 along a half cosine")
     p.add_argument("--holdout", type=float)
@@ -80,6 +82,8 @@ def main(argv=None):
                 opts[key] = getattr(args, key)
         if args.sure_check is not None:
             opts["sure_check"] = args.sure_check / 255 if args.sure_check else None
+        if args.train_crop:
+            opts["crop"] = tuple(args.train_crop)
         if args.scales:
             opts["scales"] = tuple(args.scales)
         if args.when != "before":
