@@ -13,7 +13,6 @@ Example
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from pnp_internal import recipes
@@ -36,8 +35,6 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int)
     p.add_argument("--train-crop", type=int, nargs="+",
                    help="crop sides of the training pairs (one drawn per step)")
-    p.add_argument("--cosine-decay", action=argparse.BooleanOptionalAction, default=None,
-                   help="let the learning rate fall to 0 along a half cosine")
     p.add_argument("--holdout", type=float)
     p.add_argument("--sure-check", type=float,
                    help="ImageAdapted's sure_check, 0-255 scale ('0': none)")
@@ -77,7 +74,7 @@ def main(argv=None):
 
         opts = recipes.IMAGE_ADAPTED.get(problem.kind, recipes.IMAGE_ADAPTED["other"]).options()
         for key in ("steps", "lr", "batch_size", "train", "rank", "patience", "check_every",
-                    "holdout", "cosine_decay"):
+                    "holdout"):
             if getattr(args, key) is not None:
                 opts[key] = getattr(args, key)
         if args.sure_check is not None:

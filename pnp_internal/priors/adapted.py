@@ -73,9 +73,6 @@ class ImageAdapted(Prior):
     lr : float
         Adam learning rate (1e-4; [1]_ used 3e-4, too large for the shipped weights, see the
         module notes; ``train="gains"`` uses 10x this).
-    cosine_decay : bool
-        Let the learning rate fall to 0 along a half cosine over the steps
-        (:func:`~pnp_internal.priors.finetune.finetune`).
     batch_size : int
         Crops per step.
     crop : int or tuple of int
@@ -94,9 +91,12 @@ class ImageAdapted(Prior):
         Fraction of the source image held out for early stopping (0 disables it). If the
         hold-out loss never improves, the original weights are kept. Default 0.15, and 0 with
         ``sure_check`` (which is the hold-out then).
-    check_every, patience : int
-        Hold-out check period (steps) and patience (checks); with ``sure_check``, how often
-        SURE on ``y`` is checked (``check_every=steps``: once, at the end).
+    check_every : int, optional
+        Hold-out check period (steps). Default 8, and with ``sure_check`` the adaptation's
+        number of steps: SURE on ``y`` is checked at the start and at the end only (the lowest
+        of more checks picked worse steps, ``benchmarks/notes/off-distribution.md``).
+    patience : int
+        Checks without improvement before the adaptation stops.
     min_decrease : float
         Relative hold-out decrease that counts as progress (see
         :func:`~pnp_internal.priors.finetune.finetune`).
@@ -162,10 +162,10 @@ class ImageAdapted(Prior):
 
     def __init__(self, denoiser, *, when: str = "before", adapt_every: int | None = None,
                  train: str = "all", last_k: int = 4, rank: int = 4, steps: int = 96,
-                 steps_during: int | None = None, lr: float = 1e-4, cosine_decay: bool = False,
-                 batch_size: int = 16,
+                 steps_during: int | None = None, lr: float = 1e-4, batch_size: int = 16,
                  crop=(32, 40, 48), scales=(1.0, 0.9), sigmas=None, switch_sigma="auto",
-                 holdout: float | None = None, check_every: int = 8, patience: int = 4,
+                 holdout: float | None = None, check_every: int | None = None,
+                 patience: int = 4,
                  min_decrease: float = 0.0, min_gain: float = 0.0,
                  sure_check: float | None = None,
                  x_init: torch.Tensor | None = None, warmup_iter: int = 8,
@@ -214,7 +214,6 @@ class ImageAdapted(Prior):
             raise ValueError("adapt_every is only used with when='during' or 'both'; "
                              f"got adapt_every={adapt_every!r} with when='before'")
         self.steps, self.lr, self.batch_size = steps, float(lr), batch_size
-        self.cosine_decay = bool(cosine_decay)
         self.steps_during = max(1, steps // 2) if steps_during is None else steps_during
         self.crop, self.scales, self.sigmas = crop, tuple(scales), sigmas
         self.switch_sigma_option = switch_sigma
@@ -312,10 +311,9 @@ class ImageAdapted(Prior):
 
         params = self._params()
         lr = self.lr * (10.0 if self.train_what == "gains" else 1.0)
-        report = finetune(model, params, loss_fn, sampler.batch,
-                          steps=self.steps if first else self.steps_during, lr=lr,
-                          cosine_decay=self.cosine_decay,
-                          holdout_loss=holdout_loss, check_every=self.check_every,
+        steps = self.steps if first else self.steps_during
+        report = finetune(model, params, loss_fn, sampler.batch, steps=steps, lr=lr,
+                          holdout_loss=holdout_loss, check_every=self._check_every(steps),
                           patience=self.patience, min_decrease=self.min_decrease,
                           min_gain=self.min_gain,
                           max_seconds=self.max_seconds,
@@ -329,6 +327,11 @@ class ImageAdapted(Prior):
         self.reports.append(report)
         self.precision_used = report.precision
         self.adapted = True
+
+    def _check_every(self, steps: int) -> int:
+        if self.check_every is not None:
+            return self.check_every
+        return max(1, steps) if self.sure_check is not None else 8
 
     def _sure_on_y(self, context: AdaptContext, seed):
         """``f() -> float``: the SURE of ``self.model`` denoising ``y`` plus fixed fresh noise

@@ -177,7 +177,7 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
              sample: Callable[[int], object], *, steps: int, lr: float,
              holdout_loss: Callable[[], float] | None = None, check_every: int = 10,
              patience: int = 3, min_decrease: float = 0.0, min_gain: float = 0.0,
-             max_seconds: float | None = None, cosine_decay: bool = False,
+             max_seconds: float | None = None,
              weight_decay: float = 0.0, precision: str = "auto",
              on_step: Callable[[int, int, float], None] | None = None) -> FinetuneReport:
     """Fine-tune ``params`` of ``model`` with Adam, early stopping and a NaN guard.
@@ -197,7 +197,7 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
     steps : int
         Maximum number of Adam steps.
     lr : float
-        Adam learning rate (the first step's, with ``cosine_decay``).
+        Adam learning rate.
     holdout_loss : callable, optional
         ``holdout_loss() -> float``, deterministic, on data not used for training. Checked at
         step 0 and every ``check_every`` steps; the weights with the lowest value are kept.
@@ -216,10 +216,6 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
         (``recipes.IMAGE_ADAPTED``).
     max_seconds : float, optional
         Wall-time budget; the loop stops (after a final hold-out check) when it is exceeded.
-    cosine_decay : bool
-        Let the learning rate fall from ``lr`` to 0 along a half cosine over ``steps``
-        (Loshchilov & Hutter, "SGDR", ICLR 2017), so that the last steps settle instead of
-        jumping around the minimum at the full rate.
     weight_decay : float
         Adam weight decay (0, as in the IDBP-CNN-IA code).
     precision : {"auto", "fp32", "bf16"} or Precision
@@ -265,8 +261,6 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
     # 33 ms for the per-tensor loop on 2 cores)
     fused = all(p.device.type in ("cpu", "cuda") for p in params)
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused)
-    decay = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
-             if cosine_decay else None)
 
     progress = {"step": 0, "value": math.inf}  # the last check that improved enough
 
@@ -309,8 +303,6 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            if decay is not None:
-                decay.step()
             report.steps = step
             report.train_loss.append(float(loss.detach()))
             if on_step is not None:
