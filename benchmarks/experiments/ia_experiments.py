@@ -15,11 +15,29 @@ from __future__ import annotations
 
 import sys
 
+import torch
+
 from pnp_internal import recipes
+from pnp_internal.priors.base import Prior
 from pnp_internal.bench.registry import register
 from pnp_internal.catalog.pnp import shipped_cnn
 
 from _harness import experiment_parser, on_luma, run_methods, solve_with
+
+
+class MeanOfPriors(Prior):
+    """The mean of the outputs of several priors, each adapted in turn."""
+
+    def __init__(self, priors):
+        super().__init__()
+        self.priors = torch.nn.ModuleList(priors)
+
+    def adapt(self, context):
+        for prior in self.priors:
+            prior.adapt(context)
+
+    def forward(self, x, sigma, **kwargs):
+        return sum(prior(x, sigma) for prior in self.priors) / len(self.priors)
 
 
 def main(argv=None):
@@ -53,6 +71,9 @@ def main(argv=None):
                    help="fine-tune on a pilot restoration instead of the recipe's source: the "
                         "mean of the solver's results with the shipped CNN, its x8 "
                         "self-ensemble, BM3D (those named)")
+    p.add_argument("--copies", type=int, default=1,
+                   help="average the outputs of this many adapted copies, each tuned with its "
+                        "own seed")
     p.add_argument("--rounds", type=int, default=1,
                    help="with --pilot: fine-tune again from the shipped weights on the result "
                         "of the last round's adapted prior, this many times in all")
@@ -92,9 +113,10 @@ def main(argv=None):
         for _ in range(args.rounds if args.pilot else 1):
             if restored is not None:
                 opts["x_init"] = restored
-            prior = ImageAdapted(shipped_cnn(problem.img_shape[0]), when=args.when,
-                                 seed=problem.seed, last_k=args.last_k,
-                                 switch_sigma=switch, **opts)
+            copies = [ImageAdapted(shipped_cnn(problem.img_shape[0]), when=args.when,
+                                   seed=problem.seed + 7919 * k, last_k=args.last_k,
+                                   switch_sigma=switch, **opts) for k in range(args.copies)]
+            prior = copies[0] if args.copies == 1 else MeanOfPriors(copies)
             restored = solve_with(problem, prior, args.solver)
         return restored
 
