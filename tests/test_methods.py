@@ -89,7 +89,9 @@ def test_every_method_end_to_end_and_bench_parity(name, camera, short_recipes):
     bench = get_method(name).run(problem).x
     if "bm3d" in name or "wiener" in name:  # the bm3d package is not bitwise repeatable
         gap = abs(float(pi.metrics.psnr(bench, x) - pi.metrics.psnr(res.x, x)))
-        assert gap < 0.02, f"{name}: the bench and solve differ by {gap:.3f} dB"
+        # a pilot method fine-tunes on that result, which carries its differences further
+        limit = 0.05 if "pilot" in name else 0.02
+        assert gap < limit, f"{name}: the bench and solve differ by {gap:.3f} dB"
     else:
         assert torch.equal(bench, res.x), f"{name}: the bench and solve differ"
 
