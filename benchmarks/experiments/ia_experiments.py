@@ -18,9 +18,9 @@ import sys
 import torch
 
 from pnp_internal import recipes
-from pnp_internal.priors.base import Prior
 from pnp_internal.bench.registry import register
 from pnp_internal.catalog.pnp import shipped_cnn
+from pnp_internal.priors.base import Prior
 
 from _harness import experiment_parser, on_luma, run_methods, solve_with
 

@@ -220,7 +220,6 @@ class ImageAdapted(Prior):
         self.switch_sigma: float | None = None
         self.holdout, self.check_every, self.patience = holdout, check_every, patience
         self.min_decrease, self.min_gain, self.sure_check = min_decrease, min_gain, sure_check
-        self.sure_checks: list[tuple[float, float]] = []
         self.x_init = x_init
         self.warmup_iter, self.max_seconds, self.seed = warmup_iter, max_seconds, seed
         self.adapted = False
@@ -321,9 +320,6 @@ class ImageAdapted(Prior):
                           on_step=context.step_reporter("adapting the CNN"))
         for p in model.parameters():
             p.requires_grad_(False)
-        if self.sure_check is not None:
-            start, *later = (value for _, value in report.holdout)
-            self.sure_checks.append((start, min(later, default=start)))
         self.reports.append(report)
         self.precision_used = report.precision
         self.adapted = True
@@ -372,8 +368,18 @@ class ImageAdapted(Prior):
         """Discard the adaptation: the copy gets the original weights back."""
         self.model = self._fresh_copy()
         self.adapted = False
-        self.sure_checks.clear()
         self.reports.clear()
+
+    @property
+    def sure_checks(self) -> list[tuple[float, float]]:
+        """See the class attributes: read from the reports' hold-out curves."""
+        if self.sure_check is None:
+            return []
+        checks = []
+        for report in self.reports:
+            start, *later = (value for _, value in report.holdout)
+            checks.append((start, min(later, default=start)))
+        return checks
 
     @property
     def seconds(self) -> float:
