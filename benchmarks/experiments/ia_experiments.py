@@ -57,6 +57,8 @@ def main(argv=None):
     p.add_argument("--sure-check", type=float,
                    help="ImageAdapted's sure_check, 0-255 scale ('0': none)")
     # options left out keep the ``ia-idbp`` recipe (recipes.IMAGE_ADAPTED)
+    p.add_argument("--refit", action="store_true", default=None,
+                   help="run the hold-out's number of steps again on all the pixels")
     p.add_argument("--patience", type=int)
     p.add_argument("--check-every", type=int)
     p.add_argument("--switch-sigma", default="auto",
@@ -95,7 +97,7 @@ def main(argv=None):
 
         opts = recipes.IMAGE_ADAPTED.get(problem.kind, recipes.IMAGE_ADAPTED["other"]).options()
         for key in ("steps", "lr", "batch_size", "train", "rank", "patience", "check_every",
-                    "holdout"):
+                    "holdout", "refit"):
             if getattr(args, key) is not None:
                 opts[key] = getattr(args, key)
         if args.sure_check is not None:

@@ -103,6 +103,11 @@ class ImageAdapted(Prior):
     min_gain : float
         Relative hold-out decrease, from the original weights to the best ones, below which
         the original weights are kept (0: any decrease adapts).
+    refit : bool
+        With a pixel ``holdout``: once the hold-out has chosen how many steps to keep, start
+        again from the same weights and run that many steps on the whole source, the held-out
+        pixels included (the hold-out decides how much to adapt, all the pixels what is
+        learnt); nothing is refitted when the hold-out kept the start.
     sure_check : float, optional
         The hold-out of the fine-tuning loop is the SURE [3]_ of the copy denoising ``y`` plus
         fresh Gaussian noise of this level ([0, 1] scale; 4 probes, float32, the noise of ``y``
@@ -167,7 +172,7 @@ class ImageAdapted(Prior):
                  holdout: float | None = None, check_every: int | None = None,
                  patience: int = 4,
                  min_decrease: float = 0.0, min_gain: float = 0.0,
-                 sure_check: float | None = None,
+                 sure_check: float | None = None, refit: bool = False,
                  x_init: torch.Tensor | None = None, warmup_iter: int = 8,
                  max_seconds: float | None = None, seed: int | None = 0,
                  precision: str = "auto"):
@@ -199,6 +204,10 @@ class ImageAdapted(Prior):
                              f"got holdout={holdout!r}")
         if holdout is None:
             holdout = 0.0 if sure_check is not None else 0.15
+        if refit and not holdout:
+            raise ValueError("refit runs again, on all the pixels, the number of steps that the "
+                             "pixel hold-out chose, so it needs holdout > 0 (e.g. 0.15); got "
+                             f"holdout={holdout!r}")
         if x_init is not None and (not isinstance(x_init, torch.Tensor) or x_init.ndim != 4):
             raise ValueError("x_init must be a (B, C, H, W) tensor (a clean-looking estimate of "
                              f"the image), got {type(x_init).__name__}")
@@ -220,6 +229,7 @@ class ImageAdapted(Prior):
         self.switch_sigma: float | None = None
         self.holdout, self.check_every, self.patience = holdout, check_every, patience
         self.min_decrease, self.min_gain, self.sure_check = min_decrease, min_gain, sure_check
+        self.refit = refit
         self.x_init = x_init
         self.warmup_iter, self.max_seconds, self.seed = warmup_iter, max_seconds, seed
         self.adapted = False
@@ -309,6 +319,7 @@ class ImageAdapted(Prior):
                 return F.l1_loss(model(noisy, sigma).float(), clean)
 
         params = self._params()
+        start = [p.detach().clone() for p in params] if self.refit else None
         lr = self.lr * (10.0 if self.train_what == "gains" else 1.0)
         steps = self.steps if first else self.steps_during
         report = finetune(model, params, loss_fn, sampler.batch, steps=steps, lr=lr,
@@ -318,6 +329,19 @@ class ImageAdapted(Prior):
                           max_seconds=self.max_seconds,
                           precision=self.precision,
                           on_step=context.step_reporter("adapting the CNN"))
+        if start is not None and report.best_step > 0 and report.stopped != "nan":
+            with torch.no_grad():
+                for p, s in zip(params, start):
+                    p.copy_(s)
+            whole = PairSampler([s.to("cpu") for s in sources], sigmas=sigmas, crop=self.crop,
+                                batch_size=self.batch_size, scales=self.scales, holdout=0.0,
+                                seed=seed)
+            again = finetune(model, params, loss_fn, whole.batch, steps=report.best_step, lr=lr,
+                             max_seconds=self.max_seconds, precision=self.precision,
+                             on_step=context.step_reporter("refitting on all the pixels"))
+            report.refit_steps = again.steps
+            report.seconds += again.seconds
+            report.cpu_seconds += again.cpu_seconds
         for p in model.parameters():
             p.requires_grad_(False)
         self.reports.append(report)

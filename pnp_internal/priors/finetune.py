@@ -65,6 +65,9 @@ class FinetuneReport:
         Process CPU time of the loop (all threads; fairer than wall time on a shared machine).
     precision : str
         Arithmetic of the training steps, ``"fp32"`` or ``"bf16"``.
+    refit_steps : int
+        Steps run again on all the data after the hold-out chose ``best_step``
+        (``ImageAdapted(refit=True)``; 0 otherwise). ``seconds`` include them.
     """
 
     steps: int = 0
@@ -76,6 +79,7 @@ class FinetuneReport:
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     precision: str = "fp32"
+    refit_steps: int = 0
 
     @property
     def holdout_gain(self) -> float:
