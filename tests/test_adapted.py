@@ -298,3 +298,45 @@ def test_sure_check_noise_is_independent_of_noise_drawn_from_the_same_seed():
             x.shape, generator=torch.Generator().manual_seed(100 + k)), level, probes=4).mean())
             for k in range(4)]
     assert prior.sure_checks[0][0] == pytest.approx(np.mean(independent), rel=0.1)
+
+
+def test_refit_runs_the_hold_out_s_steps_again_on_all_the_pixels():
+    """With ``refit``, the kept weights are those of a run from the start, on the whole source,
+    of the number of steps the hold-out chose: the same as that many steps without a hold-out."""
+    x = real_image("astronaut", 64, gray=True)
+    op, y = _sr_problem(x)
+    ctx = AdaptContext(y, op, op.A_adjoint(y), 0.05, 0, seed=3)
+    opts = dict(batch_size=4, crop=16, lr=3e-3, seed=1, precision="fp32")
+    refitted = ImageAdapted(_tiny_net(), steps=12, check_every=4, holdout=0.3, refit=True,
+                            **opts)
+    refitted.adapt(ctx)
+    report = refitted.reports[0]
+    assert report.best_step > 0 and report.refit_steps == report.best_step, report
+    whole = ImageAdapted(_tiny_net(), steps=report.best_step, holdout=0.0, **opts)
+    whole.adapt(ctx)
+    a, b = _state(refitted.model), _state(whole.model)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="holdout > 0"):
+        ImageAdapted(_tiny_net(), holdout=0.0, refit=True)
+
+
+def test_mean_of_adapted_copies_adapts_each_and_averages_their_outputs():
+    from pnp_internal.priors import MeanOfPriors
+
+    x = real_image("astronaut", 48, gray=True)
+    op, y = _sr_problem(x)
+    ctx = AdaptContext(y, op, op.A_adjoint(y), 0.05, 0, seed=3)
+    copies = [ImageAdapted(_tiny_net(), steps=3, batch_size=4, crop=16, holdout=0.0, seed=s)
+              for s in (1, 2)]
+    mean = MeanOfPriors(copies)
+    mean.adapt(ctx)
+    assert all(len(c.reports) == 1 for c in copies) and len(mean.reports) == 2
+    a, b = _state(copies[0].model), _state(copies[1].model)
+    assert any(not torch.equal(a[k], b[k]) for k in a), "own seeds, own weights"
+    z = op.A_adjoint(y)
+    assert torch.allclose(mean(z, 3 / 255), (copies[0](z, 3 / 255) + copies[1](z, 3 / 255)) / 2)
+    with pytest.raises(ValueError, match="adapt_every"):
+        MeanOfPriors([ImageAdapted(_tiny_net(), when="during", adapt_every=2),
+                      ImageAdapted(_tiny_net(), when="during", adapt_every=5)])
+    with pytest.raises(ValueError, match="at least one"):
+        MeanOfPriors([])

@@ -15,29 +15,11 @@ from __future__ import annotations
 
 import sys
 
-import torch
-
 from pnp_internal import recipes
 from pnp_internal.bench.registry import register
 from pnp_internal.catalog.pnp import shipped_cnn
-from pnp_internal.priors.base import Prior
 
 from _harness import experiment_parser, on_luma, run_methods, solve_with
-
-
-class MeanOfPriors(Prior):
-    """The mean of the outputs of several priors, each adapted in turn."""
-
-    def __init__(self, priors):
-        super().__init__()
-        self.priors = torch.nn.ModuleList(priors)
-
-    def adapt(self, context):
-        for prior in self.priors:
-            prior.adapt(context)
-
-    def forward(self, x, sigma, **kwargs):
-        return sum(prior(x, sigma) for prior in self.priors) / len(self.priors)
 
 
 def main(argv=None):
@@ -73,7 +55,7 @@ def main(argv=None):
                    help="fine-tune on a pilot restoration instead of the recipe's source: the "
                         "mean of the solver's results with the shipped CNN, its x8 "
                         "self-ensemble, BM3D (those named)")
-    p.add_argument("--copies", type=int, default=1,
+    p.add_argument("--copies", type=int,
                    help="average the outputs of this many adapted copies, each tuned with its "
                         "own seed")
     p.add_argument("--rounds", type=int, default=1,
@@ -93,9 +75,11 @@ def main(argv=None):
                    for name in args.pilot) / len(args.pilot)
 
     def run(problem):
-        from pnp_internal.priors import ImageAdapted
+        from pnp_internal.priors import ImageAdapted, MeanOfPriors
 
-        opts = recipes.IMAGE_ADAPTED.get(problem.kind, recipes.IMAGE_ADAPTED["other"]).options()
+        recipe = recipes.IMAGE_ADAPTED.get(problem.kind, recipes.IMAGE_ADAPTED["other"])
+        opts = recipe.options()
+        n_copies = args.copies or recipe.copies
         for key in ("steps", "lr", "batch_size", "train", "rank", "patience", "check_every",
                     "holdout", "refit"):
             if getattr(args, key) is not None:
@@ -117,8 +101,8 @@ def main(argv=None):
                 opts["x_init"] = restored
             copies = [ImageAdapted(shipped_cnn(problem.img_shape[0]), when=args.when,
                                    seed=problem.seed + 7919 * k, last_k=args.last_k,
-                                   switch_sigma=switch, **opts) for k in range(args.copies)]
-            prior = copies[0] if args.copies == 1 else MeanOfPriors(copies)
+                                   switch_sigma=switch, **opts) for k in range(n_copies)]
+            prior = copies[0] if n_copies == 1 else MeanOfPriors(copies)
             restored = solve_with(problem, prior, args.solver)
         return restored
 

@@ -54,13 +54,21 @@ def _cnn(p: Problem):
     return shipped_cnn(p.channels, p.y.device, p.precision)
 
 
+def _copy_seed(seed, k: int):
+    """The seed of the ``k``-th adapted copy (``None``: each draws its own)."""
+    return None if seed is None else seed + 7919 * k
+
+
 def _image_adapted(table):
     def build(p: Problem):
-        from ..priors import ImageAdapted
+        from ..priors import ImageAdapted, MeanOfPriors
 
-        opts = table.get(p.kind, table["other"]).options()
+        recipe = table.get(p.kind, table["other"])
+        opts, copies = recipe.options(), recipe.copies
         when = "during" if opts.get("adapt_every") else "before"
-        return ImageAdapted(_cnn(p), when=when, seed=p.seed, precision=p.precision, **opts)
+        priors = [ImageAdapted(_cnn(p), when=when, seed=_copy_seed(p.seed, k),
+                               precision=p.precision, **opts) for k in range(copies)]
+        return priors[0] if copies == 1 else MeanOfPriors(priors)
 
     return build
 

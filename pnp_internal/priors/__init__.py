@@ -13,4 +13,5 @@ from .tiled import Tiled
 from .self_ensemble import SelfEnsemble
 from .collaborative_wiener import CollaborativeWiener, x8_wiener
 from .blend import Blend
+from .mean import MeanOfPriors
 from . import nets
