@@ -29,7 +29,8 @@ def short_recipes(monkeypatch):
     small = dict(steps=2, check_every=1, patience=1)
     for key, r in list(recipes.PNP.items()):
         monkeypatch.setitem(recipes.PNP, key, dataclasses.replace(r, max_iter=min(r.max_iter, 3)))
-    for table in (recipes.IMAGE_ADAPTED, recipes.IMAGE_ADAPTED_DURING):
+    for table in (recipes.IMAGE_ADAPTED, recipes.IMAGE_ADAPTED_SINGLE,
+                  recipes.IMAGE_ADAPTED_DURING):
         for k, v in list(table.items()):
             monkeypatch.setitem(table, k, dataclasses.replace(v, batch_size=2, **small))
     for name in ("GAINTUNING_DENOISE", "GAINTUNING_DENOISE_FAST", "GAINTUNING_IN_SOLVER",
@@ -108,6 +109,28 @@ def test_default_method_per_kind_beats_tv_admm(camera):
         tv = pi.solve(d.y, d.operator, method="tv-admm", noise_std=task.noise_std)
         assert best.method == recipes.DEFAULT_METHOD[kind].value
         assert pi.metrics.psnr(best.x, x) > pi.metrics.psnr(tv.x, x), kind
+
+
+def test_ia_for_sr_averages_refitted_copies_and_ia_single_keeps_one(camera):
+    """The SR recipe builds ``copies`` refitted ImageAdapted priors with their own seeds, averaged;
+    ``ia-single`` one copy of the single recipe; the seeds follow the problem's."""
+    from pnp_internal.catalog.pnp import make_prior
+    from pnp_internal.priors import ImageAdapted, MeanOfPriors
+
+    from pnp_internal.operators import Downsampling
+
+    op = Downsampling(2, img_shape=(1, 64, 64))
+    y = op.A(camera)
+    p = catalog.Problem(y=y, operator=op, kind="sr", noise_std=0.0, seed=5)
+    mean, single = make_prior("ia", p), make_prior("ia-single", p)
+    recipe = recipes.IMAGE_ADAPTED["sr"]
+    assert isinstance(mean, MeanOfPriors) and len(mean.priors) == recipe.copies > 1
+    assert [c.seed for c in mean.priors] == [5 + 7919 * k for k in range(recipe.copies)]
+    assert all(c.refit == recipe.refit for c in mean.priors)
+    assert isinstance(single, ImageAdapted) and single.seed == 5 and not single.refit
+    unseeded = make_prior("ia", catalog.Problem(y=y, operator=op, kind="sr", noise_std=0.0,
+                                                seed=None))
+    assert [c.seed for c in unseeded.priors] == [None] * recipe.copies
 
 
 def test_image_adapted_before_and_during(camera, short_recipes):

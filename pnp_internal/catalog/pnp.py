@@ -6,6 +6,8 @@ prior        what
 cnn          the shipped DRUNet-lite, not adapted
 ia           the same fine-tuned on the image before the iterations (IDBP-CNN-IA, Tirer &
              Giryes 2019), :data:`~pnp_internal.recipes.IMAGE_ADAPTED`
+ia-single    one adapted copy, no refit (``ia-idbp-single``;
+             :data:`~pnp_internal.recipes.IMAGE_ADAPTED_SINGLE`)
 ia-during    re-adapted on the current estimate every 10 iterations (``ia-idbp-during``)
 gt           GainTuning (SURE on the denoiser's input) every 10 iterations
 dip          :class:`~pnp_internal.priors.DIPDenoiser` (a DIP fitted at every call)
@@ -99,6 +101,7 @@ def _classical(name):
 PRIORS = {
     "cnn": (_cnn, True),
     "ia": (_image_adapted(recipes.IMAGE_ADAPTED), True),
+    "ia-single": (_image_adapted(recipes.IMAGE_ADAPTED_SINGLE), True),
     "ia-during": (_image_adapted(recipes.IMAGE_ADAPTED_DURING), True),
     "gt": (_gaintuning, True),
     "dip": (_dip_denoiser, False),
@@ -247,6 +250,10 @@ for _p, _what in _WHAT.items():
 register("dip-admm", kinds=PNP_KINDS, target=ADMM,
          description="ADMM with DIPDenoiser (a DIP fitted at every call, warm-started)"
          )(pnp_method("dip", "admm"))
+register("ia-idbp-single", kinds=PNP_KINDS, target=IDBP,
+         description="IDBP, one copy of DRUNet-lite fine-tuned on the image before the "
+                     "iterations (for SR: ia-idbp's adaptation without the refit and the "
+                     "second copy)")(pnp_method("ia-single", "idbp"))
 register("ia-idbp-during", kinds=PNP_KINDS, target=IDBP,
          description="IDBP, DRUNet-lite re-adapted on the current estimate every 10 "
                      "iterations")(pnp_method("ia-during", "idbp"))
