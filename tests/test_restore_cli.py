@@ -114,7 +114,8 @@ def test_every_task_with_its_default_method_against_ground_truth(tmp_path, rgb):
         base = float(metrics.psnr(observed.clamp(0, 1), io.read_image(gt / "a.png"),
                                   border=2 if task == "sr" else 0))
         assert rep["scores"]["psnr"] > base + 1.0, (task, rep["scores"], base)
-        assert rep["method"] == {"deblur": "cnn-hqs", "sr": "ia-idbp", "inpaint": "cnn-admm"}[task]
+        assert rep["method"] == {"deblur": "cnn-hqs", "sr": "ia-idbp-single",
+                                 "inpaint": "cnn-admm"}[task]
         assert "PSNR" in proc.stdout and rep["iterations"] > 1 and rep["history"]
 
 
