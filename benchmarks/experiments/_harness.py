@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 
 import torch
 
@@ -26,6 +27,17 @@ def experiment_parser(doc: str) -> argparse.ArgumentParser:
     return p
 
 
+def parse_with_out(p: argparse.ArgumentParser, argv=None):
+    """``(args, argv)``: ``argv`` (default: the command line) parsed by ``p``, with ``--out``
+    required and torch's threads set to ``--threads``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = p.parse_args(argv)
+    if not args.out:
+        p.error("--out is required")
+    torch.set_num_threads(args.threads)
+    return args, argv
+
+
 def folders_parser(doc: str) -> argparse.ArgumentParser:
     """A parser for the scripts that score settings on several folders (often the files
     training holds out): the task, ``--images`` folders, ``--last``, ``--crop``, ``--threads``
@@ -40,15 +52,16 @@ def folders_parser(doc: str) -> argparse.ArgumentParser:
     return p
 
 
-def degraded_images(task, folders, *, last=None, crop=None, gray: bool = False):
-    """``(label, x, degraded)`` for each image of ``folders``: centre-cropped, prepared (and its
-    luma with ``gray``), then degraded with the seed ``pnp-internal bench`` gives it."""
+def degraded_images(task, folders, *, limit=None, last=None, crop=None, gray: bool = False):
+    """``(label, x, degraded)`` for each image of ``folders`` (the first ``limit`` or the last
+    ``last`` of each): centre-cropped, prepared (and its luma with ``gray``), then degraded with
+    the seed ``pnp-internal bench`` gives it."""
     from pnp_internal.bench.runner import list_images
     from pnp_internal.bench.tasks import center_crop, image_seed, to_gray
     from pnp_internal.io import read_image
 
     for folder in folders:
-        for path in list_images(folder, last=last):
+        for path in list_images(folder, limit=limit, last=last):
             x, _ = task.prepare(center_crop(read_image(path), crop))
             x = to_gray(x) if gray else x
             yield f"{folder}/{path.name}", x, task.degrade(x, seed=image_seed(0, path.name))

@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
-
-import torch
 
 import pnp_internal as pi
 from pnp_internal import metrics, recipes
@@ -32,7 +29,7 @@ from pnp_internal.catalog.pnp import luminance_sr, shipped_cnn
 from pnp_internal.io import read_image
 from pnp_internal.priors import GainTuning, ImageAdapted
 
-from _harness import experiment_parser
+from _harness import experiment_parser, parse_with_out
 
 
 def main(argv=None) -> int:
@@ -42,11 +39,7 @@ def main(argv=None) -> int:
     p.add_argument("--gaintuning", action="store_true",
                    help="GainTuning inside the solver (GAINTUNING_IN_SOLVER, min_gain 0) instead "
                         "of the image-adapted prior; the decrease is the largest of its tunings")
-    argv = sys.argv[1:] if argv is None else argv
-    args = p.parse_args(argv)
-    if not args.out:
-        p.error("--out is required")
-    torch.set_num_threads(args.threads)
+    args, argv = parse_with_out(p, argv)
     task = get_task(args.task)
     recipe = dataclasses.replace(recipes.GAINTUNING_IN_SOLVER if args.gaintuning
                                  else recipes.IMAGE_ADAPTED[task.kind], min_gain=0.0)

@@ -1,8 +1,8 @@
 """Does super-resolving the LR image's own downscale tell when the adapted prior pays?
 
 Per image of an SR task (colour bicubic SR on the luminance, as ``ia-idbp``): the plain CNN
-prior and the image-adapted one (``IMAGE_ADAPTED["sr"]``, with ``--refit`` / ``--batch-size``
-if given) inside IDBP, scored against the HR image; and the same two priors, the adapted one
+prior and the image-adapted one (one copy, ``IMAGE_ADAPTED_SINGLE["sr"]``, with ``--refit`` /
+``--batch-size`` if given) inside IDBP, scored against the HR image; and the same two priors, the adapted one
 frozen (no second adaptation), super-resolving ``y`` downscaled once more by the task's
 operator, scored against ``y`` (whole, and on the strip of ``y`` the fine-tuning's pixel
 hold-out kept out of training). A check in the spirit of ZSSR's cross-scale test: the only
@@ -18,23 +18,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import time
-from pathlib import Path
-
-import torch
 
 import pnp_internal as pi
 from pnp_internal import metrics, recipes
-from pnp_internal.bench.runner import fresh_path, list_images, machine_info, provenance
-from pnp_internal.bench.tasks import center_crop, get_task, image_seed
+from pnp_internal.bench.runner import machine_info, provenance
+from pnp_internal.bench.tasks import get_task, image_seed
 from pnp_internal.catalog.pnp import luminance_sr, shipped_cnn
-from pnp_internal.io import read_image
 from pnp_internal.operators import Downsampling
 from pnp_internal.priors import ImageAdapted
 from pnp_internal.priors.base import Prior
 
-from _harness import experiment_parser
+from _harness import degraded_images, experiment_parser, finish_record, parse_with_out
 
 
 class Frozen(Prior):
@@ -57,32 +52,24 @@ def main(argv=None) -> int:
     p.add_argument("--crop", type=int, default=None, help="centre crop (default: whole images)")
     p.add_argument("--refit", action="store_true")
     p.add_argument("--batch-size", type=int)
-    argv = sys.argv[1:] if argv is None else argv
-    args = p.parse_args(argv)
-    if not args.out:
-        p.error("--out is required")
-    torch.set_num_threads(args.threads)
+    args, argv = parse_with_out(p, argv)
     task = get_task(args.task)
-    recipe = recipes.IMAGE_ADAPTED["sr"]
-    if args.refit:
-        recipe = dataclasses.replace(recipe, refit=True)
-    if args.batch_size:
-        recipe = dataclasses.replace(recipe, batch_size=args.batch_size)
+    recipe = dataclasses.replace(recipes.IMAGE_ADAPTED_SINGLE["sr"], refit=args.refit,
+                                 batch_size=args.batch_size or
+                                 recipes.IMAGE_ADAPTED_SINGLE["sr"].batch_size)
     rows = []
-    for f in list_images(args.images, limit=args.limit, last=args.last):
-        image = read_image(f)
-        x, _ = task.prepare(center_crop(image, args.crop) if args.crop else image)
-        seed = image_seed(0, f.name)
-        d = task.degrade(x, seed=seed)
+    for label, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
+                                       crop=args.crop):
+        name = label.rsplit("/", 1)[-1]
+        seed = image_seed(0, name)
         y, operator, to_rgb = d.y, d.operator, (lambda v: v)
         split = luminance_sr(d.y, d.operator, task.scale)
         if split is not None:
             y, operator, to_rgb = split
         common = dict(solver="idbp", noise_std=task.noise_std, seed=seed)
-        channels = y.shape[1]
-        cnn = shipped_cnn(channels)
+        cnn = shipped_cnn(y.shape[1])
         plain = to_rgb(pi.solve(y, operator, prior=cnn, **common).x)
-        prior = ImageAdapted(shipped_cnn(channels), seed=seed, **recipe.options())
+        prior = ImageAdapted(shipped_cnn(y.shape[1]), seed=seed, **recipe.options())
         t0 = time.perf_counter()
         adapted = to_rgb(pi.solve(y, operator, prior=prior, **common).x)
         seconds = time.perf_counter() - t0
@@ -94,7 +81,8 @@ def main(argv=None) -> int:
         n = y.shape[-1]
         strip = max(int(round(recipe.holdout * n)), min(48, n // 3))
         score = task.score_options
-        row = {"image": f.name, "plain": metrics.psnr(plain.clamp(0, 1), x, **score).item(),
+        row = {"image": name,
+               "plain": metrics.psnr(plain.clamp(0, 1), x, **score).item(),
                "adapted": metrics.psnr(adapted.clamp(0, 1), x, **score).item(),
                "low_plain": metrics.psnr(low_plain.clamp(0, 1), y).item(),
                "low_adapted": metrics.psnr(low_adapted.clamp(0, 1), y).item(),
@@ -104,12 +92,9 @@ def main(argv=None) -> int:
                "best_step": prior.reports[0].best_step, "adapted_seconds": seconds}
         print(json.dumps(row), flush=True)
         rows.append(row)
-    out = fresh_path(Path(args.out))
-    out.write_text(json.dumps({"experiment": "sr_scale_check.py", "argv": argv,
-                               "recipe": recipe.options(), "machine": machine_info(),
-                               "provenance": provenance(), "rows": rows}, indent=1) + "\n")
-    print(f"wrote {out}")
-    return 0
+    return finish_record(args.out, {"experiment": "sr_scale_check.py", "argv": argv,
+                                    "recipe": recipe.options(), "machine": machine_info(),
+                                    "provenance": provenance(), "rows": rows})
 
 
 if __name__ == "__main__":
