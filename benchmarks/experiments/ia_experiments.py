@@ -17,7 +17,7 @@ import sys
 
 from pnp_internal import recipes
 from pnp_internal.bench.registry import register
-from pnp_internal.catalog.pnp import shipped_cnn
+from pnp_internal.catalog.pnp import copy_seed, shipped_cnn
 
 from _harness import experiment_parser, on_luma, run_methods, solve_with
 
@@ -100,7 +100,7 @@ def main(argv=None):
             if restored is not None:
                 opts["x_init"] = restored
             copies = [ImageAdapted(shipped_cnn(problem.img_shape[0]), when=args.when,
-                                   seed=problem.seed + 7919 * k, last_k=args.last_k,
+                                   seed=copy_seed(problem.seed, k), last_k=args.last_k,
                                    switch_sigma=switch, **opts) for k in range(n_copies)]
             prior = copies[0] if n_copies == 1 else MeanOfPriors(copies)
             restored = solve_with(problem, prior, args.solver)

@@ -2,11 +2,11 @@
 
 Per image of an SR task (colour bicubic SR on the luminance, as ``ia-idbp``): the plain CNN
 prior and the image-adapted one (one copy, ``IMAGE_ADAPTED_SINGLE["sr"]``, with ``--refit`` /
-``--batch-size`` if given) inside IDBP, scored against the HR image; and the same two priors, the adapted one
-frozen (no second adaptation), super-resolving ``y`` downscaled once more by the task's
-operator, scored against ``y`` (whole, and on the strip of ``y`` the fine-tuning's pixel
-hold-out kept out of training). A check in the spirit of ZSSR's cross-scale test: the only
-ground truth an SR image carries is itself at the next scale.
+``--batch-size`` if given) inside IDBP, scored against the HR image; and the same two priors,
+the adapted one used as it is (``FunctionPrior``: no second adaptation), super-resolving ``y``
+downscaled once more by the task's operator, scored against ``y`` (whole, and on the strip of
+``y`` the fine-tuning's pixel hold-out kept out of training). A check in the spirit of ZSSR's
+cross-scale test: the only ground truth an SR image carries is itself at the next scale.
 
     python benchmarks/experiments/sr_scale_check.py sr-x2 \\
         --images ../shared/data/test/manga109 --limit 8 --crop 256 --out FILE.json
@@ -27,20 +27,9 @@ from pnp_internal.bench.tasks import get_task, image_seed
 from pnp_internal.catalog.pnp import luminance_sr, shipped_cnn
 from pnp_internal.operators import Downsampling
 from pnp_internal.priors import ImageAdapted
-from pnp_internal.priors.base import Prior
+from pnp_internal.priors.base import FunctionPrior
 
 from _harness import degraded_images, experiment_parser, finish_record, parse_with_out
-
-
-class Frozen(Prior):
-    """An adapted prior used as it is: no adaptation hook."""
-
-    def __init__(self, prior):
-        super().__init__()
-        self.prior = prior
-
-    def forward(self, x, sigma, **kwargs):
-        return self.prior(x, sigma)
 
 
 def _strip_psnr(a, b, columns):
@@ -77,7 +66,7 @@ def main(argv=None) -> int:
                               padding=getattr(operator, "padding", "circular"))
         y_low = low_op.A(y)
         low_plain = pi.solve(y_low, low_op, prior=cnn, **common).x
-        low_adapted = pi.solve(y_low, low_op, prior=Frozen(prior), **common).x
+        low_adapted = pi.solve(y_low, low_op, prior=FunctionPrior(prior), **common).x
         n = y.shape[-1]
         strip = max(int(round(recipe.holdout * n)), min(48, n // 3))
         score = task.score_options

@@ -29,7 +29,7 @@ from ..solvers import ADMM, HQS, IDBP
 from .registry import Problem, checked_options, register
 
 __all__ = ["SOLVERS", "PRIORS", "make_prior", "pnp_method", "initial_estimate", "on_luma",
-           "luminance_sr", "shipped_cnn"]
+           "luminance_sr", "shipped_cnn", "copy_seed"]
 
 SOLVERS = {"idbp": IDBP, "hqs": HQS, "admm": ADMM}
 PNP_KINDS = ("deblur", "sr", "inpaint", "cs", "other")
@@ -56,7 +56,7 @@ def _cnn(p: Problem):
     return shipped_cnn(p.channels, p.y.device, p.precision)
 
 
-def _copy_seed(seed, k: int):
+def copy_seed(seed, k: int):
     """The seed of the ``k``-th adapted copy (``None``: each draws its own)."""
     return None if seed is None else seed + 7919 * k
 
@@ -68,7 +68,7 @@ def _image_adapted(table):
         recipe = table.get(p.kind, table["other"])
         opts, copies = recipe.options(), recipe.copies
         when = "during" if opts.get("adapt_every") else "before"
-        priors = [ImageAdapted(_cnn(p), when=when, seed=_copy_seed(p.seed, k),
+        priors = [ImageAdapted(_cnn(p), when=when, seed=copy_seed(p.seed, k),
                                precision=p.precision, **opts) for k in range(copies)]
         return priors[0] if copies == 1 else MeanOfPriors(priors)
 

@@ -21,6 +21,7 @@ References
 from __future__ import annotations
 
 import copy
+import functools
 import math
 
 import torch
@@ -300,9 +301,10 @@ class ImageAdapted(Prior):
         if seed is not None:
             seed = int(seed) + int(context.iteration)
         device = next(self.model.parameters()).device
-        sampler = PairSampler([s.to("cpu") for s in sources], sigmas=sigmas, crop=self.crop,
-                              batch_size=self.batch_size, scales=self.scales,
-                              holdout=self.holdout, seed=seed)
+        pairs = functools.partial(PairSampler, [s.to("cpu") for s in sources], sigmas=sigmas,
+                                  crop=self.crop, batch_size=self.batch_size,
+                                  scales=self.scales, seed=seed)
+        sampler = pairs(holdout=self.holdout)
         model = self.model
 
         def loss_fn(batch):
@@ -319,7 +321,6 @@ class ImageAdapted(Prior):
                 return F.l1_loss(model(noisy, sigma).float(), clean)
 
         params = self._params()
-        start = [p.detach().clone() for p in params] if self.refit else None
         lr = self.lr * (10.0 if self.train_what == "gains" else 1.0)
         steps = self.steps if first else self.steps_during
         report = finetune(model, params, loss_fn, sampler.batch, steps=steps, lr=lr,
@@ -327,21 +328,9 @@ class ImageAdapted(Prior):
                           patience=self.patience, min_decrease=self.min_decrease,
                           min_gain=self.min_gain,
                           max_seconds=self.max_seconds,
+                          refit_sample=pairs(holdout=0.0).batch if self.refit else None,
                           precision=self.precision,
                           on_step=context.step_reporter("adapting the CNN"))
-        if start is not None and report.best_step > 0 and report.stopped != "nan":
-            with torch.no_grad():
-                for p, s in zip(params, start):
-                    p.copy_(s)
-            whole = PairSampler([s.to("cpu") for s in sources], sigmas=sigmas, crop=self.crop,
-                                batch_size=self.batch_size, scales=self.scales, holdout=0.0,
-                                seed=seed)
-            again = finetune(model, params, loss_fn, whole.batch, steps=report.best_step, lr=lr,
-                             max_seconds=self.max_seconds, precision=self.precision,
-                             on_step=context.step_reporter("refitting on all the pixels"))
-            report.refit_steps = again.steps
-            report.seconds += again.seconds
-            report.cpu_seconds += again.cpu_seconds
         for p in model.parameters():
             p.requires_grad_(False)
         self.reports.append(report)

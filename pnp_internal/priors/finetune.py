@@ -67,7 +67,7 @@ class FinetuneReport:
         Arithmetic of the training steps, ``"fp32"`` or ``"bf16"``.
     refit_steps : int
         Steps run again on all the data after the hold-out chose ``best_step``
-        (``ImageAdapted(refit=True)``; 0 otherwise). ``seconds`` include them.
+        (``finetune(refit_sample=)``; 0 otherwise). ``seconds`` include them.
     """
 
     steps: int = 0
@@ -182,6 +182,7 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
              holdout_loss: Callable[[], float] | None = None, check_every: int = 10,
              patience: int = 3, min_decrease: float = 0.0, min_gain: float = 0.0,
              max_seconds: float | None = None,
+             refit_sample: Callable[[int], object] | None = None,
              weight_decay: float = 0.0, precision: str = "auto",
              on_step: Callable[[int, int, float], None] | None = None) -> FinetuneReport:
     """Fine-tune ``params`` of ``model`` with Adam, early stopping and a NaN guard.
@@ -220,6 +221,12 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
         (``recipes.IMAGE_ADAPTED``).
     max_seconds : float, optional
         Wall-time budget; the loop stops (after a final hold-out check) when it is exceeded.
+    refit_sample : callable, optional
+        ``refit_sample(step) -> batch`` over all the data, the hold-out's included. Once the
+        hold-out has chosen ``best_step`` > 0, the initial weights come back and ``best_step``
+        steps run again on these batches (a fresh Adam, no checks), whose last weights are kept
+        (``report.refit_steps``): the hold-out decides how much to train, all the data what is
+        learnt.
     weight_decay : float
         Adam weight decay (0, as in the IDBP-CNN-IA code).
     precision : {"auto", "fp32", "bf16"} or Precision
@@ -288,7 +295,8 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
         return step - progress["step"] >= patience * check_every
 
     saved = _snapshot(params)
-    initial = saved if min_gain > 0 else None  # kept only where it may be restored
+    # kept only where it may be restored
+    initial = saved if min_gain > 0 or refit_sample is not None else None
     model.train()
     try:
         if holdout_loss is not None:
@@ -338,6 +346,12 @@ def finetune(model: nn.Module, params: list[nn.Parameter], loss_fn: Callable,
         for p in params:
             p.grad = None
         set_flag(old_flag)
+    if refit_sample is not None and report.best_step > 0 and report.stopped != "nan":
+        _restore(params, initial)
+        again = finetune(model, params, loss_fn, refit_sample, steps=report.best_step, lr=lr,
+                         max_seconds=max_seconds, weight_decay=weight_decay,
+                         precision=precision, on_step=on_step)
+        report.refit_steps = again.steps
     report.kept_initial = report.best_step == 0
     report.seconds = time.perf_counter() - t0
     report.cpu_seconds = time.process_time() - c0
