@@ -21,6 +21,10 @@ from pnp_internal.catalog.pnp import copy_seed, shipped_cnn
 
 from _harness import experiment_parser, on_luma, run_methods, solve_with
 
+#: The 8 flips/rotations (``dihedral``) in the order ``--orient`` hands them to the copies:
+#: the identity, then the transform that moves most from it (rows to columns), and so on.
+ORIENTATIONS = (0, 5, 2, 7, 1, 6, 3, 4)
+
 
 def main(argv=None):
     p = experiment_parser(__doc__)
@@ -58,6 +62,9 @@ def main(argv=None):
     p.add_argument("--copies", type=int,
                    help="average the outputs of this many adapted copies, each tuned with its "
                         "own seed")
+    p.add_argument("--orient", type=int, default=0,
+                   help="each copy denoises this many of the 8 flips/rotations of the image, "
+                        "copy k the k-th group of ORIENTATIONS (0: the image as it is)")
     p.add_argument("--rounds", type=int, default=1,
                    help="with --pilot: fine-tune again from the shipped weights on the result "
                         "of the last round's adapted prior, this many times in all")
@@ -75,7 +82,7 @@ def main(argv=None):
                    for name in args.pilot) / len(args.pilot)
 
     def run(problem):
-        from pnp_internal.priors import ImageAdapted, MeanOfPriors
+        from pnp_internal.priors import ImageAdapted, MeanOfPriors, SelfEnsemble
 
         recipe = recipes.IMAGE_ADAPTED.get(problem.kind, recipes.IMAGE_ADAPTED["other"])
         opts = recipe.options()
@@ -102,6 +109,10 @@ def main(argv=None):
             copies = [ImageAdapted(shipped_cnn(problem.img_shape[0]), when=args.when,
                                    seed=copy_seed(problem.seed, k), last_k=args.last_k,
                                    switch_sigma=switch, **opts) for k in range(n_copies)]
+            if args.orient:
+                copies = [SelfEnsemble(c, transforms=ORIENTATIONS[k * args.orient:
+                                                                 (k + 1) * args.orient])
+                          for k, c in enumerate(copies)]
             prior = copies[0] if n_copies == 1 else MeanOfPriors(copies)
             restored = solve_with(problem, prior, args.solver)
         return restored

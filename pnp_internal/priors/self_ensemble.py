@@ -19,7 +19,8 @@ __all__ = ["SelfEnsemble"]
 
 
 class SelfEnsemble(WrappedPrior):
-    """``prior`` applied to the 8 flips/rotations of ``x``, each result turned back, averaged.
+    """``prior`` applied to flips/rotations of ``x`` (all 8 by default), each result turned
+    back, averaged.
 
     A network is not exactly equivariant to flips and rotations; the mean of its 8 answers is,
     and is closer to the clean image (measured in ``benchmarks/notes/cnn.md``). It costs 8 calls.
@@ -29,6 +30,10 @@ class SelfEnsemble(WrappedPrior):
     prior : Prior, deepinv Denoiser or callable ``f(x, sigma)``
         The denoiser; its :meth:`~Prior.adapt` hook and ``adapt_every`` are kept. A noise-level
         map given as ``sigma`` is turned with the image.
+    transforms : sequence of int, optional
+        Which of the 8 (0-7, :func:`~pnp_internal.solvers.zssr_data.dihedral`; 0 the identity)
+        to average; all 8 by default. One transform other than 0 makes ``prior`` see the image
+        in that orientation only.
 
     Examples
     --------
@@ -41,17 +46,26 @@ class SelfEnsemble(WrappedPrior):
     True
     """
 
+    def __init__(self, prior, transforms=range(8)):
+        super().__init__(prior)
+        self.transforms = tuple(int(k) for k in transforms)
+        if not self.transforms or not set(self.transforms) <= set(range(8)):
+            raise ValueError(f"transforms must be a non-empty subset of 0..7 (the 8 flips and "
+                             f"rotations), got {transforms!r}")
+
     @property
     def name(self) -> str:
-        return f"{self.prior.name} x8 self-ensemble"
+        if len(self.transforms) == 8:
+            return f"{self.prior.name} x8 self-ensemble"
+        return f"{self.prior.name} over transforms {list(self.transforms)}"
 
     def forward(self, x: torch.Tensor, sigma, *args, **kwargs) -> torch.Tensor:
-        """The mean over the 8 transforms of ``x`` (B, C, H, W) of the denoised, turned back."""
+        """The mean over the transforms of ``x`` (B, C, H, W) of the denoised, turned back."""
         level = torch.as_tensor(sigma)
         is_map = level.ndim == 4
         total = None
-        for k in range(8):
+        for k in self.transforms:
             s = dihedral(level, k) if is_map else sigma
             out = dihedral(self.prior(dihedral(x, k), s), k, inverse=True)
             total = out if total is None else total + out
-        return total / 8
+        return total / len(self.transforms)
