@@ -13,6 +13,7 @@ Example
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from pnp_internal import recipes
@@ -43,7 +44,7 @@ def main(argv=None):
     p.add_argument("--sure-check", type=float,
                    help="ImageAdapted's sure_check, 0-255 scale ('0': none)")
     # options left out keep the ``ia-idbp`` recipe (recipes.IMAGE_ADAPTED)
-    p.add_argument("--refit", action="store_true", default=None,
+    p.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
                    help="run the hold-out's number of steps again on all the pixels")
     p.add_argument("--patience", type=int)
     p.add_argument("--check-every", type=int)
