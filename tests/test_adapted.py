@@ -321,7 +321,9 @@ def test_refit_runs_the_hold_out_s_steps_again_on_all_the_pixels():
 
 
 def test_mean_of_adapted_copies_adapts_each_and_averages_their_outputs():
-    from pnp_internal.priors import MeanOfPriors
+    """Each copy adapts with its own seed; the mean averages their outputs; wrapped copies (each
+    in its own orientation) keep their reports and seconds."""
+    from pnp_internal.priors import MeanOfPriors, SelfEnsemble
 
     x = real_image("astronaut", 48, gray=True)
     op, y = _sr_problem(x)
@@ -335,6 +337,8 @@ def test_mean_of_adapted_copies_adapts_each_and_averages_their_outputs():
     assert any(not torch.equal(a[k], b[k]) for k in a), "own seeds, own weights"
     z = op.A_adjoint(y)
     assert torch.allclose(mean(z, 3 / 255), (copies[0](z, 3 / 255) + copies[1](z, 3 / 255)) / 2)
+    turned = MeanOfPriors([SelfEnsemble(c, transforms=(k,)) for k, c in zip((0, 5), copies)])
+    assert len(turned.reports) == 2 and turned.seconds == mean.seconds > 0
     with pytest.raises(ValueError, match="adapt_every"):
         MeanOfPriors([ImageAdapted(_tiny_net(), when="during", adapt_every=2),
                       ImageAdapted(_tiny_net(), when="during", adapt_every=5)])

@@ -205,6 +205,33 @@ def test_self_ensemble_is_equivariant_and_beats_one_call():
     assert psnr(out, x) > psnr(model(y, SIGMA), x)
 
 
+def test_self_ensemble_over_chosen_transforms_and_the_orientation_groups():
+    """``transforms=`` averages those flips/rotations only (one: the prior sees the image
+    turned); the copies' groups are disjoint and cover the 8; bad choices are refused."""
+    from pnp_internal.priors import SelfEnsemble
+    from pnp_internal.priors.self_ensemble import ORIENTATIONS, orientation_group
+    from pnp_internal.solvers.zssr_data import dihedral
+
+    shift = lambda x, sigma: torch.roll(x, 1, dims=-1)  # noqa: E731 (not flip-equivariant)
+    x = torch.rand(1, 1, 8, 8)
+    turned = SelfEnsemble(shift, transforms=(5,))(x, 0.1)
+    assert torch.equal(turned, dihedral(shift(dihedral(x, 5), 0.1), 5, inverse=True))
+    assert not torch.equal(turned, shift(x, 0.1))
+    pair = SelfEnsemble(shift, transforms=(0, 5))(x, 0.1)
+    assert torch.allclose(pair, (shift(x, 0.1) + turned) / 2)
+    every = SelfEnsemble(shift, transforms=range(8))(x, 0.1)
+    assert torch.allclose(every, SelfEnsemble(shift)(x, 0.1))
+    assert orientation_group(0, 1) == (0,)
+    assert sorted(orientation_group(0, 4) + orientation_group(1, 4)) == list(range(8))
+    assert sorted(ORIENTATIONS) == list(range(8))
+    with pytest.raises(ValueError, match="fewer copies"):
+        orientation_group(2, 4)
+    with pytest.raises(ValueError, match="subset of 0..7"):
+        SelfEnsemble(shift, transforms=(8,))
+    with pytest.raises(ValueError, match="subset of 0..7"):
+        SelfEnsemble(shift, transforms=())
+
+
 def test_one_call_and_adapted_denoisers_use_the_recipe_books_colour_weights():
     """``cnn`` applies ``ONE_CALL_WEIGHTS`` to a colour ``y``; the solvers' prior stays
     ``drunet-lite-color``; the one-call weights denoise a real photo."""

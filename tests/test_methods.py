@@ -112,10 +112,12 @@ def test_default_method_per_kind_beats_tv_admm(camera):
 
 
 def test_ia_for_sr_averages_refitted_copies_and_ia_single_keeps_one(camera):
-    """The SR recipe builds ``copies`` refitted ImageAdapted priors with their own seeds, averaged;
-    ``ia-single`` one copy of the single recipe; the seeds follow the problem's."""
+    """The SR recipe builds ``copies`` refitted ImageAdapted priors with their own seeds, each
+    over its own group of flips/rotations, averaged; ``ia-single`` one copy of the single
+    recipe; the seeds follow the problem's."""
     from pnp_internal.catalog.pnp import make_prior
-    from pnp_internal.priors import ImageAdapted, MeanOfPriors
+    from pnp_internal.priors import ImageAdapted, MeanOfPriors, SelfEnsemble
+    from pnp_internal.priors.self_ensemble import orientation_group
 
     from pnp_internal.operators import Downsampling
 
@@ -125,12 +127,17 @@ def test_ia_for_sr_averages_refitted_copies_and_ia_single_keeps_one(camera):
     mean, single = make_prior("ia", p), make_prior("ia-single", p)
     recipe = recipes.IMAGE_ADAPTED["sr"]
     assert isinstance(mean, MeanOfPriors) and len(mean.priors) == recipe.copies > 1
-    assert [c.seed for c in mean.priors] == [5 + 7919 * k for k in range(recipe.copies)]
-    assert all(c.refit == recipe.refit for c in mean.priors)
+    assert recipe.orientations > 0
+    assert all(isinstance(m, SelfEnsemble) for m in mean.priors)
+    assert [m.transforms for m in mean.priors] == [orientation_group(k, recipe.orientations)
+                                                   for k in range(recipe.copies)]
+    copies = [m.prior for m in mean.priors]
+    assert [c.seed for c in copies] == [5 + 7919 * k for k in range(recipe.copies)]
+    assert all(isinstance(c, ImageAdapted) and c.refit == recipe.refit for c in copies)
     assert isinstance(single, ImageAdapted) and single.seed == 5 and not single.refit
     unseeded = make_prior("ia", catalog.Problem(y=y, operator=op, kind="sr", noise_std=0.0,
                                                 seed=None))
-    assert [c.seed for c in unseeded.priors] == [None] * recipe.copies
+    assert [m.prior.seed for m in unseeded.priors] == [None] * recipe.copies
 
 
 def test_image_adapted_before_and_during(camera, short_recipes):

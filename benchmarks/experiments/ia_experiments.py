@@ -19,12 +19,9 @@ import sys
 from pnp_internal import recipes
 from pnp_internal.bench.registry import register
 from pnp_internal.catalog.pnp import copy_seed, shipped_cnn
+from pnp_internal.priors.self_ensemble import orientation_group
 
 from _harness import experiment_parser, on_luma, run_methods, solve_with
-
-#: The 8 flips/rotations (``dihedral``) in the order ``--orient`` hands them to the copies:
-#: the identity, then the transform that moves most from it (rows to columns), and so on.
-ORIENTATIONS = (0, 5, 2, 7, 1, 6, 3, 4)
 
 
 def main(argv=None):
@@ -63,9 +60,10 @@ def main(argv=None):
     p.add_argument("--copies", type=int,
                    help="average the outputs of this many adapted copies, each tuned with its "
                         "own seed")
-    p.add_argument("--orient", type=int, default=0,
-                   help="each copy denoises this many of the 8 flips/rotations of the image, "
-                        "copy k the k-th group of ORIENTATIONS (0: the image as it is)")
+    p.add_argument("--orient", type=int,
+                   help="each copy averages this many of the 8 flips/rotations of the image, "
+                        "copy k the k-th group (orientation_group; 0: the image as it is; "
+                        "default the recipe's)")
     p.add_argument("--rounds", type=int, default=1,
                    help="with --pilot: fine-tune again from the shipped weights on the result "
                         "of the last round's adapted prior, this many times in all")
@@ -88,6 +86,7 @@ def main(argv=None):
         recipe = recipes.IMAGE_ADAPTED.get(problem.kind, recipes.IMAGE_ADAPTED["other"])
         opts = recipe.options()
         n_copies = args.copies or recipe.copies
+        turns = recipe.orientations if args.orient is None else args.orient
         for key in ("steps", "lr", "batch_size", "train", "rank", "patience", "check_every",
                     "holdout", "refit"):
             if getattr(args, key) is not None:
@@ -110,9 +109,8 @@ def main(argv=None):
             copies = [ImageAdapted(shipped_cnn(problem.img_shape[0]), when=args.when,
                                    seed=copy_seed(problem.seed, k), last_k=args.last_k,
                                    switch_sigma=switch, **opts) for k in range(n_copies)]
-            if args.orient:
-                copies = [SelfEnsemble(c, transforms=ORIENTATIONS[k * args.orient:
-                                                                 (k + 1) * args.orient])
+            if turns:
+                copies = [SelfEnsemble(c, transforms=orientation_group(k, turns))
                           for k, c in enumerate(copies)]
             prior = copies[0] if n_copies == 1 else MeanOfPriors(copies)
             restored = solve_with(problem, prior, args.solver)

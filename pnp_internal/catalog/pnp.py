@@ -63,13 +63,17 @@ def copy_seed(seed, k: int):
 
 def _image_adapted(table):
     def build(p: Problem):
-        from ..priors import ImageAdapted, MeanOfPriors
+        from ..priors import ImageAdapted, MeanOfPriors, SelfEnsemble
+        from ..priors.self_ensemble import orientation_group
 
         recipe = table.get(p.kind, table["other"])
-        opts, copies = recipe.options(), recipe.copies
+        opts, copies, turns = recipe.options(), recipe.copies, recipe.orientations
         when = "during" if opts.get("adapt_every") else "before"
         priors = [ImageAdapted(_cnn(p), when=when, seed=copy_seed(p.seed, k),
                                precision=p.precision, **opts) for k in range(copies)]
+        if turns:
+            priors = [SelfEnsemble(prior, transforms=orientation_group(k, turns))
+                      for k, prior in enumerate(priors)]
         return priors[0] if copies == 1 else MeanOfPriors(priors)
 
     return build

@@ -199,6 +199,16 @@ class WrappedPrior(Prior):
         """The arithmetic of the wrapped prior's last call (``None`` if it does not say)."""
         return getattr(self.prior, "precision_used", None)
 
+    @property
+    def reports(self) -> list:
+        """The wrapped prior's adaptation reports (none if it keeps none)."""
+        return getattr(self.prior, "reports", [])
+
+    @property
+    def seconds(self) -> float:
+        """The wrapped prior's adaptation time (0 if it does not say)."""
+        return getattr(self.prior, "seconds", 0.0)
+
     def adapt(self, context: AdaptContext) -> None:
         self.prior.adapt(context)
 

@@ -15,7 +15,22 @@ import torch
 from ..solvers.zssr_data import dihedral
 from .base import WrappedPrior
 
-__all__ = ["SelfEnsemble"]
+__all__ = ["SelfEnsemble", "ORIENTATIONS", "orientation_group"]
+
+#: The 8 flips/rotations (indices of :func:`~pnp_internal.solvers.zssr_data.dihedral`) in the
+#: order they are handed to the copies of an ensemble: the identity, then the transform that
+#: moves most from it (rows to columns), and so on.
+ORIENTATIONS = (0, 5, 2, 7, 1, 6, 3, 4)
+
+
+def orientation_group(k: int, n: int) -> tuple:
+    """The ``k``-th group of ``n`` transforms of :data:`ORIENTATIONS`: what copy ``k`` of an
+    ensemble sees when each copy averages ``n`` flips/rotations (``k = 0``, ``n = 1``: the
+    image as it is)."""
+    if n < 1 or (k + 1) * n > len(ORIENTATIONS):
+        raise ValueError(f"{k + 1} copies of {n} flips/rotations each need {(k + 1) * n} of the "
+                         f"8 there are: use fewer copies or fewer orientations per copy")
+    return ORIENTATIONS[k * n:(k + 1) * n]
 
 
 class SelfEnsemble(WrappedPrior):
