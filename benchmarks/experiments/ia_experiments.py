@@ -18,8 +18,7 @@ import sys
 
 from pnp_internal import recipes
 from pnp_internal.bench.registry import register
-from pnp_internal.catalog.pnp import copy_seed, shipped_cnn
-from pnp_internal.priors.self_ensemble import orientation_group
+from pnp_internal.catalog.pnp import adapted_copies, shipped_cnn
 
 from _harness import experiment_parser, on_luma, run_methods, solve_with
 
@@ -81,8 +80,6 @@ def main(argv=None):
                    for name in args.pilot) / len(args.pilot)
 
     def run(problem):
-        from pnp_internal.priors import ImageAdapted, MeanOfPriors, SelfEnsemble
-
         recipe = recipes.IMAGE_ADAPTED.get(problem.kind, recipes.IMAGE_ADAPTED["other"])
         opts = recipe.options()
         n_copies = args.copies or recipe.copies
@@ -106,13 +103,9 @@ def main(argv=None):
         for _ in range(args.rounds if args.pilot else 1):
             if restored is not None:
                 opts["x_init"] = restored
-            copies = [ImageAdapted(shipped_cnn(problem.img_shape[0]), when=args.when,
-                                   seed=copy_seed(problem.seed, k), last_k=args.last_k,
-                                   switch_sigma=switch, **opts) for k in range(n_copies)]
-            if turns:
-                copies = [SelfEnsemble(c, transforms=orientation_group(k, turns))
-                          for k, c in enumerate(copies)]
-            prior = copies[0] if n_copies == 1 else MeanOfPriors(copies)
+            prior = adapted_copies(lambda: shipped_cnn(problem.img_shape[0]), problem.seed,
+                                   n_copies, turns, when=args.when, last_k=args.last_k,
+                                   switch_sigma=switch, **opts)
             restored = solve_with(problem, prior, args.solver)
         return restored
 

@@ -29,7 +29,7 @@ from ..solvers import ADMM, HQS, IDBP
 from .registry import Problem, checked_options, register
 
 __all__ = ["SOLVERS", "PRIORS", "make_prior", "pnp_method", "initial_estimate", "on_luma",
-           "luminance_sr", "shipped_cnn", "copy_seed"]
+           "luminance_sr", "shipped_cnn", "copy_seed", "adapted_copies"]
 
 SOLVERS = {"idbp": IDBP, "hqs": HQS, "admm": ADMM}
 PNP_KINDS = ("deblur", "sr", "inpaint", "cs", "other")
@@ -61,20 +61,29 @@ def copy_seed(seed, k: int):
     return None if seed is None else seed + 7919 * k
 
 
+def adapted_copies(make_cnn, seed, copies: int = 1, orientations: int = 0, **options):
+    """``copies`` :class:`~pnp_internal.priors.ImageAdapted` priors of ``make_cnn()`` with
+    ``options``, copy ``k`` seeded :func:`copy_seed` ``(seed, k)`` and averaged over its group
+    of ``orientations`` flips/rotations (0: the image as it is), their mean when more than one
+    (an :class:`~pnp_internal.recipes.ImageAdaptation`'s ``copies`` and ``orientations``)."""
+    from ..priors import ImageAdapted, MeanOfPriors, SelfEnsemble
+    from ..priors.self_ensemble import orientation_group
+
+    priors = [ImageAdapted(make_cnn(), seed=copy_seed(seed, k), **options)
+              for k in range(copies)]
+    if orientations:
+        priors = [SelfEnsemble(prior, transforms=orientation_group(k, orientations))
+                  for k, prior in enumerate(priors)]
+    return priors[0] if copies == 1 else MeanOfPriors(priors)
+
+
 def _image_adapted(table):
     def build(p: Problem):
-        from ..priors import ImageAdapted, MeanOfPriors, SelfEnsemble
-        from ..priors.self_ensemble import orientation_group
-
         recipe = table.get(p.kind, table["other"])
-        opts, copies, turns = recipe.options(), recipe.copies, recipe.orientations
+        opts = recipe.options()
         when = "during" if opts.get("adapt_every") else "before"
-        priors = [ImageAdapted(_cnn(p), when=when, seed=copy_seed(p.seed, k),
-                               precision=p.precision, **opts) for k in range(copies)]
-        if turns:
-            priors = [SelfEnsemble(prior, transforms=orientation_group(k, turns))
-                      for k, prior in enumerate(priors)]
-        return priors[0] if copies == 1 else MeanOfPriors(priors)
+        return adapted_copies(lambda: _cnn(p), p.seed, recipe.copies, recipe.orientations,
+                              when=when, precision=p.precision, **opts)
 
     return build
 

@@ -38,7 +38,8 @@ class SelfEnsemble(WrappedPrior):
     back, averaged.
 
     A network is not exactly equivariant to flips and rotations; the mean of its 8 answers is,
-    and is closer to the clean image (measured in ``benchmarks/notes/cnn.md``). It costs 8 calls.
+    and is closer to the clean image (measured in ``benchmarks/notes/cnn.md``). It costs one
+    call per transform.
 
     Parameters
     ----------
