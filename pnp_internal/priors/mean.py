@@ -30,7 +30,10 @@ class MeanOfPriors(Prior):
     ----------
     priors : sequence of Prior, deepinv Denoiser or callable ``f(x, sigma)``
         At least one; those with an adaptation hook must share their ``adapt_every``. Give
-        adapted priors their own seeds (``ImageAdapted(seed=...)``), or they learn the same.
+        adapted priors their own seeds (``ImageAdapted(seed=...)``), or they learn the same,
+        and their own flips/rotations of the image (``SelfEnsemble(prior,
+        transforms=orientation_group(k, n))``, as the SR recipe does; one each costs no
+        more calls than none).
 
     Attributes
     ----------
