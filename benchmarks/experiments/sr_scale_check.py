@@ -43,9 +43,9 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int)
     args, argv = parse_with_out(p, argv)
     task = get_task(args.task)
-    recipe = dataclasses.replace(recipes.IMAGE_ADAPTED_SINGLE["sr"], refit=args.refit,
-                                 batch_size=args.batch_size or
-                                 recipes.IMAGE_ADAPTED_SINGLE["sr"].batch_size)
+    single = recipes.IMAGE_ADAPTED_SINGLE["sr"]
+    recipe = dataclasses.replace(single, refit=args.refit,
+                                 batch_size=args.batch_size or single.batch_size)
     rows = []
     for label, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
                                        crop=args.crop):

@@ -29,7 +29,7 @@ from ..solvers import ADMM, HQS, IDBP
 from .registry import Problem, checked_options, register
 
 __all__ = ["SOLVERS", "PRIORS", "make_prior", "pnp_method", "initial_estimate", "on_luma",
-           "luminance_sr", "shipped_cnn", "copy_seed", "adapted_copies"]
+           "luminance_sr", "shipped_cnn", "adapted_copies"]
 
 SOLVERS = {"idbp": IDBP, "hqs": HQS, "admm": ADMM}
 PNP_KINDS = ("deblur", "sr", "inpaint", "cs", "other")
@@ -56,20 +56,21 @@ def _cnn(p: Problem):
     return shipped_cnn(p.channels, p.y.device, p.precision)
 
 
-def copy_seed(seed, k: int):
+def _copy_seed(seed, k: int):
     """The seed of the ``k``-th adapted copy (``None``: each draws its own)."""
     return None if seed is None else seed + 7919 * k
 
 
 def adapted_copies(make_cnn, seed, copies: int = 1, orientations: int = 0, **options):
     """``copies`` :class:`~pnp_internal.priors.ImageAdapted` priors of ``make_cnn()`` with
-    ``options``, copy ``k`` seeded :func:`copy_seed` ``(seed, k)`` and averaged over its group
-    of ``orientations`` flips/rotations (0: the image as it is), their mean when more than one
-    (an :class:`~pnp_internal.recipes.ImageAdaptation`'s ``copies`` and ``orientations``)."""
+    ``options``, copy ``k`` seeded ``seed + 7919 k`` (each its own draw with ``seed=None``) and
+    averaged over its group of ``orientations`` flips/rotations (0: the image as it is), their
+    mean when more than one (an :class:`~pnp_internal.recipes.ImageAdaptation`'s ``copies`` and
+    ``orientations``)."""
     from ..priors import ImageAdapted, MeanOfPriors, SelfEnsemble
     from ..priors.self_ensemble import orientation_group
 
-    priors = [ImageAdapted(make_cnn(), seed=copy_seed(seed, k), **options)
+    priors = [ImageAdapted(make_cnn(), seed=_copy_seed(seed, k), **options)
               for k in range(copies)]
     if orientations:
         priors = [SelfEnsemble(prior, transforms=orientation_group(k, orientations))
