@@ -49,7 +49,7 @@ def main(argv=None) -> int:
         p.error("--out is required (the record's path)")
     torch.set_num_threads(args.threads)
     task = get_task(args.task)
-    floor = float(recipes.ESTIMATED_BLUR_NOISE)
+    floor = max(task.noise_std, recipes.ESTIMATED_BLUR_NOISE.value)
     record = {"experiment": "deepinv_blind_rl.py", "task": args.task, "images": args.images,
               "limit": args.limit, "last": args.last, "crop": args.crop,
               "iterations": args.iterations, "kernel_steps": args.kernel_steps, "tv": args.tv,
