@@ -17,7 +17,9 @@ and of an *oracle* that fine-tunes the same pretrained CNN on the ground truth:
   the clean image with a fresh draw at every step, the check with the lowest error on ``y``
   kept: what adapting to this image can gain at most; with ``--on-y`` as well, the inputs
   are the crops of ``y`` itself: the best a loss computed on ``y`` alone could do, were it
-  the true error (SURE estimates it). With ``--train-on FILE`` the crops come from another
+  the true error (SURE estimates it); with ``--r2r a``, on Recorrupted-to-Recorrupted pairs of
+  those crops (self-supervised, the checks still against the truth: the best of its path).
+  With ``--train-on FILE`` the crops come from another
   clean image (what the noise level alone teaches), with ``--source-scale s`` from the clean
   image rescaled by ``s`` (what its structures at another scale teach).
 
@@ -143,15 +145,20 @@ def _denoise_oracle(problem, x_true, args):
 
     def sample(step):
         if not args.crop:
-            return z_cl, x_true
+            return z_cl, x_true, sigma
         noisy, clean, (i, j) = noisy_crop_pair(source, args.crop, problem.noise_std, g)
+        if args.r2r:  # recorrupted pairs of the crop of y: no clean pixel in the loss
+            crop = y[..., i:i + clean.shape[-2], j:j + clean.shape[-1]]
+            a, s = args.r2r, problem.noise_std
+            n = s * torch.randn(crop.shape, generator=g)
+            return crop + a * n, crop - n / a, torch.full((1,), s * (1 + a * a) ** 0.5)
         if args.on_y:  # the same crop of y: its one noise draw, as a loss on y sees it
-            return y[..., i:i + clean.shape[-2], j:j + clean.shape[-1]], clean
-        return noisy, clean
+            return y[..., i:i + clean.shape[-2], j:j + clean.shape[-1]], clean, sigma
+        return noisy, clean, sigma
 
     def loss_fn(batch):
-        noisy, clean = batch
-        return F.mse_loss(model(noisy, sigma).float(), clean)
+        noisy, target, level = batch
+        return F.mse_loss(model(noisy, level).float(), target)
 
     def true_error():  # the oracle's stopping rule: the error on y itself
         return float(F.mse_loss(model(y, sigma).float().clamp(0, 1), x_true))
@@ -190,6 +197,11 @@ def main(argv=None) -> int:
     p.add_argument("--on-y", action="store_true",
                    help="denoising with --crop: the inputs are crops of y (its noise), not "
                         "fresh draws: what a loss on y could reach if it were the true error")
+    p.add_argument("--r2r", type=float, default=0.0,
+                   help="denoising with --crop: train on Recorrupted-to-Recorrupted pairs of "
+                        "the crops of y (Pang et al. 2021; input y + a n, target y - n / a, "
+                        "n of y's level, the input's level sigma sqrt(1 + a^2)): a self-"
+                        "supervised loss, the check still against the truth (its path's best)")
     p.add_argument("--check-every", type=int, default=25,
                    help="denoising with --crop: steps between the oracle's checks on y")
     p.add_argument("--adapted", default=None,
@@ -209,6 +221,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if (args.train_on or args.source_scale != 1) and (not args.crop or args.on_y):
         raise SystemExit("--train-on and --source-scale need --crop and exclude --on-y")
+    if args.r2r and (not args.crop or args.train_on or args.source_scale != 1):
+        raise SystemExit("--r2r needs --crop and excludes --train-on and --source-scale")
     torch.set_num_threads(args.threads)
     task = get_task(args.task)
     if task.kind not in ("sr", "denoise"):

@@ -204,9 +204,8 @@ class SUREFineTuned(Prior):
                                         or not isinstance(adapt_every, int) or adapt_every < 1):
             raise ValueError(f"adapt_every must be None or an int >= 1, got {adapt_every!r}")
         self.original = denoiser
-        self.model = copy.deepcopy(denoiser).eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
+        self.model = self._copy_of_original(None)
+        self._untouched = True  # no tuning has moved the copy's weights
         self.loss, self.train_what, self.last_k, self.rank = loss, train, last_k, rank
         self.steps, self.lr, self.batch_size, self.crop, self.tau = steps, lr, batch_size, crop, tau
         self.holdout, self.check_every, self.patience = holdout, check_every, patience
@@ -308,9 +307,21 @@ class SUREFineTuned(Prior):
                               on_step=getattr(self, "_on_step", None))
         for p in self.model.parameters():
             p.requires_grad_(False)
+        self._untouched = self._untouched and report.kept_initial
+        if self._untouched:  # the original network, bit for bit: a zero low-rank update or
+            self.model = self._copy_of_original(device)  # unit gains compute it otherwise
         self.reports.append(report)
         self.precision_used = report.precision
         return report
+
+    def _copy_of_original(self, device) -> torch.nn.Module:
+        """A frozen copy of the original denoiser in eval mode (on ``device`` if given)."""
+        model = copy.deepcopy(self.original).eval()
+        if device is not None:
+            model = model.to(device)
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model
 
     def _holdout_images(self, sampler: PairSampler, z: torch.Tensor) -> torch.Tensor | None:
         """The noisy images the hold-out loss is computed on: tiles of the strip of ``z`` that
