@@ -18,7 +18,7 @@ and of an *oracle* that fine-tunes the same pretrained CNN on the ground truth:
   kept: what adapting to this image can gain at most; with ``--on-y`` as well, the inputs
   are the crops of ``y`` itself: the best a loss computed on ``y`` alone could do, were it
   the true error (SURE estimates it); with ``--r2r a``, on Recorrupted-to-Recorrupted pairs of
-  those crops (self-supervised, the checks still against the truth: the best of its path).
+  those crops (self-supervised, the checks against the truth: the best of its path).
   With ``--train-on FILE`` the crops come from another
   clean image (what the noise level alone teaches), with ``--source-scale s`` from the clean
   image rescaled by ``s`` (what its structures at another scale teach).
@@ -201,7 +201,7 @@ def main(argv=None) -> int:
                    help="denoising with --crop: train on Recorrupted-to-Recorrupted pairs of "
                         "the crops of y (Pang et al. 2021; input y + a n, target y - n / a, "
                         "n of y's level, the input's level sigma sqrt(1 + a^2)): a self-"
-                        "supervised loss, the check still against the truth (its path's best)")
+                        "supervised loss, the checks against the truth (its path's best)")
     p.add_argument("--check-every", type=int, default=25,
                    help="denoising with --crop: steps between the oracle's checks on y")
     p.add_argument("--adapted", default=None,
