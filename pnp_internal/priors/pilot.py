@@ -103,7 +103,7 @@ class PilotFineTuned(SUREFineTuned):
         seed = self.seed if seed is None else seed
         rounds = []
         for r in range(self.rounds):
-            self._source = self.original if r == 0 else self.model
+            self._source = self.original if r == 0 or self._untouched else self.model
             rounds.append(super().fit(y, sigma, seed=None if seed is None else seed + r))
         self._source = self.original
         del self.reports[-self.rounds:]

@@ -204,7 +204,9 @@ class SUREFineTuned(Prior):
                                         or not isinstance(adapt_every, int) or adapt_every < 1):
             raise ValueError(f"adapt_every must be None or an int >= 1, got {adapt_every!r}")
         self.original = denoiser
-        self.model = self._copy_of_original(None)
+        self.model = copy.deepcopy(denoiser).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
         self._untouched = True  # no tuning has moved the copy's weights
         self.loss, self.train_what, self.last_k, self.rank = loss, train, last_k, rank
         self.steps, self.lr, self.batch_size, self.crop, self.tau = steps, lr, batch_size, crop, tau
@@ -308,20 +310,9 @@ class SUREFineTuned(Prior):
         for p in self.model.parameters():
             p.requires_grad_(False)
         self._untouched = self._untouched and report.kept_initial
-        if self._untouched:  # the original network, bit for bit: a zero low-rank update or
-            self.model = self._copy_of_original(device)  # unit gains compute it otherwise
         self.reports.append(report)
         self.precision_used = report.precision
         return report
-
-    def _copy_of_original(self, device) -> torch.nn.Module:
-        """A frozen copy of the original denoiser in eval mode (on ``device`` if given)."""
-        model = copy.deepcopy(self.original).eval()
-        if device is not None:
-            model = model.to(device)
-        for p in model.parameters():
-            p.requires_grad_(False)
-        return model
 
     def _holdout_images(self, sampler: PairSampler, z: torch.Tensor) -> torch.Tensor | None:
         """The noisy images the hold-out loss is computed on: tiles of the strip of ``z`` that
@@ -340,4 +331,6 @@ class SUREFineTuned(Prior):
         if self._pending_seed is not False:
             seed, self._pending_seed = self._pending_seed, False
             self.fit(x, sigma, seed=seed)
-        return self.model(x, sigma)
+        # untuned: the original network, bit for bit (the copy's zero low-rank update or unit
+        # gains give the same function, computed otherwise)
+        return (self.original if self._untouched else self.model)(x, sigma)
