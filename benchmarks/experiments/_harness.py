@@ -55,16 +55,18 @@ def folders_parser(doc: str) -> argparse.ArgumentParser:
 def degraded_images(task, folders, *, limit=None, last=None, crop=None, gray: bool = False):
     """``(label, x, degraded)`` for each image of ``folders`` (the first ``limit`` or the last
     ``last`` of each): centre-cropped, prepared (and its luma with ``gray``), then degraded with
-    the seed ``pnp-internal bench`` gives it."""
+    the seed and the position (the Levin kernel of a ``deblur-levin*`` task) ``pnp-internal
+    bench`` gives it."""
     from pnp_internal.bench.runner import list_images
     from pnp_internal.bench.tasks import center_crop, image_seed, to_gray
     from pnp_internal.io import read_image
 
     for folder in folders:
-        for path in list_images(folder, limit=limit, last=last):
+        for index, path in enumerate(list_images(folder, limit=limit, last=last)):
             x, _ = task.prepare(center_crop(read_image(path), crop))
             x = to_gray(x) if gray else x
-            yield f"{folder}/{path.name}", x, task.degrade(x, seed=image_seed(0, path.name))
+            yield f"{folder}/{path.name}", x, task.degrade(x, seed=image_seed(0, path.name),
+                                                           index=index)
 
 
 def run_methods(args, methods: str, extra=()) -> int:

@@ -27,13 +27,12 @@ import torch
 
 import pnp_internal as pi
 from pnp_internal import metrics, recipes
-from pnp_internal.bench.runner import list_images, machine_info, provenance
-from pnp_internal.bench.tasks import center_crop, get_task, image_seed
+from pnp_internal.bench.runner import machine_info, provenance
+from pnp_internal.bench.tasks import get_task, image_seed
 from pnp_internal.blind.l0deblur import _centred
-from pnp_internal.io import read_image
 from pnp_internal.operators import Blur
 
-from _harness import experiment_parser, finish_record
+from _harness import degraded_images, experiment_parser, finish_record
 
 KERNEL_SIZE = 27
 
@@ -55,11 +54,8 @@ def main(argv=None) -> int:
               "iterations": args.iterations, "kernel_steps": args.kernel_steps, "tv": args.tv,
               "kernel_size": KERNEL_SIZE, "noise_assumed": floor, "machine": machine_info(),
               "provenance": provenance(), "rows": []}
-    files = list_images(args.images, limit=args.limit, last=args.last)
-    for index, f in enumerate(files):
-        x, _ = task.prepare(center_crop(read_image(f), args.crop))
-        seed = image_seed(0, f.name)
-        d = task.degrade(x, seed=seed, index=index)
+    for label, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
+                                       crop=args.crop):
         true = d.operator.kernel.squeeze()
         shift = true.shape[-1] // 2
 
@@ -74,9 +70,10 @@ def main(argv=None) -> int:
             x_rl, k = model(d.y.clamp(min=1e-4))
         k = _centred(k.squeeze().double()).float()
         seconds = time.perf_counter() - t0
+        name = label.rsplit("/", 1)[-1]
         res = pi.solve(d.y, Blur(k, img_shape=tuple(x.shape[1:]), padding="circular"),
-                       method="cnn-hqs", noise_std=floor, seed=seed)
-        row = {"image": f.name, "kernel": d.info.get("kernel"),
+                       method="cnn-hqs", noise_std=floor, seed=image_seed(0, name))
+        row = {"image": name, "kernel": d.info.get("kernel"),
                "cnn-hqs-blindrl": score(res.x), "blindrl": score(x_rl), "blurred": score(d.y),
                "kernel_error": metrics.kernel_error(k, true), "kernel_seconds": seconds}
         print(json.dumps(row), flush=True)
