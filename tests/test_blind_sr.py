@@ -40,6 +40,18 @@ def test_random_kernels_are_seeded_normalised_and_on_the_bicubic_grid():
     assert err[0] < 0.5 * err[1]
 
 
+def test_anisotropic_gaussian_has_the_asked_covariance():
+    """Its second moments are ``R diag(variances) R^T`` (on a grid wide enough for the tails)."""
+    k = kernels.anisotropic_gaussian((3.0, 0.5), np.pi / 6, 31).double()
+    yy, xx = torch.meshgrid(*(torch.arange(31, dtype=torch.float64) - 15,) * 2, indexing="ij")
+    cov = [[float((k * xx * xx).sum()), float((k * xx * yy).sum())],
+           [float((k * xx * yy).sum()), float((k * yy * yy).sum())]]
+    q = np.array([[np.cos(np.pi / 6), -np.sin(np.pi / 6)], [np.sin(np.pi / 6), np.cos(np.pi / 6)]])
+    np.testing.assert_allclose(cov, q @ np.diag([3.0, 0.5]) @ q.T, atol=1e-6)
+    with pytest.raises(ValueError, match="positive variances"):
+        kernels.anisotropic_gaussian((1.0, -1.0), 0.0, 11)
+
+
 def test_generator_kernel_is_the_layers_end_to_end():
     torch.manual_seed(0)
     g = _LinearGenerator(sizes=(5, 3, 1), channels=4)

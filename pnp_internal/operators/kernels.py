@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 __all__ = ["gaussian", "box", "delta", "motion", "load", "as_kernel", "random_anisotropic",
-           "centre_on_grid", "average"]
+           "anisotropic_gaussian", "centre_on_grid", "average"]
 
 
 def _normalise(k: np.ndarray, what: str) -> torch.Tensor:
@@ -186,13 +186,38 @@ def random_anisotropic(factor: int, *, size: int | None = None, seed=None) -> to
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     lam = rng.uniform(0.175 * s, 2.5 * s, size=2)
     theta = rng.uniform(0, np.pi)
-    q = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    k = _gaussian_taps(lam, theta, n)
+    k = k * (1 + rng.uniform(-0.25, 0.25, size=k.shape))
+    return centre_on_grid(k, s)
+
+
+def anisotropic_gaussian(variances, angle: float, size: int) -> torch.Tensor:
+    """An anisotropic Gaussian kernel: covariance ``R diag(variances) R^T``, ``R`` the rotation
+    by ``angle`` (radians, the first variance along ``(cos angle, sin angle)`` in (x, y)),
+    sampled on a ``size x size`` grid centred at ``size // 2`` and normalised to sum 1 (the
+    family of :func:`random_anisotropic` before its tap noise).
+
+    Examples
+    --------
+    >>> from pnp_internal.operators import kernels
+    >>> k = kernels.anisotropic_gaussian((4.0, 1.0), 0.0, 9)
+    >>> bool(k[4, 6] > k[6, 4]), round(float(k.sum()), 4)
+    (True, 1.0)
+    """
+    lam = np.asarray(variances, dtype=np.float64)
+    if lam.shape != (2,) or not (lam > 0).all() or size < 1 or size % 2 == 0:
+        raise ValueError(f"need two positive variances and an odd size, got {variances!r}, "
+                         f"size={size!r}")
+    return _normalise(_gaussian_taps(lam, float(angle), int(size)), "anisotropic_gaussian")
+
+
+def _gaussian_taps(lam: np.ndarray, angle: float, n: int) -> np.ndarray:
+    """Unnormalised taps of :func:`anisotropic_gaussian` (float64)."""
+    q = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     inv = np.linalg.inv(q @ np.diag(lam) @ q.T)
     yy, xx = np.mgrid[:n, :n].astype(np.float64) - n // 2
     z = np.stack([xx, yy], -1)
-    k = np.exp(-0.5 * np.einsum("...i,ij,...j->...", z, inv, z))
-    k = k * (1 + rng.uniform(-0.25, 0.25, size=k.shape))
-    return centre_on_grid(k, s)
+    return np.exp(-0.5 * np.einsum("...i,ij,...j->...", z, inv, z))
 
 
 def box(size) -> torch.Tensor:

@@ -1,0 +1,118 @@
+"""How close must a blind SR kernel be, and does the Gaussian family get there? For each image,
+the true kernel, the anisotropic Gaussian closest to it (least squares: the DIV2KRK family
+without its per-tap noise, what a perfect estimate restricted to Gaussians could give) and the
+Gaussian whose downscaled copy of ``y`` best reproduces ``y``'s patches (the patch-recurrence
+error of :class:`~pnp_internal.blind.PatchRecurrence` minimised over the three parameters,
+Nelder-Mead from the best of 24 starts; the Gaussian family of FKP, Liang et al. 2021), each
+inside ``zssr-fast``, ``cnn-idbp`` (exact projection, and with an estimate's margins) and
+``cnn-hqs`` (at the task's noise, and at floors of 1 and 2.55 /255)::
+
+    python benchmarks/experiments/gaussian_kernel_check.py sr-x2-aniso \
+        --images ../shared/data/train/urban100 --last 8 --crop 256 \
+        --out benchmarks/results/gaussian-kernel-check_sr-x2-aniso_urban100-holdout.json
+
+One thread.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import torch
+from scipy import optimize
+
+import pnp_internal as pi
+from pnp_internal import metrics, recipes
+from pnp_internal.bench.runner import machine_info, provenance
+from pnp_internal.bench.tasks import get_task, image_seed
+from pnp_internal.blind import PatchRecurrence
+from pnp_internal.blind.recurrence import _luma
+from pnp_internal.operators import Downsampling, kernels
+
+from _harness import degraded_images, finish_record, folders_parser
+
+SIZE = 13
+
+
+def gaussian(params) -> torch.Tensor:
+    """``(log variance 1, log variance 2, angle)`` -> the kernel centred on the x2 grid."""
+    lam = np.exp(np.clip(params[:2], -5, 5))
+    return kernels.centre_on_grid(kernels.anisotropic_gaussian(lam, params[2], SIZE), 2)
+
+
+def closest_gaussian(true: torch.Tensor) -> torch.Tensor:
+    """The Gaussian with the least kernel error to ``true`` (starts from its second moments)."""
+    k = true.double() / true.sum()
+    n = k.shape[0]
+    yy, xx = torch.meshgrid(*(torch.arange(n, dtype=torch.float64),) * 2, indexing="ij")
+    my, mx = (k * yy).sum(), (k * xx).sum()
+    cov = np.array([[float((k * (xx - mx) ** 2).sum()), float((k * (xx - mx) * (yy - my)).sum())],
+                    [float((k * (xx - mx) * (yy - my)).sum()), float((k * (yy - my) ** 2).sum())]])
+    w, v = np.linalg.eigh(cov)
+    start = [math.log(w[1]), math.log(max(w[0], 1e-3)), math.atan2(v[1, 1], v[0, 1])]
+    res = optimize.minimize(lambda p: metrics.kernel_error(gaussian(p), true), start,
+                            method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-10})
+    return gaussian(res.x)
+
+
+def recurrence_gaussian(y: torch.Tensor) -> torch.Tensor:
+    """The Gaussian with the lowest patch-recurrence error on ``y``."""
+    pr = PatchRecurrence(size=SIZE)
+    img = _luma(y)
+    queries, responses = pr._queries(img), pr._responses(img)
+
+    def error(p):
+        lam = np.exp(np.clip(p[:2], -5, 5))
+        return pr._recurrence(queries, responses,
+                              kernels.anisotropic_gaussian(lam, p[2], SIZE).double())[0]
+
+    starts = [[math.log(v * math.sqrt(r)), math.log(v / math.sqrt(r)), a]
+              for v in (0.5, 1.5, 3.5) for r in (1.0, 3.0)
+              for a in (0.0, math.pi / 4, math.pi / 2, 3 * math.pi / 4)]
+    best = min(starts, key=error)
+    res = optimize.minimize(error, best, method="Nelder-Mead",
+                            options={"xatol": 1e-3, "fatol": 1e-9, "maxiter": 300})
+    return gaussian(res.x)
+
+
+def main(argv=None) -> int:
+    p = folders_parser(__doc__)
+    args = p.parse_args(argv)
+    if not args.out:
+        p.error("--out is required (the record's path)")
+    torch.set_num_threads(args.threads)
+    task = get_task(args.task)
+    if task.scale != 2:
+        p.error("the Gaussian fits are x2 kernels: use an x2 task")
+    floor, eps = recipes.ESTIMATED_KERNEL_NOISE.value, recipes.ESTIMATED_KERNEL_EPS.value
+    runs = (("zssr-fast", 0.0, {}), ("cnn-idbp", 0.0, {}), ("cnn-idbp margins", floor, {"eps": eps}),
+            ("cnn-hqs", 0.0, {}), ("cnn-hqs floor 1", 1 / 255, {}), ("cnn-hqs floor 2.55", floor, {}))
+    record = {"experiment": "gaussian_kernel_check.py", "task": args.task, "images": args.images,
+              "last": args.last, "crop": args.crop, "machine": machine_info(),
+              "provenance": provenance(), "rows": []}
+    for label, x, d in degraded_images(task, args.images, last=args.last, crop=args.crop):
+        seed = image_seed(0, label.rsplit("/", 1)[-1])
+        true = d.operator.kernel.squeeze()
+        t0 = time.perf_counter()
+        fit = recurrence_gaussian(d.y)
+        row = {"image": label, "fit_seconds": time.perf_counter() - t0}
+        for name, k in (("true", true), ("closest gaussian", closest_gaussian(true)),
+                        ("recurrence gaussian", fit)):
+            row[f"{name} kernel_error"] = metrics.kernel_error(k, true)
+            op = Downsampling(task.scale, img_shape=tuple(x.shape[1:]), kernel=k,
+                              padding="circular")
+            for method_label, sigma, options in runs:
+                res = pi.solve(d.y, op, method=method_label.split()[0], seed=seed,
+                               noise_std=max(task.noise_std, sigma), **options)
+                row[f"{name} {method_label}"] = float(
+                    metrics.psnr(res.x.clamp(0, 1), x, **task.score_options)[0])
+        print(json.dumps(row), flush=True)
+        record["rows"].append(row)
+    return finish_record(args.out, record)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
