@@ -5,7 +5,9 @@ Gaussian whose downscaled copy of ``y`` best reproduces ``y``'s patches (the pat
 error of :class:`~pnp_internal.blind.PatchRecurrence` minimised over the three parameters,
 Nelder-Mead from the best of 24 starts; the Gaussian family of FKP, Liang et al. 2021), each
 inside ``zssr-fast``, ``cnn-idbp`` (exact projection, and with an estimate's margins) and
-``cnn-hqs`` (at the task's noise, and at floors of 1 and 2.55 /255)::
+``cnn-hqs`` (at the task's noise, and at floors of 1 and 2.55 /255). ``--candidates estimate
+"estimate gaussian"`` scores the library's default blind estimate (``BLIND_SR_KERNEL``) and the
+Gaussian closest to it instead::
 
     python benchmarks/experiments/gaussian_kernel_check.py sr-x2-aniso \
         --images ../shared/data/train/urban100 --last 8 --crop 256 \
@@ -30,11 +32,15 @@ from pnp_internal.bench.runner import machine_info, provenance
 from pnp_internal.bench.tasks import get_task, image_seed
 from pnp_internal.blind import PatchRecurrence
 from pnp_internal.blind.recurrence import _luma
+from pnp_internal.catalog.blind import estimate_kernel
+from pnp_internal.catalog.registry import Problem
 from pnp_internal.operators import Downsampling, kernels
 
 from _harness import degraded_images, finish_record, folders_parser
 
 SIZE = 13
+#: The kernels the script can score.
+CANDIDATES = ("true", "closest gaussian", "recurrence gaussian", "estimate", "estimate gaussian")
 
 
 def gaussian(params) -> torch.Tensor:
@@ -56,6 +62,13 @@ def closest_gaussian(true: torch.Tensor) -> torch.Tensor:
     res = optimize.minimize(lambda p: metrics.kernel_error(gaussian(p), true), start,
                             method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-10})
     return gaussian(res.x)
+
+
+def default_estimate(d, task, seed) -> torch.Tensor:
+    """The library's default blind SR kernel of ``d.y`` (the operator's kernel is not read)."""
+    problem = Problem(y=d.y, operator=d.operator, kind="sr", noise_std=task.noise_std,
+                      scale=task.scale, seed=seed)
+    return estimate_kernel(problem)["kernel"]
 
 
 def recurrence_gaussian(y: torch.Tensor) -> torch.Tensor:
@@ -80,6 +93,7 @@ def recurrence_gaussian(y: torch.Tensor) -> torch.Tensor:
 
 def main(argv=None) -> int:
     p = folders_parser(__doc__)
+    p.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=CANDIDATES)
     args = p.parse_args(argv)
     if not args.out:
         p.error("--out is required (the record's path)")
@@ -91,16 +105,26 @@ def main(argv=None) -> int:
     runs = (("zssr-fast", 0.0, {}), ("cnn-idbp", 0.0, {}), ("cnn-idbp margins", floor, {"eps": eps}),
             ("cnn-hqs", 0.0, {}), ("cnn-hqs floor 1", 1 / 255, {}), ("cnn-hqs floor 2.55", floor, {}))
     record = {"experiment": "gaussian_kernel_check.py", "task": args.task, "images": args.images,
-              "last": args.last, "crop": args.crop, "machine": machine_info(),
+              "last": args.last, "crop": args.crop, "candidates": args.candidates,
+              "machine": machine_info(),
               "provenance": provenance(), "rows": []}
     for label, x, d in degraded_images(task, args.images, last=args.last, crop=args.crop):
         seed = image_seed(0, label.rsplit("/", 1)[-1])
         true = d.operator.kernel.squeeze()
-        t0 = time.perf_counter()
-        fit = recurrence_gaussian(d.y)
-        row = {"image": label, "fit_seconds": time.perf_counter() - t0}
-        for name, k in (("true", true), ("closest gaussian", closest_gaussian(true)),
-                        ("recurrence gaussian", fit)):
+        row, found = {"image": label}, {"true": true}
+        wanted = {c.split()[0] for c in args.candidates}
+        for name, fit in (("recurrence gaussian", recurrence_gaussian),
+                          ("estimate", lambda y: default_estimate(d, task, seed))):
+            if name.split()[0] in wanted:
+                t0 = time.perf_counter()
+                found[name] = fit(d.y)
+                row[f"{name} seconds"] = time.perf_counter() - t0
+        makers = {"true": lambda: true, "closest gaussian": lambda: closest_gaussian(true),
+                  "recurrence gaussian": lambda: found["recurrence gaussian"],
+                  "estimate": lambda: found["estimate"],
+                  "estimate gaussian": lambda: closest_gaussian(found["estimate"])}
+        for name in args.candidates:
+            k = makers[name]()
             row[f"{name} kernel_error"] = metrics.kernel_error(k, true)
             op = Downsampling(task.scale, img_shape=tuple(x.shape[1:]), kernel=k,
                               padding="circular")
