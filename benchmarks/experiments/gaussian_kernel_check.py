@@ -7,7 +7,8 @@ Nelder-Mead from the best of 24 starts; the Gaussian family of FKP, Liang et al.
 inside ``zssr-fast``, ``cnn-idbp`` (exact projection, and with an estimate's margins) and
 ``cnn-hqs`` (at the task's noise, and at floors of 1 and 2.55 /255). ``--candidates estimate
 "estimate gaussian"`` scores the library's default blind estimate (``BLIND_SR_KERNEL``) and the
-Gaussian closest to it instead::
+Gaussian closest to it instead; ``--margins`` replaces the six runs by a sweep of the plug-and-play
+margins (IDBP's ``eps`` and noise floor, HQS's floor), to find the best a kernel can do there::
 
     python benchmarks/experiments/gaussian_kernel_check.py sr-x2-aniso \
         --images ../shared/data/train/urban100 --last 8 --crop 256 \
@@ -94,6 +95,7 @@ def recurrence_gaussian(y: torch.Tensor) -> torch.Tensor:
 def main(argv=None) -> int:
     p = folders_parser(__doc__)
     p.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=CANDIDATES)
+    p.add_argument("--margins", action="store_true", help="sweep the plug-and-play margins")
     args = p.parse_args(argv)
     if not args.out:
         p.error("--out is required (the record's path)")
@@ -104,8 +106,13 @@ def main(argv=None) -> int:
     floor, eps = recipes.ESTIMATED_KERNEL_NOISE.value, recipes.ESTIMATED_KERNEL_EPS.value
     runs = (("zssr-fast", 0.0, {}), ("cnn-idbp", 0.0, {}), ("cnn-idbp margins", floor, {"eps": eps}),
             ("cnn-hqs", 0.0, {}), ("cnn-hqs floor 1", 1 / 255, {}), ("cnn-hqs floor 2.55", floor, {}))
+    if args.margins:
+        runs = tuple((f"cnn-idbp eps {e:g} floor {f:g}", f / 255, {"eps": e})
+                     for e in (0.003, 0.01, 0.03) for f in (0, 0.5, 1))
+        runs += tuple((f"cnn-hqs floor {f:g}", f / 255, {}) for f in (0.25, 0.5, 1, 1.5))
     record = {"experiment": "gaussian_kernel_check.py", "task": args.task, "images": args.images,
               "last": args.last, "crop": args.crop, "candidates": args.candidates,
+              "runs": [r[0] for r in runs],
               "machine": machine_info(),
               "provenance": provenance(), "rows": []}
     for label, x, d in degraded_images(task, args.images, last=args.last, crop=args.crop):
