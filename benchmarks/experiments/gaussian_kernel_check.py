@@ -50,9 +50,9 @@ def gaussian(params) -> torch.Tensor:
     return kernels.centre_on_grid(kernels.anisotropic_gaussian(lam, params[2], SIZE), 2)
 
 
-def closest_gaussian(true: torch.Tensor) -> torch.Tensor:
-    """The Gaussian with the least kernel error to ``true`` (starts from its second moments)."""
-    k = true.double() / true.sum()
+def closest_gaussian(kernel: torch.Tensor) -> torch.Tensor:
+    """The Gaussian with the least kernel error to ``kernel`` (from its second moments)."""
+    k = kernel.double() / kernel.sum()
     n = k.shape[0]
     yy, xx = torch.meshgrid(*(torch.arange(n, dtype=torch.float64),) * 2, indexing="ij")
     my, mx = (k * yy).sum(), (k * xx).sum()
@@ -60,7 +60,7 @@ def closest_gaussian(true: torch.Tensor) -> torch.Tensor:
                     [float((k * (xx - mx) * (yy - my)).sum()), float((k * (yy - my) ** 2).sum())]])
     w, v = np.linalg.eigh(cov)
     start = [math.log(w[1]), math.log(max(w[0], 1e-3)), math.atan2(v[1, 1], v[0, 1])]
-    res = optimize.minimize(lambda p: metrics.kernel_error(gaussian(p), true), start,
+    res = optimize.minimize(lambda p: metrics.kernel_error(gaussian(p), kernel), start,
                             method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-10})
     return gaussian(res.x)
 
