@@ -132,6 +132,24 @@ def on_luma(run):
     return wrapped
 
 
+def sr_on_luma_with_next_scale(d, scale: int):
+    """``(y, operator, to_rgb, y_low, low_op)`` for a degraded SR bench image ``d``: the problem
+    on its luminance as the CNN priors run it (:func:`pnp_internal.catalog.pnp.luminance_sr`;
+    gray or non-bicubic problems unchanged, ``to_rgb`` the identity), and ``y`` downscaled once
+    more by the bicubic operator of the same factor (the LR image's own next scale, the only
+    ground truth an SR image carries)."""
+    from pnp_internal.catalog.pnp import luminance_sr
+    from pnp_internal.operators import Downsampling
+
+    y, operator, to_rgb = d.y, d.operator, (lambda v: v)
+    split = luminance_sr(d.y, d.operator, scale)
+    if split is not None:
+        y, operator, to_rgb = split
+    low_op = Downsampling(scale, img_shape=tuple(y.shape[1:]), kernel="bicubic",
+                          padding=getattr(operator, "padding", "circular"))
+    return y, operator, to_rgb, low_op.A(y), low_op
+
+
 def plot_kernels(drawn, path) -> None:
     """A PNG with one row per image of ``drawn`` (``(name, true kernel, {label: kernel},
     {label: kernel error})``): the true kernel, then each estimate with its kernel error."""

@@ -119,19 +119,21 @@ def main(argv=None) -> int:
         seed = image_seed(0, label.rsplit("/", 1)[-1])
         true = d.operator.kernel.squeeze()
         row, found = {"image": label}, {"true": true}
-        wanted = {c.split()[0] for c in args.candidates}
-        for name, fit in (("recurrence gaussian", recurrence_gaussian),
-                          ("estimate", lambda y: default_estimate(d, task, seed))):
-            if name.split()[0] in wanted:
-                t0 = time.perf_counter()
-                found[name] = fit(d.y)
-                row[f"{name} seconds"] = time.perf_counter() - t0
-        makers = {"true": lambda: true, "closest gaussian": lambda: closest_gaussian(true),
-                  "recurrence gaussian": lambda: found["recurrence gaussian"],
-                  "estimate": lambda: found["estimate"],
-                  "estimate gaussian": lambda: closest_gaussian(found["estimate"])}
+        cands = set(args.candidates)
+        if "recurrence gaussian" in cands:
+            t0 = time.perf_counter()
+            found["recurrence gaussian"] = recurrence_gaussian(d.y)
+            row["recurrence gaussian seconds"] = time.perf_counter() - t0
+        if cands & {"estimate", "estimate gaussian"}:
+            t0 = time.perf_counter()
+            found["estimate"] = default_estimate(d, task, seed)
+            row["estimate seconds"] = time.perf_counter() - t0
+        if "estimate gaussian" in cands:
+            found["estimate gaussian"] = closest_gaussian(found["estimate"])
+        if "closest gaussian" in cands:
+            found["closest gaussian"] = closest_gaussian(true)
         for name in args.candidates:
-            k = makers[name]()
+            k = found[name]
             row[f"{name} kernel_error"] = metrics.kernel_error(k, true)
             op = Downsampling(task.scale, img_shape=tuple(x.shape[1:]), kernel=k,
                               padding="circular")

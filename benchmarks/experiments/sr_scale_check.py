@@ -24,12 +24,12 @@ import pnp_internal as pi
 from pnp_internal import metrics, recipes
 from pnp_internal.bench.runner import machine_info, provenance
 from pnp_internal.bench.tasks import get_task, image_seed
-from pnp_internal.catalog.pnp import luminance_sr, shipped_cnn
-from pnp_internal.operators import Downsampling
+from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.priors import ImageAdapted
 from pnp_internal.priors.base import FunctionPrior
 
-from _harness import degraded_images, experiment_parser, finish_record, parse_with_out
+from _harness import (degraded_images, experiment_parser, finish_record, parse_with_out,
+                      sr_on_luma_with_next_scale)
 
 
 def _strip_psnr(a, b, columns):
@@ -51,10 +51,7 @@ def main(argv=None) -> int:
                                        crop=args.crop):
         name = label.rsplit("/", 1)[-1]
         seed = image_seed(0, name)
-        y, operator, to_rgb = d.y, d.operator, (lambda v: v)
-        split = luminance_sr(d.y, d.operator, task.scale)
-        if split is not None:
-            y, operator, to_rgb = split
+        y, operator, to_rgb, y_low, low_op = sr_on_luma_with_next_scale(d, task.scale)
         common = dict(solver="idbp", noise_std=task.noise_std, seed=seed)
         cnn = shipped_cnn(y.shape[1])
         plain = to_rgb(pi.solve(y, operator, prior=cnn, **common).x)
@@ -62,9 +59,6 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         adapted = to_rgb(pi.solve(y, operator, prior=prior, **common).x)
         seconds = time.perf_counter() - t0
-        low_op = Downsampling(task.scale, img_shape=tuple(y.shape[1:]), kernel="bicubic",
-                              padding=getattr(operator, "padding", "circular"))
-        y_low = low_op.A(y)
         low_plain = pi.solve(y_low, low_op, prior=cnn, **common).x
         low_adapted = pi.solve(y_low, low_op, prior=FunctionPrior(prior), **common).x
         n = y.shape[-1]

@@ -22,11 +22,11 @@ import pnp_internal as pi
 from pnp_internal import metrics
 from pnp_internal.bench.runner import machine_info, provenance
 from pnp_internal.bench.tasks import get_task, image_seed
-from pnp_internal.catalog.pnp import luminance_sr, shipped_cnn
-from pnp_internal.operators import Downsampling
+from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.priors import SelfEnsemble
 
-from _harness import degraded_images, experiment_parser, finish_record, parse_with_out
+from _harness import (degraded_images, experiment_parser, finish_record, parse_with_out,
+                      sr_on_luma_with_next_scale)
 
 
 def main(argv=None) -> int:
@@ -39,15 +39,9 @@ def main(argv=None) -> int:
                                        crop=args.crop):
         name = label.rsplit("/", 1)[-1]
         common = dict(solver="idbp", noise_std=task.noise_std, seed=image_seed(0, name))
-        y, operator, to_rgb = d.y, d.operator, (lambda v: v)
-        split = luminance_sr(d.y, d.operator, task.scale)
-        if split is not None:
-            y, operator, to_rgb = split
+        y, operator, to_rgb, y_low, low_op = sr_on_luma_with_next_scale(d, task.scale)
         cnn = shipped_cnn(y.shape[1])
         turned = SelfEnsemble(cnn)
-        low_op = Downsampling(task.scale, img_shape=tuple(y.shape[1:]), kernel="bicubic",
-                              padding=getattr(operator, "padding", "circular"))
-        y_low = low_op.A(y)
         row = {"image": name}
         for key, prior in (("plain", cnn), ("turned", turned)):
             t0 = time.perf_counter()
