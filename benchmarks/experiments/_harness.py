@@ -69,6 +69,15 @@ def degraded_images(task, folders, *, limit=None, last=None, crop=None, gray: bo
                                                            index=index)
 
 
+def name_and_seed(label: str) -> tuple[str, int]:
+    """The file name in a label of :func:`degraded_images` and the seed ``pnp-internal bench``
+    gives that image (its degradation's, which the methods take too)."""
+    from pnp_internal.bench.tasks import image_seed
+
+    name = label.rsplit("/", 1)[-1]
+    return name, image_seed(0, name)
+
+
 def run_methods(args, methods: str, extra=()) -> int:
     """Run the registered ``methods`` (comma-separated) with the benchmark harness, per image."""
     torch.set_num_threads(args.threads)

@@ -19,7 +19,8 @@ from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.solvers import IDBP
 from pnp_internal.solvers.schedules import IDBPDecay
 
-from _harness import degraded_images, experiment_parser, finish_record, parse_with_out
+from _harness import (degraded_images, experiment_parser, finish_record, name_and_seed,
+                      parse_with_out)
 
 
 def main(argv=None) -> int:
@@ -34,7 +35,7 @@ def main(argv=None) -> int:
     for label, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
                                        crop=64):
         x_tv = solve(d.y, d.operator, "tv-admm").x
-        row = {"image": label.rsplit("/", 1)[-1], "tv-admm": metrics.psnr(x_tv, x).item()}
+        row = {"image": name_and_seed(label)[0], "tv-admm": metrics.psnr(x_tv, x).item()}
         for start in map(float, args.starts.split(",")):
             for n in map(int, args.iters.split(",")):
                 res = IDBP(cnn, max_iter=n, schedule=IDBPDecay(start / 255, 2 / 255)).solve(

@@ -28,11 +28,12 @@ import torch
 import pnp_internal as pi
 from pnp_internal import metrics, recipes
 from pnp_internal.bench.runner import machine_info, provenance
-from pnp_internal.bench.tasks import get_task, image_seed
+from pnp_internal.bench.tasks import get_task
 from pnp_internal.blind.l0deblur import _centred
 from pnp_internal.operators import Blur
 
-from _harness import degraded_images, experiment_parser, finish_record
+from _harness import (degraded_images, experiment_parser, finish_record, name_and_seed,
+                      parse_with_out)
 
 KERNEL_SIZE = 27
 
@@ -43,10 +44,7 @@ def main(argv=None) -> int:
     p.add_argument("--iterations", type=int, default=1000)
     p.add_argument("--kernel-steps", type=int, default=10)
     p.add_argument("--tv", type=float, default=0.01, help="BlindRL's lambda_reg_x (0: no TV)")
-    args = p.parse_args(argv)
-    if not args.out:
-        p.error("--out is required (the record's path)")
-    torch.set_num_threads(args.threads)
+    args, argv = parse_with_out(p, argv)
     task = get_task(args.task)
     floor = max(task.noise_std, recipes.ESTIMATED_BLUR_NOISE.value)
     record = {"experiment": "deepinv_blind_rl.py", "task": args.task, "images": args.images,
@@ -70,9 +68,9 @@ def main(argv=None) -> int:
             x_rl, k = model(d.y.clamp(min=1e-4))
         k = _centred(k.squeeze().double()).float()
         seconds = time.perf_counter() - t0
-        name = label.rsplit("/", 1)[-1]
+        name, seed = name_and_seed(label)
         res = pi.solve(d.y, Blur(k, img_shape=tuple(x.shape[1:]), padding="circular"),
-                       method="cnn-hqs", noise_std=floor, seed=image_seed(0, name))
+                       method="cnn-hqs", noise_std=floor, seed=seed)
         row = {"image": name, "kernel": d.info.get("kernel"),
                "cnn-hqs-blindrl": score(res.x), "blindrl": score(x_rl), "blurred": score(d.y),
                "kernel_error": metrics.kernel_error(k, true), "kernel_seconds": seconds}

@@ -30,14 +30,15 @@ from scipy import optimize
 import pnp_internal as pi
 from pnp_internal import metrics, recipes
 from pnp_internal.bench.runner import machine_info, provenance
-from pnp_internal.bench.tasks import get_task, image_seed
+from pnp_internal.bench.tasks import get_task
 from pnp_internal.blind import PatchRecurrence
 from pnp_internal.blind.recurrence import _luma
 from pnp_internal.catalog.blind import estimate_kernel
 from pnp_internal.catalog.registry import Problem
 from pnp_internal.operators import Downsampling, kernels
 
-from _harness import degraded_images, finish_record, folders_parser
+from _harness import (degraded_images, finish_record, folders_parser, name_and_seed,
+                      parse_with_out)
 
 SIZE = 13
 #: The kernels the script can score.
@@ -56,8 +57,8 @@ def closest_gaussian(kernel: torch.Tensor) -> torch.Tensor:
     n = k.shape[0]
     yy, xx = torch.meshgrid(*(torch.arange(n, dtype=torch.float64),) * 2, indexing="ij")
     my, mx = (k * yy).sum(), (k * xx).sum()
-    cov = np.array([[float((k * (xx - mx) ** 2).sum()), float((k * (xx - mx) * (yy - my)).sum())],
-                    [float((k * (xx - mx) * (yy - my)).sum()), float((k * (yy - my) ** 2).sum())]])
+    cxy = float((k * (xx - mx) * (yy - my)).sum())
+    cov = np.array([[float((k * (xx - mx) ** 2).sum()), cxy], [cxy, float((k * (yy - my) ** 2).sum())]])
     w, v = np.linalg.eigh(cov)
     start = [math.log(w[1]), math.log(max(w[0], 1e-3)), math.atan2(v[1, 1], v[0, 1])]
     res = optimize.minimize(lambda p: metrics.kernel_error(gaussian(p), kernel), start,
@@ -96,10 +97,7 @@ def main(argv=None) -> int:
     p = folders_parser(__doc__)
     p.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=CANDIDATES)
     p.add_argument("--margins", action="store_true", help="sweep the plug-and-play margins")
-    args = p.parse_args(argv)
-    if not args.out:
-        p.error("--out is required (the record's path)")
-    torch.set_num_threads(args.threads)
+    args, argv = parse_with_out(p, argv)
     task = get_task(args.task)
     if task.scale != 2:
         p.error("the Gaussian fits are x2 kernels: use an x2 task")
@@ -116,7 +114,7 @@ def main(argv=None) -> int:
               "machine": machine_info(),
               "provenance": provenance(), "rows": []}
     for label, x, d in degraded_images(task, args.images, last=args.last, crop=args.crop):
-        seed = image_seed(0, label.rsplit("/", 1)[-1])
+        _, seed = name_and_seed(label)
         true = d.operator.kernel.squeeze()
         row, found = {"image": label}, {"true": true}
         cands = set(args.candidates)

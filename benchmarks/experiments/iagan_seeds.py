@@ -17,10 +17,11 @@ import torch
 
 from pnp_internal import metrics, recipes
 from pnp_internal.bench.runner import machine_info, provenance
-from pnp_internal.bench.tasks import get_task, image_seed
+from pnp_internal.bench.tasks import get_task
 from pnp_internal.generative import CSGM, IAGAN, pretrained
 
-from _harness import degraded_images, experiment_parser, finish_record, parse_with_out
+from _harness import (degraded_images, experiment_parser, finish_record, name_and_seed,
+                      parse_with_out)
 
 
 def main(argv=None) -> int:
@@ -33,8 +34,7 @@ def main(argv=None) -> int:
               "provenance": provenance(), "rows": []}
     for label, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
                                        crop=64):
-        name = label.rsplit("/", 1)[-1]
-        seed = image_seed(0, name)
+        name, seed = name_and_seed(label)
         row, images = {"image": name}, []
         for k in range(args.runs):
             t0 = time.perf_counter()

@@ -23,13 +23,13 @@ import time
 import pnp_internal as pi
 from pnp_internal import metrics, recipes
 from pnp_internal.bench.runner import machine_info, provenance
-from pnp_internal.bench.tasks import get_task, image_seed
+from pnp_internal.bench.tasks import get_task
 from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.priors import ImageAdapted
 from pnp_internal.priors.base import FunctionPrior
 
-from _harness import (degraded_images, experiment_parser, finish_record, parse_with_out,
-                      sr_on_luma_with_next_scale)
+from _harness import (degraded_images, experiment_parser, finish_record, name_and_seed,
+                      parse_with_out, sr_on_luma_with_next_scale)
 
 
 def _strip_psnr(a, b, columns):
@@ -49,8 +49,7 @@ def main(argv=None) -> int:
     rows = []
     for label, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
                                        crop=args.crop):
-        name = label.rsplit("/", 1)[-1]
-        seed = image_seed(0, name)
+        name, seed = name_and_seed(label)
         y, operator, to_rgb, y_low, low_op = sr_on_luma_with_next_scale(d, task.scale)
         common = dict(solver="idbp", noise_std=task.noise_std, seed=seed)
         cnn = shipped_cnn(y.shape[1])
