@@ -74,6 +74,11 @@ def _no_partials(out):
     return not [p for p in out.rglob("*") if io.PARTIAL_MARK in p.name]
 
 
+def _images(out):
+    """The finished images in ``out``: a write in flight is a hidden partial file."""
+    return [p for p in out.glob("*.png") if io.PARTIAL_MARK not in p.name]
+
+
 def test_two_workers_give_the_outputs_of_one_process(batch, tmp_path):
     one = restore_many(batch, tmp_path / "one", task="denoise", method="cnn", noise="15")
     two = restore_many(batch, tmp_path / "two", task="denoise", method="cnn", noise="15",
@@ -98,7 +103,7 @@ def test_a_killed_worker_is_retried_or_reported(batch, tmp_path, retries, restor
     deadline, killed = time.time() + 120, None
     while killed is None and time.time() < deadline:
         workers = _children_running(proc.pid, "spawn_main")
-        if len(workers) >= 2 and list(out.glob("*.png")):  # both warm, at their next image
+        if len(workers) >= 2 and _images(out):  # both warm, at their next image
             killed = workers[0]
             os.kill(killed, signal.SIGKILL)
         time.sleep(0.1)
@@ -140,7 +145,7 @@ def test_killed_driver_then_skip_existing_resumes(batch, tmp_path):
     proc = subprocess.Popen([*CLI, str(batch), "--out", str(out), *flags, "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    while len(list(out.glob("*.png"))) < 2 and time.time() < deadline:
+    while len(_images(out)) < 2 and time.time() < deadline:
         time.sleep(0.05)
     workers = _children_running(proc.pid, "spawn_main")
     proc.send_signal(signal.SIGKILL)
@@ -151,7 +156,7 @@ def test_killed_driver_then_skip_existing_resumes(batch, tmp_path):
     while alive() and time.time() < deadline:
         time.sleep(0.2)
     assert workers and not alive(), "worker processes outlived the killed driver"
-    first = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
+    first = {p.name: p.stat().st_mtime_ns for p in _images(out)}
     # on an idle machine the images in flight can all land before the kill takes effect
     assert 2 <= len(first) <= 5
     done = subprocess.run([*CLI, str(batch), "--out", str(out), *flags, "--workers", "2",
