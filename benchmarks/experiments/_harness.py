@@ -7,11 +7,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from typing import NamedTuple
 
 import torch
 
 import pnp_internal
 from pnp_internal.bench import runner
+from pnp_internal.bench.tasks import Degraded, center_crop, image_seed, to_gray
 
 
 def experiment_parser(doc: str) -> argparse.ArgumentParser:
@@ -52,30 +54,32 @@ def folders_parser(doc: str) -> argparse.ArgumentParser:
     return p
 
 
+class BenchImage(NamedTuple):
+    """One image of :func:`degraded_images`: ``label`` is ``folder/name``, ``seed`` the seed
+    ``pnp-internal bench`` gives the image (its degradation's, which the methods take too)."""
+
+    label: str
+    name: str
+    seed: int
+    x: torch.Tensor
+    degraded: Degraded
+
+
 def degraded_images(task, folders, *, limit=None, last=None, crop=None, gray: bool = False):
-    """``(label, x, degraded)`` for each image of ``folders`` (the first ``limit`` or the last
+    """A :class:`BenchImage` for each image of ``folders`` (the first ``limit`` or the last
     ``last`` of each): centre-cropped, prepared (and its luma with ``gray``), then degraded with
     the seed and the position (the Levin kernel of a ``deblur-levin*`` task) ``pnp-internal
     bench`` gives it."""
     from pnp_internal.bench.runner import list_images
-    from pnp_internal.bench.tasks import center_crop, image_seed, to_gray
     from pnp_internal.io import read_image
 
     for folder in folders:
         for index, path in enumerate(list_images(folder, limit=limit, last=last)):
             x, _ = task.prepare(center_crop(read_image(path), crop))
             x = to_gray(x) if gray else x
-            yield f"{folder}/{path.name}", x, task.degrade(x, seed=image_seed(0, path.name),
-                                                           index=index)
-
-
-def name_and_seed(label: str) -> tuple[str, int]:
-    """The file name in a label of :func:`degraded_images` and the seed ``pnp-internal bench``
-    gives that image (its degradation's, which the methods take too)."""
-    from pnp_internal.bench.tasks import image_seed
-
-    name = label.rsplit("/", 1)[-1]
-    return name, image_seed(0, name)
+            seed = image_seed(0, path.name)
+            yield BenchImage(f"{folder}/{path.name}", path.name, seed, x,
+                             task.degrade(x, seed=seed, index=index))
 
 
 def run_methods(args, methods: str, extra=()) -> int:

@@ -19,8 +19,7 @@ from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.solvers import IDBP
 from pnp_internal.solvers.schedules import IDBPDecay
 
-from _harness import (degraded_images, experiment_parser, finish_record, name_and_seed,
-                      parse_with_out)
+from _harness import degraded_images, experiment_parser, finish_record, parse_with_out
 
 
 def main(argv=None) -> int:
@@ -32,10 +31,10 @@ def main(argv=None) -> int:
     cnn = shipped_cnn(1).eval()
     record = {"experiment": "cs_pnp_from_tv.py", "argv": argv, "machine": machine_info(),
               "provenance": provenance(), "rows": []}
-    for label, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
+    for _, name, _, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
                                        crop=64):
         x_tv = solve(d.y, d.operator, "tv-admm").x
-        row = {"image": name_and_seed(label)[0], "tv-admm": metrics.psnr(x_tv, x).item()}
+        row = {"image": name, "tv-admm": metrics.psnr(x_tv, x).item()}
         for start in map(float, args.starts.split(",")):
             for n in map(int, args.iters.split(",")):
                 res = IDBP(cnn, max_iter=n, schedule=IDBPDecay(start / 255, 2 / 255)).solve(

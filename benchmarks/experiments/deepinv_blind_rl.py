@@ -32,8 +32,7 @@ from pnp_internal.bench.tasks import get_task
 from pnp_internal.blind.l0deblur import _centred
 from pnp_internal.operators import Blur
 
-from _harness import (degraded_images, experiment_parser, finish_record, name_and_seed,
-                      parse_with_out)
+from _harness import degraded_images, experiment_parser, finish_record, parse_with_out
 
 KERNEL_SIZE = 27
 
@@ -52,7 +51,7 @@ def main(argv=None) -> int:
               "iterations": args.iterations, "kernel_steps": args.kernel_steps, "tv": args.tv,
               "kernel_size": KERNEL_SIZE, "noise_assumed": floor, "machine": machine_info(),
               "provenance": provenance(), "rows": []}
-    for label, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
+    for _, name, seed, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
                                        crop=args.crop):
         true = d.operator.kernel.squeeze()
         shift = true.shape[-1] // 2
@@ -68,7 +67,6 @@ def main(argv=None) -> int:
             x_rl, k = model(d.y.clamp(min=1e-4))
         k = _centred(k.squeeze().double()).float()
         seconds = time.perf_counter() - t0
-        name, seed = name_and_seed(label)
         res = pi.solve(d.y, Blur(k, img_shape=tuple(x.shape[1:]), padding="circular"),
                        method="cnn-hqs", noise_std=floor, seed=seed)
         row = {"image": name, "kernel": d.info.get("kernel"),

@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     task = get_task(args.task)
     rows = []
-    for label, x, deg in degraded_images(task, args.images, last=args.last, crop=args.crop,
+    for label, _, _, x, deg in degraded_images(task, args.images, last=args.last, crop=args.crop,
                                          gray=args.gray):
         t0 = time.perf_counter()
         with torch.no_grad():

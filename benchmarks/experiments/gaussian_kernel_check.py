@@ -37,8 +37,7 @@ from pnp_internal.catalog.blind import estimate_kernel
 from pnp_internal.catalog.registry import Problem
 from pnp_internal.operators import Downsampling, kernels
 
-from _harness import (degraded_images, finish_record, folders_parser, name_and_seed,
-                      parse_with_out)
+from _harness import degraded_images, finish_record, folders_parser, parse_with_out
 
 SIZE = 13
 #: The kernels the script can score.
@@ -113,11 +112,10 @@ def main(argv=None) -> int:
               "runs": [r[0] for r in runs],
               "machine": machine_info(),
               "provenance": provenance(), "rows": []}
-    for label, x, d in degraded_images(task, args.images, last=args.last, crop=args.crop):
-        _, seed = name_and_seed(label)
+    cands = set(args.candidates)
+    for label, _, seed, x, d in degraded_images(task, args.images, last=args.last, crop=args.crop):
         true = d.operator.kernel.squeeze()
         row, found = {"image": label}, {"true": true}
-        cands = set(args.candidates)
         if "recurrence gaussian" in cands:
             t0 = time.perf_counter()
             found["recurrence gaussian"] = recurrence_gaussian(d.y)

@@ -20,8 +20,7 @@ from pnp_internal.bench.runner import machine_info, provenance
 from pnp_internal.bench.tasks import get_task
 from pnp_internal.generative import CSGM, IAGAN, pretrained
 
-from _harness import (degraded_images, experiment_parser, finish_record, name_and_seed,
-                      parse_with_out)
+from _harness import degraded_images, experiment_parser, finish_record, parse_with_out
 
 
 def main(argv=None) -> int:
@@ -32,9 +31,8 @@ def main(argv=None) -> int:
     g = pretrained()
     record = {"experiment": "iagan_seeds.py", "argv": argv, "machine": machine_info(),
               "provenance": provenance(), "rows": []}
-    for label, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
+    for _, name, seed, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
                                        crop=64):
-        name, seed = name_and_seed(label)
         row, images = {"image": name}, []
         for k in range(args.runs):
             t0 = time.perf_counter()

@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     task, base = get_task(args.task), recipes.MZSR
     rows = []
-    for label, x, deg in degraded_images(task, args.images, last=args.last, crop=args.crop):
+    for label, _, _, x, deg in degraded_images(task, args.images, last=args.last, crop=args.crop):
         row = {"image": label, "psnr": {}}
         for s in args.scales:
             out = MZSR(steps=base.steps, lrs=tuple(s * v for v in base.lrs),

@@ -28,7 +28,7 @@ from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.priors import ImageAdapted
 from pnp_internal.priors.base import FunctionPrior
 
-from _harness import (degraded_images, experiment_parser, finish_record, name_and_seed,
+from _harness import (degraded_images, experiment_parser, finish_record,
                       parse_with_out, sr_on_luma_with_next_scale)
 
 
@@ -47,9 +47,8 @@ def main(argv=None) -> int:
     recipe = dataclasses.replace(single, refit=args.refit,
                                  batch_size=args.batch_size or single.batch_size)
     rows = []
-    for label, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
+    for _, name, seed, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
                                        crop=args.crop):
-        name, seed = name_and_seed(label)
         y, operator, to_rgb, y_low, low_op = sr_on_luma_with_next_scale(d, task.scale)
         common = dict(solver="idbp", noise_std=task.noise_std, seed=seed)
         cnn = shipped_cnn(y.shape[1])

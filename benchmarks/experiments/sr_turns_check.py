@@ -25,7 +25,7 @@ from pnp_internal.bench.tasks import get_task
 from pnp_internal.catalog.pnp import shipped_cnn
 from pnp_internal.priors import SelfEnsemble
 
-from _harness import (degraded_images, experiment_parser, finish_record, name_and_seed,
+from _harness import (degraded_images, experiment_parser, finish_record,
                       parse_with_out, sr_on_luma_with_next_scale)
 
 
@@ -35,9 +35,8 @@ def main(argv=None) -> int:
     args, argv = parse_with_out(p, argv)
     task = get_task(args.task)
     rows = []
-    for label, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
+    for _, name, seed, x, d in degraded_images(task, [args.images], limit=args.limit, last=args.last,
                                        crop=args.crop):
-        name, seed = name_and_seed(label)
         common = dict(solver="idbp", noise_std=task.noise_std, seed=seed)
         y, operator, to_rgb, y_low, low_op = sr_on_luma_with_next_scale(d, task.scale)
         cnn = shipped_cnn(y.shape[1])
