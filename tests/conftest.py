@@ -1,11 +1,14 @@
 """Shared fixtures: seeded generators, the device, and small real images from scikit-image."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from skimage import data, transform
+
+from pnp_internal import io
 
 # Two threads (or fewer if pinned); under pytest-xdist, the cores shared by its workers.
 # The command-line tests' subprocesses inherit the same count.
@@ -38,6 +41,22 @@ def real_image(name: str, size: int, gray: bool = False) -> torch.Tensor:
     img = transform.resize(img.astype(np.float32) / (255.0 if img.max() > 1 else 1.0),
                            (size, size), anti_aliasing=True)
     return _to_tensor(np.clip(img, 0, 1))
+
+
+def partial_files(folder: Path) -> list[Path]:
+    """The temporary files of unfinished atomic writes (:mod:`pnp_internal.io`) under
+    ``folder``."""
+    return [p for p in folder.rglob("*") if io.PARTIAL_MARK in p.name]
+
+
+def finished_images(folder: Path) -> list[Path]:
+    """The PNG images in ``folder`` whose writes completed (not the hidden partial files)."""
+    return [p for p in folder.glob("*.png") if io.PARTIAL_MARK not in p.name]
+
+
+def leftover_partial(path: Path) -> Path:
+    """The temporary file a writer of ``path`` killed before its rename leaves behind."""
+    return path.with_name(f".{path.stem}{io.PARTIAL_MARK}-99999-0a1b2c3d{path.suffix}")
 
 
 @pytest.fixture(scope="module")

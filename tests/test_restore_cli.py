@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 from skimage import data
 
+from conftest import finished_images, leftover_partial, partial_files
 from pnp_internal import io, metrics
 from pnp_internal.restore import main
 
@@ -134,10 +135,9 @@ def test_kill_mid_batch_then_skip_existing_finishes_without_redoing(tmp_path, gr
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     # a kill while an image is written leaves a hidden partial file, which the rerun removes
-    first = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")
-             if io.PARTIAL_MARK not in p.name}
+    first = {p.name: p.stat().st_mtime_ns for p in finished_images(out)}
     assert "0.png" in first and len(first) < 4
-    (out / f".3{io.PARTIAL_MARK}-99999-0123abcd.png").write_bytes(b"truncated")
+    leftover_partial(out / "3.png").write_bytes(b"truncated")
     proc = run(src, "--out", out, "--task", "deblur", "--kernel", "gaussian:1.2", "--noise",
                "10", "--skip-existing")
     assert proc.returncode == 0, proc.stderr
@@ -145,7 +145,7 @@ def test_kill_mid_batch_then_skip_existing_finishes_without_redoing(tmp_path, gr
     for name, mtime in first.items():
         assert (out / name).stat().st_mtime_ns == mtime  # not redone
     assert f"{len(first)} skipped" in proc.stdout
-    assert not [p for p in out.rglob("*") if io.PARTIAL_MARK in p.name]
+    assert not partial_files(out)
 
 
 def test_config_file_with_flags_overriding_it(tmp_path, gray):

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from conftest import finished_images, leftover_partial, partial_files
 from pnp_internal import io
 from pnp_internal.restore import restore_many
 
@@ -70,15 +71,6 @@ def _running(pid: int) -> bool:
         return False
 
 
-def _no_partials(out):
-    return not [p for p in out.rglob("*") if io.PARTIAL_MARK in p.name]
-
-
-def _images(out):
-    """The finished images in ``out``: a write in flight is a hidden partial file."""
-    return [p for p in out.glob("*.png") if io.PARTIAL_MARK not in p.name]
-
-
 def test_two_workers_give_the_outputs_of_one_process(batch, tmp_path):
     one = restore_many(batch, tmp_path / "one", task="denoise", method="cnn", noise="15")
     two = restore_many(batch, tmp_path / "two", task="denoise", method="cnn", noise="15",
@@ -103,7 +95,7 @@ def test_a_killed_worker_is_retried_or_reported(batch, tmp_path, retries, restor
     deadline, killed = time.time() + 120, None
     while killed is None and time.time() < deadline:
         workers = _children_running(proc.pid, "spawn_main")
-        if len(workers) >= 2 and _images(out):  # both warm, at their next image
+        if len(workers) >= 2 and finished_images(out):  # both warm, at their next image
             killed = workers[0]
             os.kill(killed, signal.SIGKILL)
         time.sleep(0.1)
@@ -114,7 +106,7 @@ def test_a_killed_worker_is_retried_or_reported(batch, tmp_path, retries, restor
     assert f"{failed} failed" in stdout
     if restored == 4:
         assert "worker process died" in stderr
-    assert len(list(out.glob("*.png"))) == restored and _no_partials(out)
+    assert len(list(out.glob("*.png"))) == restored and not partial_files(out)
 
 
 def test_the_temporary_file_of_a_writer_killed_mid_batch_is_deleted(batch, tmp_path,
@@ -128,15 +120,13 @@ def test_the_temporary_file_of_a_writer_killed_mid_batch_is_deleted(batch, tmp_p
 
     def killed_while_writing(jobs, settings, threads=None):
         for job, status, payload in serial(jobs, settings, threads):
-            leftover = job.output.with_name(f".{job.output.stem}{io.PARTIAL_MARK}-99999-0a1b2c3d"
-                                            f"{job.output.suffix}")
-            leftover.write_bytes(b"half an image")
+            leftover_partial(job.output).write_bytes(b"half an image")
             yield job, status, payload
 
     monkeypatch.setattr(workers, "serial", killed_while_writing)
     rows = restore_many(batch, out, task="denoise", method="cnn", noise="15")
     assert sum(r["status"] == "restored" for r in rows) == 5
-    assert len(list(out.glob("*.png"))) == 5 and _no_partials(out)
+    assert len(list(out.glob("*.png"))) == 5 and not partial_files(out)
 
 
 def test_killed_driver_then_skip_existing_resumes(batch, tmp_path):
@@ -145,7 +135,7 @@ def test_killed_driver_then_skip_existing_resumes(batch, tmp_path):
     proc = subprocess.Popen([*CLI, str(batch), "--out", str(out), *flags, "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    while len(_images(out)) < 2 and time.time() < deadline:
+    while len(finished_images(out)) < 2 and time.time() < deadline:
         time.sleep(0.05)
     workers = _children_running(proc.pid, "spawn_main")
     proc.send_signal(signal.SIGKILL)
@@ -156,7 +146,7 @@ def test_killed_driver_then_skip_existing_resumes(batch, tmp_path):
     while alive() and time.time() < deadline:
         time.sleep(0.2)
     assert workers and not alive(), "worker processes outlived the killed driver"
-    first = {p.name: p.stat().st_mtime_ns for p in _images(out)}
+    first = {p.name: p.stat().st_mtime_ns for p in finished_images(out)}
     # on an idle machine the images in flight can all land before the kill takes effect
     assert 2 <= len(first) <= 5
     done = subprocess.run([*CLI, str(batch), "--out", str(out), *flags, "--workers", "2",
@@ -166,7 +156,7 @@ def test_killed_driver_then_skip_existing_resumes(batch, tmp_path):
                          for w in ("restored", "skipped"))
     assert skipped >= len(first) and restored + skipped == 5, done.stdout
     assert "1 failed" in done.stdout, done.stderr
-    assert len(list(out.glob("*.png"))) == 5 and _no_partials(out)
+    assert len(list(out.glob("*.png"))) == 5 and not partial_files(out)
     assert all((out / n).stat().st_mtime_ns == t for n, t in first.items())
 
 
@@ -217,4 +207,4 @@ def test_ray_tasks_retry_a_killed_worker_and_report_a_failing_image(batch, tmp_p
         lost = [e for e in errors if "Ray task failed" in e]
         assert len(by_status["restored"]) + len(lost) == 5
         assert len(list((tmp_path / "out0").glob("*.png"))) == len(by_status["restored"])
-    assert _no_partials(tmp_path / f"out{retries}")
+    assert not partial_files(tmp_path / f"out{retries}")
